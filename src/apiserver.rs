@@ -1,0 +1,63 @@
+//! kube-apiserver's service-account flags for a key set, as text to paste.
+
+use serde::Serialize;
+
+use crate::issuer::IssuerUrl;
+
+/// The flags that make kube-apiserver sign with one key, verify with all published keys, and
+/// put `issuer` in `iss`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiServerFlags {
+    /// `--service-account-issuer`.
+    pub service_account_issuer: String,
+    /// `--service-account-signing-key-file`.
+    pub service_account_signing_key_file: String,
+    /// One `--service-account-key-file` per public key kube-apiserver must accept.
+    pub service_account_key_files: Vec<String>,
+    /// `--api-audiences`: the API server's own audience. It keeps kube-apiserver's default (the
+    /// issuer); `sts.amazonaws.com` is not needed here, the pod-identity webhook asks for it in
+    /// each projected token.
+    pub api_audiences: Vec<String>,
+}
+
+impl ApiServerFlags {
+    /// Flags for `issuer`, signing with `signing_key_file`, verifying with `key_files`.
+    pub fn new(issuer: &IssuerUrl, signing_key_file: &str, key_files: &[String]) -> Self {
+        Self {
+            service_account_issuer: issuer.as_str().to_string(),
+            service_account_signing_key_file: signing_key_file.to_string(),
+            service_account_key_files: key_files.to_vec(),
+            api_audiences: vec![issuer.as_str().to_string()],
+        }
+    }
+
+    /// As command-line arguments, one per element.
+    pub fn args(&self) -> Vec<String> {
+        let mut v = vec![format!("--service-account-issuer={}", self.service_account_issuer)];
+        v.extend(self.service_account_key_files.iter().map(|f| format!("--service-account-key-file={f}")));
+        v.push(format!("--service-account-signing-key-file={}", self.service_account_signing_key_file));
+        v.push(format!("--api-audiences={}", self.api_audiences.join(",")));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_key_file_flag_per_key() {
+        let i = IssuerUrl::parse("https://oidc.example.com/c", false).unwrap();
+        let f = ApiServerFlags::new(&i, "/pki/sa.key", &["/pki/a.pub".into(), "/pki/b.pub".into()]);
+        assert_eq!(
+            f.args(),
+            vec![
+                "--service-account-issuer=https://oidc.example.com/c",
+                "--service-account-key-file=/pki/a.pub",
+                "--service-account-key-file=/pki/b.pub",
+                "--service-account-signing-key-file=/pki/sa.key",
+                "--api-audiences=https://oidc.example.com/c",
+            ]
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! The command line. Each command group lives in its own file; this one holds the shared
+//! arguments, output handling and dispatch. Only this layer builds adapters and hands them to
+//! the core.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::issuer::{IssuerUrl, JwksPath};
+use crate::keys::{self, LoadedKey};
+
+mod docs;
+mod keycmd;
+mod publish;
+mod serve;
+
+/// irsa-issuer: AWS IAM Roles for Service Accounts on any Kubernetes cluster.
+#[derive(Debug, Parser)]
+#[command(name = "irsa-issuer", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// Output format of the command's result (logs always go to stderr).
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log detail (-v debug, -vv trace). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate signing keys and show key IDs.
+    #[command(subcommand)]
+    Keys(keycmd::KeysCommand),
+    /// Print the JWKS for the given keys, as kube-apiserver serves it.
+    Jwks(docs::JwksArgs),
+    /// Print the OIDC discovery document for the given issuer and keys.
+    Discovery(docs::DiscoveryArgs),
+    /// Publish the discovery document and JWKS to a directory (JWKS first, atomically).
+    Publish(publish::PublishArgs),
+    /// Serve the issuer over HTTPS (or plain HTTP behind a TLS-terminating proxy).
+    Serve(serve::ServeArgs),
+    /// Run a complete local issuer with a throwaway CA and key: the first thing to try.
+    Quickstart(serve::QuickstartArgs),
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// One JSON document on stdout, for scripts.
+    Json,
+}
+
+/// How logs are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How a successful command ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (or, for a plan, nothing to do): exit 0.
+    Done,
+    /// A `--plan` found changes to make: exit 2, like `terraform plan -detailed-exitcode`.
+    ChangesPending,
+}
+
+/// Keys given on the command line.
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// A PEM file with one or more keys (public or private, RSA or EC, or certificates), as
+    /// kube-apiserver's --service-account-key-file reads. Repeat for several files.
+    #[arg(long = "key", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
+}
+
+/// The issuer and where its JWKS lives.
+#[derive(Debug, Clone, Args)]
+pub struct IssuerArgs {
+    /// The issuer URL, exactly as kube-apiserver's --service-account-issuer (https, no trailing slash).
+    #[arg(long, value_name = "URL")]
+    pub issuer: String,
+    /// Path of the JWKS below the issuer: `openid/v1/jwks` (kube-apiserver, kops) or `keys.json`
+    /// (pod-identity-webhook guide, Giant Swarm).
+    #[arg(long, value_name = "PATH", default_value = JwksPath::DEFAULT)]
+    pub jwks_path: String,
+    /// Allow a plain-http issuer on a loopback host (local tests only; STS never accepts it).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+impl IssuerArgs {
+    fn parse(&self) -> anyhow::Result<(IssuerUrl, JwksPath)> {
+        Ok((
+            IssuerUrl::parse(&self.issuer, self.allow_insecure_http)?,
+            JwksPath::parse(&self.jwks_path)?,
+        ))
+    }
+}
+
+/// Reads every key from `files` and drops repeats.
+pub(crate) fn load_keys(files: &[PathBuf]) -> anyhow::Result<Vec<LoadedKey>> {
+    let mut all = Vec::new();
+    for file in files {
+        let data = std::fs::read(file).with_context(|| format!("cannot read key file {}", file.display()))?;
+        all.extend(keys::parse_pem(&data, &file.display().to_string())?);
+    }
+    Ok(keys::dedup(all))
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value).context("rendering JSON output")?);
+    Ok(())
+}
+
+/// Starts logging on stderr.
+pub fn init_tracing(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (cli.verbose, &cli.command) {
+        (0, Command::Serve(_) | Command::Quickstart(_)) => "info",
+        (0, _) => "warn",
+        (1, _) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let out = cli.output;
+    match cli.command {
+        Command::Keys(c) => keycmd::run(c, out),
+        Command::Jwks(a) => docs::jwks(a),
+        Command::Discovery(a) => docs::discovery(a),
+        Command::Publish(a) => publish::run(a, out).await,
+        Command::Serve(a) => serve::serve(a).await,
+        Command::Quickstart(a) => serve::quickstart(a, out).await,
+    }
+}

@@ -1,0 +1,21 @@
+//! irsa-issuer: IAM Roles for Service Accounts for self-managed Kubernetes.
+//!
+//! The core (`issuer`, `keys`, `documents`, `plan`, `apiserver`) is pure: values in, values out,
+//! no I/O, no clock. The adapters (`store`, `server`, `serve`, `tls`, `pki`, `fsutil`) do the
+//! I/O, and `cli` is the only place that wires the two together.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![warn(missing_docs)]
+
+pub mod apiserver;
+pub mod cli;
+pub mod documents;
+pub mod fsutil;
+pub mod issuer;
+pub mod keys;
+pub mod pki;
+pub mod plan;
+pub mod serve;
+pub mod server;
+pub mod store;
+pub mod tls;

@@ -1,0 +1,40 @@
+//! The `irsa-issuer` binary: parse, start logging, dispatch, pick the exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use irsa_issuer::cli::{self, Cli, Outcome};
+
+/// Exit code for a command line that does not parse (sysexits' EX_USAGE), kept apart from 1
+/// (the command failed) and 2 (a plan has pending changes).
+const EXIT_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS };
+        }
+    };
+    cli::init_tracing(&cli);
+    irsa_issuer::tls::install_default_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::ChangesPending) => ExitCode::from(2),
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

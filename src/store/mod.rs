@@ -1,0 +1,86 @@
+//! Where the issuer's documents are published. The [`Store`] trait is the whole surface the
+//! publisher needs (read an object, write an object), so a directory and an S3 bucket are
+//! interchangeable; the plan of what to write comes from [`crate::plan`].
+
+use std::future::Future;
+
+use serde::Serialize;
+
+use crate::plan::{DesiredObject, ExistingObject, ObjectAction, PublishPlan};
+
+pub mod dir;
+
+/// Why reading or writing an object failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A filesystem error.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A remote store refused or failed.
+    #[error("{action} {location}: {message}")]
+    Remote {
+        /// What was being done.
+        action: &'static str,
+        /// The object or bucket.
+        location: String,
+        /// What went wrong and what to do.
+        message: String,
+    },
+}
+
+/// A place that holds published objects.
+pub trait Store {
+    /// A human description (`directory ./out`, `s3://bucket/prefix`).
+    fn describe(&self) -> String;
+    /// The object at `key`, or `None` if there is none.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<ExistingObject>, StoreError>> + Send;
+    /// Writes `object` so that readers see either the old or the new bytes, never a mix.
+    fn put(&self, object: &DesiredObject) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Reads what exists and plans the publish of `desired`.
+pub async fn plan<S: Store + Sync>(store: &S, desired: Vec<DesiredObject>) -> Result<PublishPlan, StoreError> {
+    let mut existing = Vec::with_capacity(desired.len());
+    for object in &desired {
+        existing.push(store.get(&object.key).await?);
+    }
+    Ok(crate::plan::plan_publish(desired, existing))
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishReport {
+    /// The store.
+    pub target: String,
+    /// The keys written, in order.
+    pub written: Vec<String>,
+    /// The keys left as they were.
+    pub unchanged: Vec<String>,
+}
+
+/// Writes the changed objects in plan order, stopping at the first failure so that a discovery
+/// document never goes out ahead of the JWKS it points to.
+pub async fn apply<S: Store + Sync>(store: &S, plan: &PublishPlan) -> Result<PublishReport, StoreError> {
+    let mut report = PublishReport {
+        target: store.describe(),
+        written: Vec::new(),
+        unchanged: Vec::new(),
+    };
+    for step in &plan.steps {
+        if step.action == ObjectAction::Unchanged {
+            report.unchanged.push(step.object.key.clone());
+        } else {
+            store.put(&step.object).await?;
+            report.written.push(step.object.key.clone());
+        }
+    }
+    Ok(report)
+}
