@@ -33,9 +33,19 @@ impl ApiServerFlags {
 
     /// As command-line arguments, one per element.
     pub fn args(&self) -> Vec<String> {
-        let mut v = vec![format!("--service-account-issuer={}", self.service_account_issuer)];
-        v.extend(self.service_account_key_files.iter().map(|f| format!("--service-account-key-file={f}")));
-        v.push(format!("--service-account-signing-key-file={}", self.service_account_signing_key_file));
+        let mut v = vec![format!(
+            "--service-account-issuer={}",
+            self.service_account_issuer
+        )];
+        v.extend(
+            self.service_account_key_files
+                .iter()
+                .map(|f| format!("--service-account-key-file={f}")),
+        );
+        v.push(format!(
+            "--service-account-signing-key-file={}",
+            self.service_account_signing_key_file
+        ));
         v.push(format!("--api-audiences={}", self.api_audiences.join(",")));
         v
     }
@@ -48,7 +58,11 @@ mod tests {
     #[test]
     fn one_key_file_flag_per_key() {
         let i = IssuerUrl::parse("https://oidc.example.com/c", false).unwrap();
-        let f = ApiServerFlags::new(&i, "/pki/sa.key", &["/pki/a.pub".into(), "/pki/b.pub".into()]);
+        let f = ApiServerFlags::new(
+            &i,
+            "/pki/sa.key",
+            &["/pki/a.pub".into(), "/pki/b.pub".into()],
+        );
         assert_eq!(
             f.args(),
             vec![

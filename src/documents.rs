@@ -56,7 +56,14 @@ impl Jwk {
     pub fn from_key(key: &PublicKey) -> Self {
         let (kty, crv, x, y, n, e) = match key.params() {
             JwkParams::Rsa { n, e } => ("RSA", None, None, None, Some(n.clone()), Some(e.clone())),
-            JwkParams::Ec { crv, x, y } => ("EC", Some(*crv), Some(x.clone()), Some(y.clone()), None, None),
+            JwkParams::Ec { crv, x, y } => (
+                "EC",
+                Some(*crv),
+                Some(x.clone()),
+                Some(y.clone()),
+                None,
+                None,
+            ),
         };
         Self {
             use_: "sig",
@@ -106,7 +113,10 @@ impl KeySet {
         keys.dedup_by(|a, b| a.kid() == b.kid());
         match keys.len() {
             0 => Err(DocumentError::NoKeys),
-            n if n > MAX_KEYS => Err(DocumentError::TooManyKeys { count: n, max: MAX_KEYS }),
+            n if n > MAX_KEYS => Err(DocumentError::TooManyKeys {
+                count: n,
+                max: MAX_KEYS,
+            }),
             _ => Ok(Self(keys)),
         }
     }
@@ -185,12 +195,25 @@ mod tests {
 
     fn key(alg: Algorithm, seed: u64) -> PublicKey {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-        generate(KeySpec { alg, rsa_bits: 2048 }, &mut rng).unwrap().public
+        generate(
+            KeySpec {
+                alg,
+                rsa_bits: 2048,
+            },
+            &mut rng,
+        )
+        .unwrap()
+        .public
     }
 
     #[test]
     fn discovery_has_kube_fields_in_kube_order() {
-        let set = KeySet::new([key(Algorithm::ES256, 1), key(Algorithm::RS256, 2), key(Algorithm::ES256, 3)]).unwrap();
+        let set = KeySet::new([
+            key(Algorithm::ES256, 1),
+            key(Algorithm::RS256, 2),
+            key(Algorithm::ES256, 3),
+        ])
+        .unwrap();
         let issuer = IssuerUrl::parse("https://oidc.example.com/c1", false).unwrap();
         let doc = render(&set, &issuer, &JwksPath::default());
         assert_eq!(
@@ -206,24 +229,45 @@ mod tests {
         let set = KeySet::new([rsa.clone(), ec.clone()]).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&to_json(&set.jwks(), false)).unwrap();
         for jwk in v["keys"].as_array().unwrap() {
-            let names: Vec<&str> = jwk.as_object().unwrap().keys().map(String::as_str).collect();
+            let names: Vec<&str> = jwk
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
             // serde_json's map is sorted unless preserve_order: compare sets, then check the raw order below.
             for private in ["d", "p", "q", "dp", "dq", "qi"] {
                 assert!(!names.contains(&private));
             }
         }
         let raw = String::from_utf8(to_json(&Jwk::from_key(&rsa), false)).unwrap();
-        let order: Vec<usize> = ["\"use\"", "\"kty\"", "\"kid\"", "\"alg\"", "\"n\"", "\"e\""].iter().map(|f| raw.find(f).unwrap()).collect();
+        let order: Vec<usize> = ["\"use\"", "\"kty\"", "\"kid\"", "\"alg\"", "\"n\"", "\"e\""]
+            .iter()
+            .map(|f| raw.find(f).unwrap())
+            .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{raw}");
         let raw = String::from_utf8(to_json(&Jwk::from_key(&ec), false)).unwrap();
-        let order: Vec<usize> = ["\"use\"", "\"kty\"", "\"kid\"", "\"crv\"", "\"alg\"", "\"x\"", "\"y\""].iter().map(|f| raw.find(f).unwrap()).collect();
+        let order: Vec<usize> = [
+            "\"use\"", "\"kty\"", "\"kid\"", "\"crv\"", "\"alg\"", "\"x\"", "\"y\"",
+        ]
+        .iter()
+        .map(|f| raw.find(f).unwrap())
+        .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{raw}");
-        assert!(raw.contains("\"crv\":\"P-384\"") && raw.contains("\"alg\":\"ES384\"") && raw.contains("\"use\":\"sig\""));
+        assert!(
+            raw.contains("\"crv\":\"P-384\"")
+                && raw.contains("\"alg\":\"ES384\"")
+                && raw.contains("\"use\":\"sig\"")
+        );
     }
 
     #[test]
     fn order_is_by_kid_and_independent_of_input_order() {
-        let (a, b, c) = (key(Algorithm::ES256, 6), key(Algorithm::ES256, 7), key(Algorithm::ES256, 8));
+        let (a, b, c) = (
+            key(Algorithm::ES256, 6),
+            key(Algorithm::ES256, 7),
+            key(Algorithm::ES256, 8),
+        );
         let one = KeySet::new([a.clone(), b.clone(), c.clone()]).unwrap();
         let two = KeySet::new([c, a.clone(), b, a]).unwrap();
         assert_eq!(one, two);
@@ -237,8 +281,16 @@ mod tests {
     #[test]
     fn key_count_limits() {
         assert_eq!(KeySet::new([]).unwrap_err(), DocumentError::NoKeys);
-        let many: Vec<PublicKey> = (0..=MAX_KEYS as u64).map(|s| key(Algorithm::ES256, 100 + s)).collect();
-        assert_eq!(KeySet::new(many.clone()).unwrap_err(), DocumentError::TooManyKeys { count: 101, max: 100 });
+        let many: Vec<PublicKey> = (0..=MAX_KEYS as u64)
+            .map(|s| key(Algorithm::ES256, 100 + s))
+            .collect();
+        assert_eq!(
+            KeySet::new(many.clone()).unwrap_err(),
+            DocumentError::TooManyKeys {
+                count: 101,
+                max: 100
+            }
+        );
         assert!(KeySet::new(many.into_iter().take(MAX_KEYS)).is_ok());
     }
 
@@ -246,7 +298,10 @@ mod tests {
     fn private_key_input_gives_the_same_jwks_as_public() {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
         let g = generate(KeySpec::default(), &mut rng).unwrap();
-        let private = parse_pem(g.private_pem.as_bytes(), "k").unwrap().remove(0).key;
+        let private = parse_pem(g.private_pem.as_bytes(), "k")
+            .unwrap()
+            .remove(0)
+            .key;
         let a = to_json(&KeySet::new([private]).unwrap().jwks(), false);
         let b = to_json(&KeySet::new([g.public]).unwrap().jwks(), false);
         assert_eq!(a, b);

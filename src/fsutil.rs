@@ -9,11 +9,18 @@ use std::path::{Path, PathBuf};
 /// Replaces `path` with `bytes` through a temporary file in the same directory and a rename, so
 /// readers see the old or the new file, never a partial one. Parent directories are created.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = temp_name(path);
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.sync_all()?;
@@ -36,7 +43,11 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io::R
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(mode).open(path)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
     let r = f.write_all(bytes).and_then(|()| f.sync_all());
     if r.is_err() {
         let _ = fs::remove_file(path);
@@ -45,7 +56,10 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io::R
 }
 
 fn temp_name(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
@@ -62,13 +76,19 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("sub/sa.key");
         write_new(&p, b"secret", 0o600, false).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let e = write_new(&p, b"other", 0o600, false).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(fs::read(&p).unwrap(), b"secret");
         write_new(&p, b"other", 0o600, true).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"other");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
@@ -79,6 +99,9 @@ mod tests {
         write_atomic(&p, b"2", 0o644).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"2");
         assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
     }
 }

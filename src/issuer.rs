@@ -46,7 +46,9 @@ pub enum IssuerError {
     #[error("the issuer `{0}` has a query string (`?...`): an OIDC issuer may not have one (OIDC Discovery 1.0 section 3); remove it")]
     Query(String),
     /// Has a fragment.
-    #[error("the issuer `{0}` has a fragment (`#...`): an OIDC issuer may not have one; remove it")]
+    #[error(
+        "the issuer `{0}` has a fragment (`#...`): an OIDC issuer may not have one; remove it"
+    )]
     Fragment(String),
     /// Has user:password@.
     #[error("the issuer `{0}` has user information (`user@` or `user:password@`): remove it, credentials never belong in an issuer URL")]
@@ -181,7 +183,11 @@ impl IssuerUrl {
 
     /// The absolute path on the server (what an HTTP request line carries) of `relative`.
     pub fn server_path(&self, relative: &str) -> String {
-        format!("{}/{}", self.path_prefix(), relative.trim_start_matches('/'))
+        format!(
+            "{}/{}",
+            self.path_prefix(),
+            relative.trim_start_matches('/')
+        )
     }
 
     /// The issuer without its scheme: `HOST[:PORT]/PATH`, the form IAM uses in provider ARNs and
@@ -232,7 +238,9 @@ impl JwksPath {
         if path.starts_with('/') || path.ends_with('/') {
             return Err(bad("it must not start or end with '/'"));
         }
-        if path.contains(['?', '#', '\\']) || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if path.contains(['?', '#', '\\'])
+            || path.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(bad("it may not contain '?', '#', '\\' or white space"));
         }
         if path
@@ -276,7 +284,10 @@ mod tests {
             i.discovery_url(),
             "https://oidc.example.com/cluster-a/.well-known/openid-configuration"
         );
-        assert_eq!(i.join("openid/v1/jwks"), "https://oidc.example.com/cluster-a/openid/v1/jwks");
+        assert_eq!(
+            i.join("openid/v1/jwks"),
+            "https://oidc.example.com/cluster-a/openid/v1/jwks"
+        );
         assert_eq!(i.server_path("keys.json"), "/cluster-a/keys.json");
         assert_eq!(i.provider_id(), "oidc.example.com/cluster-a");
         assert_eq!(i.path_prefix(), "/cluster-a");
@@ -287,7 +298,10 @@ mod tests {
         let i = IssuerUrl::parse("https://oidc.example.com", false).unwrap();
         assert_eq!(i.as_str(), "https://oidc.example.com");
         assert_eq!(i.path_prefix(), "");
-        assert_eq!(i.server_path(DISCOVERY_PATH), "/.well-known/openid-configuration");
+        assert_eq!(
+            i.server_path(DISCOVERY_PATH),
+            "/.well-known/openid-configuration"
+        );
         assert_eq!(i.provider_id(), "oidc.example.com");
         assert_eq!(i.port_or_default(), 443);
     }
@@ -302,7 +316,9 @@ mod tests {
                 suggestion: "https://oidc.example.com/a".into()
             }
         );
-        assert!(e.to_string().contains("write it as `https://oidc.example.com/a`"));
+        assert!(e
+            .to_string()
+            .contains("write it as `https://oidc.example.com/a`"));
         assert!(matches!(
             IssuerUrl::parse("https://oidc.example.com/", false),
             Err(IssuerError::TrailingSlash { .. })
@@ -311,11 +327,26 @@ mod tests {
 
     #[test]
     fn refuses_query_fragment_userinfo_and_other_schemes() {
-        assert!(matches!(IssuerUrl::parse("https://h/a?x=1", false), Err(IssuerError::Query(_))));
-        assert!(matches!(IssuerUrl::parse("https://h/a#x", false), Err(IssuerError::Fragment(_))));
-        assert!(matches!(IssuerUrl::parse("https://u:p@h/a", false), Err(IssuerError::Userinfo(_))));
-        assert!(matches!(IssuerUrl::parse("ftp://h/a", false), Err(IssuerError::Scheme { .. })));
-        assert!(matches!(IssuerUrl::parse("h/a", false), Err(IssuerError::NotAUrl { .. })));
+        assert!(matches!(
+            IssuerUrl::parse("https://h/a?x=1", false),
+            Err(IssuerError::Query(_))
+        ));
+        assert!(matches!(
+            IssuerUrl::parse("https://h/a#x", false),
+            Err(IssuerError::Fragment(_))
+        ));
+        assert!(matches!(
+            IssuerUrl::parse("https://u:p@h/a", false),
+            Err(IssuerError::Userinfo(_))
+        ));
+        assert!(matches!(
+            IssuerUrl::parse("ftp://h/a", false),
+            Err(IssuerError::Scheme { .. })
+        ));
+        assert!(matches!(
+            IssuerUrl::parse("h/a", false),
+            Err(IssuerError::NotAUrl { .. })
+        ));
     }
 
     #[test]
@@ -345,7 +376,17 @@ mod tests {
     fn jwks_path_rules() {
         assert_eq!(JwksPath::default().as_str(), "openid/v1/jwks");
         assert!(JwksPath::parse("keys.json").is_ok());
-        for bad in ["", "/keys.json", "keys/", "a//b", "../x", "a/./b", "k?x", DISCOVERY_PATH, "a b"] {
+        for bad in [
+            "",
+            "/keys.json",
+            "keys/",
+            "a//b",
+            "../x",
+            "a/./b",
+            "k?x",
+            DISCOVERY_PATH,
+            "a b",
+        ] {
             assert!(JwksPath::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

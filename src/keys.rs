@@ -182,7 +182,11 @@ impl PublicKey {
         })
     }
 
-    fn from_ec<C>(key: &elliptic_curve::PublicKey<C>, alg: Algorithm, crv: &'static str) -> Result<Self, KeyError>
+    fn from_ec<C>(
+        key: &elliptic_curve::PublicKey<C>,
+        alg: Algorithm,
+        crv: &'static str,
+    ) -> Result<Self, KeyError>
     where
         C: CurveArithmetic + AssociatedOid,
         AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
@@ -222,7 +226,11 @@ pub struct KeySource {
 
 impl fmt::Display for KeySource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (PEM block {}, {})", self.file, self.block, self.label)
+        write!(
+            f,
+            "{} (PEM block {}, {})",
+            self.file, self.block, self.label
+        )
     }
 }
 
@@ -407,18 +415,21 @@ fn parse_block(block: &pem::Pem, src: &KeySource) -> Result<Option<PublicKey>, K
         "EC PARAMETERS" => return Ok(None),
         "PUBLIC KEY" => from_spki(der, src)?,
         "RSA PUBLIC KEY" => {
-            let k = rsa::RsaPublicKey::from_pkcs1_der(der).map_err(|e| in_block(src, format!("not a PKCS#1 RSA public key: {e}")))?;
+            let k = rsa::RsaPublicKey::from_pkcs1_der(der)
+                .map_err(|e| in_block(src, format!("not a PKCS#1 RSA public key: {e}")))?;
             PublicKey::from_rsa(&k).map_err(|e| with_source(src, e))?
         }
         "RSA PRIVATE KEY" => {
-            let k = rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| in_block(src, format!("not a PKCS#1 RSA private key: {e}")))?;
+            let k = rsa::RsaPrivateKey::from_pkcs1_der(der)
+                .map_err(|e| in_block(src, format!("not a PKCS#1 RSA private key: {e}")))?;
             PublicKey::from_rsa(&k.to_public_key()).map_err(|e| with_source(src, e))?
         }
         "EC PRIVATE KEY" => from_sec1(der, src)?,
         "PRIVATE KEY" => from_pkcs8(der, src)?,
         "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted { at: src.clone() }),
         "CERTIFICATE" => {
-            let cert = x509_cert::Certificate::from_der(der).map_err(|e| in_block(src, format!("not an X.509 certificate: {e}")))?;
+            let cert = x509_cert::Certificate::from_der(der)
+                .map_err(|e| in_block(src, format!("not an X.509 certificate: {e}")))?;
             let spki = cert
                 .tbs_certificate
                 .subject_public_key_info
@@ -429,8 +440,12 @@ fn parse_block(block: &pem::Pem, src: &KeySource) -> Result<Option<PublicKey>, K
         "DSA PRIVATE KEY" | "DSA PUBLIC KEY" => return Err(KeyError::Dsa { at: src.clone() }),
         other => {
             let hint = match other {
-                "OPENSSH PRIVATE KEY" => " (convert an OpenSSH key with `ssh-keygen -p -m PEM -f FILE`)",
-                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => " (a CSR is not a key; give the key or the signed certificate)",
+                "OPENSSH PRIVATE KEY" => {
+                    " (convert an OpenSSH key with `ssh-keygen -p -m PEM -f FILE`)"
+                }
+                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
+                    " (a CSR is not a key; give the key or the signed certificate)"
+                }
                 _ => "",
             };
             return Err(KeyError::UnsupportedLabel {
@@ -475,7 +490,8 @@ fn curve(oid: Option<ObjectIdentifier>, src: &KeySource) -> Result<Curve, KeyErr
 }
 
 fn from_spki(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
-    let spki = spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| in_block(src, format!("not a SubjectPublicKeyInfo: {e}")))?;
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(der)
+        .map_err(|e| in_block(src, format!("not a SubjectPublicKeyInfo: {e}")))?;
     match spki.algorithm.oid {
         OID_RSA => {
             let k = rsa::RsaPublicKey::from_public_key_der(der).map_err(|e| in_block(src, e))?;
@@ -485,9 +501,21 @@ fn from_spki(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
             let oid = spki.algorithm.parameters_oid().ok();
             let bad = |e: spki::Error| in_block(src, format!("invalid EC public key: {e}"));
             match curve(oid, src)? {
-                Curve::P256 => PublicKey::from_ec(&p256::PublicKey::from_public_key_der(der).map_err(bad)?, Algorithm::ES256, "P-256"),
-                Curve::P384 => PublicKey::from_ec(&p384::PublicKey::from_public_key_der(der).map_err(bad)?, Algorithm::ES384, "P-384"),
-                Curve::P521 => PublicKey::from_ec(&p521::PublicKey::from_public_key_der(der).map_err(bad)?, Algorithm::ES512, "P-521"),
+                Curve::P256 => PublicKey::from_ec(
+                    &p256::PublicKey::from_public_key_der(der).map_err(bad)?,
+                    Algorithm::ES256,
+                    "P-256",
+                ),
+                Curve::P384 => PublicKey::from_ec(
+                    &p384::PublicKey::from_public_key_der(der).map_err(bad)?,
+                    Algorithm::ES384,
+                    "P-384",
+                ),
+                Curve::P521 => PublicKey::from_ec(
+                    &p521::PublicKey::from_public_key_der(der).map_err(bad)?,
+                    Algorithm::ES512,
+                    "P-521",
+                ),
             }
         }
         other => Err(refuse_oid(other, src)),
@@ -495,7 +523,8 @@ fn from_spki(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
 }
 
 fn from_pkcs8(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
-    let info = pkcs8::PrivateKeyInfo::from_der(der).map_err(|e| in_block(src, format!("not a PKCS#8 private key: {e}")))?;
+    let info = pkcs8::PrivateKeyInfo::from_der(der)
+        .map_err(|e| in_block(src, format!("not a PKCS#8 private key: {e}")))?;
     match info.algorithm.oid {
         OID_RSA => {
             let k = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| in_block(src, e))?;
@@ -505,9 +534,27 @@ fn from_pkcs8(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
             let oid = info.algorithm.parameters_oid().ok();
             let bad = |e: pkcs8::Error| in_block(src, format!("invalid EC private key: {e}"));
             match curve(oid, src)? {
-                Curve::P256 => PublicKey::from_ec(&p256::SecretKey::from_pkcs8_der(der).map_err(bad)?.public_key(), Algorithm::ES256, "P-256"),
-                Curve::P384 => PublicKey::from_ec(&p384::SecretKey::from_pkcs8_der(der).map_err(bad)?.public_key(), Algorithm::ES384, "P-384"),
-                Curve::P521 => PublicKey::from_ec(&p521::SecretKey::from_pkcs8_der(der).map_err(bad)?.public_key(), Algorithm::ES512, "P-521"),
+                Curve::P256 => PublicKey::from_ec(
+                    &p256::SecretKey::from_pkcs8_der(der)
+                        .map_err(bad)?
+                        .public_key(),
+                    Algorithm::ES256,
+                    "P-256",
+                ),
+                Curve::P384 => PublicKey::from_ec(
+                    &p384::SecretKey::from_pkcs8_der(der)
+                        .map_err(bad)?
+                        .public_key(),
+                    Algorithm::ES384,
+                    "P-384",
+                ),
+                Curve::P521 => PublicKey::from_ec(
+                    &p521::SecretKey::from_pkcs8_der(der)
+                        .map_err(bad)?
+                        .public_key(),
+                    Algorithm::ES512,
+                    "P-521",
+                ),
             }
         }
         other => Err(refuse_oid(other, src)),
@@ -515,13 +562,32 @@ fn from_pkcs8(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
 }
 
 fn from_sec1(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
-    let ec = sec1::EcPrivateKey::from_der(der).map_err(|e| in_block(src, format!("not a SEC1 EC private key: {e}")))?;
+    let ec = sec1::EcPrivateKey::from_der(der)
+        .map_err(|e| in_block(src, format!("not a SEC1 EC private key: {e}")))?;
     let oid = ec.parameters.and_then(|p| p.named_curve());
     let bad = |e: elliptic_curve::Error| in_block(src, format!("invalid EC private key: {e}"));
     match curve(oid, src)? {
-        Curve::P256 => PublicKey::from_ec(&p256::SecretKey::from_sec1_der(der).map_err(bad)?.public_key(), Algorithm::ES256, "P-256"),
-        Curve::P384 => PublicKey::from_ec(&p384::SecretKey::from_sec1_der(der).map_err(bad)?.public_key(), Algorithm::ES384, "P-384"),
-        Curve::P521 => PublicKey::from_ec(&p521::SecretKey::from_sec1_der(der).map_err(bad)?.public_key(), Algorithm::ES512, "P-521"),
+        Curve::P256 => PublicKey::from_ec(
+            &p256::SecretKey::from_sec1_der(der)
+                .map_err(bad)?
+                .public_key(),
+            Algorithm::ES256,
+            "P-256",
+        ),
+        Curve::P384 => PublicKey::from_ec(
+            &p384::SecretKey::from_sec1_der(der)
+                .map_err(bad)?
+                .public_key(),
+            Algorithm::ES384,
+            "P-384",
+        ),
+        Curve::P521 => PublicKey::from_ec(
+            &p521::SecretKey::from_sec1_der(der)
+                .map_err(bad)?
+                .public_key(),
+            Algorithm::ES512,
+            "P-521",
+        ),
     }
 }
 
@@ -555,8 +621,9 @@ impl Default for KeySpec {
 
 /// A freshly generated key pair.
 pub struct GeneratedKey {
-    /// The private key as PEM (PKCS#1 for RSA, as kubeadm writes; SEC1 for EC, as openssl
-    /// writes). Zeroed on drop. Never log it.
+    /// The private key as PEM: PKCS#1 for RSA, as kubeadm writes; PKCS#8 for EC, because the
+    /// SEC1 encoder here leaves out the curve OID, which Go's parser (kube-apiserver's) needs.
+    /// Zeroed on drop. Never log it.
     pub private_pem: Zeroizing<String>,
     /// The public half.
     pub public: PublicKey,
@@ -572,8 +639,11 @@ impl fmt::Debug for GeneratedKey {
 }
 
 /// Generates a key with randomness from `rng` (the OS CSPRNG in the CLI, a seeded one in tests).
-pub fn generate<R: RngCore + CryptoRng>(spec: KeySpec, rng: &mut R) -> Result<GeneratedKey, KeyError> {
-    use elliptic_curve::pkcs8::LineEnding;
+pub fn generate<R: RngCore + CryptoRng>(
+    spec: KeySpec,
+    rng: &mut R,
+) -> Result<GeneratedKey, KeyError> {
+    use elliptic_curve::pkcs8::{EncodePrivateKey, LineEnding};
     let enc = |e: &dyn fmt::Display| KeyError::Encode(e.to_string());
     match spec.alg {
         Algorithm::RS256 => {
@@ -589,21 +659,21 @@ pub fn generate<R: RngCore + CryptoRng>(spec: KeySpec, rng: &mut R) -> Result<Ge
         Algorithm::ES256 => {
             let k = p256::SecretKey::random(rng);
             Ok(GeneratedKey {
-                private_pem: k.to_sec1_pem(LineEnding::LF).map_err(|e| enc(&e))?,
+                private_pem: k.to_pkcs8_pem(LineEnding::LF).map_err(|e| enc(&e))?,
                 public: PublicKey::from_ec(&k.public_key(), Algorithm::ES256, "P-256")?,
             })
         }
         Algorithm::ES384 => {
             let k = p384::SecretKey::random(rng);
             Ok(GeneratedKey {
-                private_pem: k.to_sec1_pem(LineEnding::LF).map_err(|e| enc(&e))?,
+                private_pem: k.to_pkcs8_pem(LineEnding::LF).map_err(|e| enc(&e))?,
                 public: PublicKey::from_ec(&k.public_key(), Algorithm::ES384, "P-384")?,
             })
         }
         Algorithm::ES512 => {
             let k = p521::SecretKey::random(rng);
             Ok(GeneratedKey {
-                private_pem: k.to_sec1_pem(LineEnding::LF).map_err(|e| enc(&e))?,
+                private_pem: k.to_pkcs8_pem(LineEnding::LF).map_err(|e| enc(&e))?,
                 public: PublicKey::from_ec(&k.public_key(), Algorithm::ES512, "P-521")?,
             })
         }
@@ -621,8 +691,20 @@ mod tests {
 
     #[test]
     fn generated_private_key_reads_back_as_the_same_public_key() {
-        for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::ES384, Algorithm::ES512] {
-            let g = generate(KeySpec { alg, rsa_bits: 2048 }, &mut rng()).unwrap();
+        for alg in [
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::ES512,
+        ] {
+            let g = generate(
+                KeySpec {
+                    alg,
+                    rsa_bits: 2048,
+                },
+                &mut rng(),
+            )
+            .unwrap();
             let from_private = parse_pem(g.private_pem.as_bytes(), "sa.key").unwrap();
             let from_public = parse_pem(g.public.to_pem().as_bytes(), "sa.pub").unwrap();
             assert_eq!(from_private.len(), 1);
@@ -635,7 +717,14 @@ mod tests {
 
     #[test]
     fn kid_is_base64url_sha256_of_spki() {
-        let g = generate(KeySpec { alg: Algorithm::ES256, rsa_bits: 0 }, &mut rng()).unwrap();
+        let g = generate(
+            KeySpec {
+                alg: Algorithm::ES256,
+                rsa_bits: 0,
+            },
+            &mut rng(),
+        )
+        .unwrap();
         let kid = g.public.kid().as_str();
         assert_eq!(kid.len(), 43, "32 bytes base64url without padding");
         assert!(!kid.contains(['=', '+', '/']));
@@ -645,12 +734,18 @@ mod tests {
 
     #[test]
     fn ec_coordinates_have_fixed_length() {
-        for (alg, len) in [(Algorithm::ES256, 32), (Algorithm::ES384, 48), (Algorithm::ES512, 66)] {
+        for (alg, len) in [
+            (Algorithm::ES256, 32),
+            (Algorithm::ES384, 48),
+            (Algorithm::ES512, 66),
+        ] {
             // Several seeds, so that a coordinate with leading zero bytes turns up eventually.
             for seed in 0..16 {
                 let mut r = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
                 let g = generate(KeySpec { alg, rsa_bits: 0 }, &mut r).unwrap();
-                let JwkParams::Ec { x, y, .. } = g.public.params() else { panic!("not EC") };
+                let JwkParams::Ec { x, y, .. } = g.public.params() else {
+                    panic!("not EC")
+                };
                 assert_eq!(URL_SAFE_NO_PAD.decode(x).unwrap().len(), len);
                 assert_eq!(URL_SAFE_NO_PAD.decode(y).unwrap().len(), len);
             }
@@ -659,13 +754,27 @@ mod tests {
 
     #[test]
     fn refuses_small_rsa_and_odd_sizes_at_generation() {
-        let e = generate(KeySpec { alg: Algorithm::RS256, rsa_bits: 1024 }, &mut rng()).unwrap_err();
+        let e = generate(
+            KeySpec {
+                alg: Algorithm::RS256,
+                rsa_bits: 1024,
+            },
+            &mut rng(),
+        )
+        .unwrap_err();
         assert_eq!(e, KeyError::UnsupportedBits(1024));
     }
 
     #[test]
     fn dedup_keeps_first_of_each_kid() {
-        let g = generate(KeySpec { alg: Algorithm::ES256, rsa_bits: 0 }, &mut rng()).unwrap();
+        let g = generate(
+            KeySpec {
+                alg: Algorithm::ES256,
+                rsa_bits: 0,
+            },
+            &mut rng(),
+        )
+        .unwrap();
         let mut keys = parse_pem(g.private_pem.as_bytes(), "a").unwrap();
         keys.extend(parse_pem(g.public.to_pem().as_bytes(), "b").unwrap());
         let d = dedup(keys);
@@ -675,14 +784,27 @@ mod tests {
 
     #[test]
     fn empty_and_not_pem() {
-        assert_eq!(parse_pem(b" \n", "f").unwrap_err(), KeyError::Empty { file: "f".into() });
-        assert!(matches!(parse_pem(b"hello", "f").unwrap_err(), KeyError::NotPem { .. }));
-        assert!(matches!(parse_pem(&[0x30, 0x82, 1, 2], "f").unwrap_err(), KeyError::NotPem { hint, .. } if hint.contains("DER")));
+        assert_eq!(
+            parse_pem(b" \n", "f").unwrap_err(),
+            KeyError::Empty { file: "f".into() }
+        );
+        assert!(matches!(
+            parse_pem(b"hello", "f").unwrap_err(),
+            KeyError::NotPem { .. }
+        ));
+        assert!(
+            matches!(parse_pem(&[0x30, 0x82, 1, 2], "f").unwrap_err(), KeyError::NotPem { hint, .. } if hint.contains("DER"))
+        );
     }
 
     #[test]
     fn algorithm_names_round_trip() {
-        for a in [Algorithm::RS256, Algorithm::ES256, Algorithm::ES384, Algorithm::ES512] {
+        for a in [
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::ES512,
+        ] {
             assert_eq!(a.as_str().parse::<Algorithm>().unwrap(), a);
         }
         assert!("EdDSA".parse::<Algorithm>().is_err());

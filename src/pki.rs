@@ -2,7 +2,10 @@
 //! intermediate, and a server certificate, so the chain a server presents is leaf +
 //! intermediate like a real public one (and "last certificate in the chain" is not the leaf).
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 use zeroize::Zeroizing;
 
 /// A generated CA and server identity, all PEM.
@@ -29,9 +32,14 @@ pub struct PkiError(#[from] rcgen::Error);
 fn ca_params(name: &str) -> Result<CertificateParams, PkiError> {
     let mut p = CertificateParams::new(Vec::<String>::new())?;
     p.distinguished_name.push(DnType::CommonName, name);
-    p.distinguished_name.push(DnType::OrganizationName, "irsa-issuer local");
+    p.distinguished_name
+        .push(DnType::OrganizationName, "irsa-issuer local");
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     Ok(p)
 }
 
@@ -52,7 +60,10 @@ pub fn generate(hosts: &[&str]) -> Result<LocalPki, PkiError> {
 
     let leaf_key = KeyPair::generate()?;
     let mut leaf = CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())?;
-    leaf.distinguished_name.push(DnType::CommonName, hosts.first().copied().unwrap_or("localhost"));
+    leaf.distinguished_name.push(
+        DnType::CommonName,
+        hosts.first().copied().unwrap_or("localhost"),
+    );
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     let leaf_cert = leaf.signed_by(&leaf_key, &intermediate)?;

@@ -81,14 +81,20 @@ pub struct PublishPlan {
 impl PublishPlan {
     /// Whether anything would be written.
     pub fn has_changes(&self) -> bool {
-        self.steps.iter().any(|s| s.action != ObjectAction::Unchanged)
+        self.steps
+            .iter()
+            .any(|s| s.action != ObjectAction::Unchanged)
     }
 }
 
 /// The objects that publish `docs` below `prefix` (empty, or a path without slashes at either
 /// end). The JWKS comes first: a reader that follows a new discovery document must find the
 /// keys it names already in place.
-pub fn publish_objects(docs: &Documents, prefix: &str, cache_control: Option<&str>) -> Vec<DesiredObject> {
+pub fn publish_objects(
+    docs: &Documents,
+    prefix: &str,
+    cache_control: Option<&str>,
+) -> Vec<DesiredObject> {
     let key = |rel: &str| {
         if prefix.is_empty() {
             rel.to_string()
@@ -113,7 +119,10 @@ pub fn publish_objects(docs: &Documents, prefix: &str, cache_control: Option<&st
 }
 
 /// Compares each wanted object with what exists (`existing[i]` for `desired[i]`).
-pub fn plan_publish(desired: Vec<DesiredObject>, existing: Vec<Option<ExistingObject>>) -> PublishPlan {
+pub fn plan_publish(
+    desired: Vec<DesiredObject>,
+    existing: Vec<Option<ExistingObject>>,
+) -> PublishPlan {
     let steps = desired
         .into_iter()
         .zip(existing.into_iter().chain(std::iter::repeat(None)))
@@ -129,7 +138,8 @@ pub fn plan_publish(desired: Vec<DesiredObject>, existing: Vec<Option<ExistingOb
                         if m.content_type.as_deref() != Some(object.content_type) {
                             reasons.push("content-type");
                         }
-                        if object.cache_control.is_some() && m.cache_control != object.cache_control {
+                        if object.cache_control.is_some() && m.cache_control != object.cache_control
+                        {
                             reasons.push("cache-control");
                         }
                     }
@@ -165,14 +175,26 @@ mod tests {
             vec![obj("a", "1"), obj("b", "2"), obj("c", "3")],
             vec![
                 None,
-                Some(ExistingObject { body: b"old".to_vec(), metadata: None }),
-                Some(ExistingObject { body: b"3".to_vec(), metadata: None }),
+                Some(ExistingObject {
+                    body: b"old".to_vec(),
+                    metadata: None,
+                }),
+                Some(ExistingObject {
+                    body: b"3".to_vec(),
+                    metadata: None,
+                }),
             ],
         );
         let actions: Vec<_> = plan.steps.iter().map(|s| s.action.clone()).collect();
         assert_eq!(
             actions,
-            vec![ObjectAction::Create, ObjectAction::Update { reasons: vec!["content"] }, ObjectAction::Unchanged]
+            vec![
+                ObjectAction::Create,
+                ObjectAction::Update {
+                    reasons: vec!["content"]
+                },
+                ObjectAction::Unchanged
+            ]
         );
         assert!(plan.has_changes());
     }
@@ -182,13 +204,29 @@ mod tests {
         let meta = |ct: &str, cc: Option<&str>| {
             Some(ExistingObject {
                 body: b"1".to_vec(),
-                metadata: Some(ObjectMetadata { content_type: Some(ct.into()), cache_control: cc.map(Into::into) }),
+                metadata: Some(ObjectMetadata {
+                    content_type: Some(ct.into()),
+                    cache_control: cc.map(Into::into),
+                }),
             })
         };
-        let p = plan_publish(vec![obj("a", "1")], vec![meta("binary/octet-stream", Some("max-age=60"))]);
-        assert_eq!(p.steps[0].action, ObjectAction::Update { reasons: vec!["content-type"] });
+        let p = plan_publish(
+            vec![obj("a", "1")],
+            vec![meta("binary/octet-stream", Some("max-age=60"))],
+        );
+        assert_eq!(
+            p.steps[0].action,
+            ObjectAction::Update {
+                reasons: vec!["content-type"]
+            }
+        );
         let p = plan_publish(vec![obj("a", "1")], vec![meta(JSON, None)]);
-        assert_eq!(p.steps[0].action, ObjectAction::Update { reasons: vec!["cache-control"] });
+        assert_eq!(
+            p.steps[0].action,
+            ObjectAction::Update {
+                reasons: vec!["cache-control"]
+            }
+        );
         let p = plan_publish(vec![obj("a", "1")], vec![meta(JSON, Some("max-age=60"))]);
         assert!(!p.has_changes());
     }
@@ -200,7 +238,15 @@ mod tests {
         use crate::keys::{generate, Algorithm, KeySpec};
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
-        let k = generate(KeySpec { alg: Algorithm::ES256, rsa_bits: 0 }, &mut rng).unwrap().public;
+        let k = generate(
+            KeySpec {
+                alg: Algorithm::ES256,
+                rsa_bits: 0,
+            },
+            &mut rng,
+        )
+        .unwrap()
+        .public;
         let docs = render(
             &KeySet::new([k]).unwrap(),
             &IssuerUrl::parse("https://h/p", false).unwrap(),
@@ -211,6 +257,9 @@ mod tests {
         assert_eq!(objs[0].body, docs.jwks);
         assert_eq!(objs[1].key, "p/.well-known/openid-configuration");
         assert_eq!(objs[1].body, docs.discovery);
-        assert_eq!(publish_objects(&docs, "", None)[1].key, ".well-known/openid-configuration");
+        assert_eq!(
+            publish_objects(&docs, "", None)[1].key,
+            ".well-known/openid-configuration"
+        );
     }
 }

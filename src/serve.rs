@@ -81,8 +81,14 @@ impl Snapshot {
             cache_control: cache_control.clone(),
         };
         let mut docs = HashMap::new();
-        docs.insert(issuer.server_path(DISCOVERY_PATH), doc(Route::Discovery, &documents.discovery, JSON));
-        docs.insert(issuer.server_path(documents.jwks_path.as_str()), doc(Route::Jwks, &documents.jwks, JWK_SET_JSON));
+        docs.insert(
+            issuer.server_path(DISCOVERY_PATH),
+            doc(Route::Discovery, &documents.discovery, JSON),
+        );
+        docs.insert(
+            issuer.server_path(documents.jwks_path.as_str()),
+            doc(Route::Jwks, &documents.jwks, JWK_SET_JSON),
+        );
         Self {
             docs,
             kids: documents.kids.clone(),
@@ -106,8 +112,14 @@ pub struct Metrics {
 
 impl Metrics {
     fn count(&self, route: Route, status: StatusCode) {
-        let r = ROUTES.iter().position(|(x, _)| *x == route).unwrap_or(ROUTES.len() - 1);
-        let s = STATUSES.iter().position(|x| *x == status.as_u16()).unwrap_or(STATUSES.len() - 1);
+        let r = ROUTES
+            .iter()
+            .position(|(x, _)| *x == route)
+            .unwrap_or(ROUTES.len() - 1);
+        let s = STATUSES
+            .iter()
+            .position(|x| *x == status.as_u16())
+            .unwrap_or(STATUSES.len() - 1);
         self.requests[r][s].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -157,7 +169,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .fallback(handle)
         .with_state(state)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
@@ -165,7 +180,10 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
     let snapshot = state.snapshot.load();
     let path = request.uri().path();
     let (route, response) = match snapshot.docs.get(path) {
-        Some(doc) => (doc.route, document(doc, request.method(), request.headers())),
+        Some(doc) => (
+            doc.route,
+            document(doc, request.method(), request.headers()),
+        ),
         None => {
             let route = match path {
                 "/healthz" => Route::Healthz,
@@ -201,14 +219,17 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
 fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     let mut r = Response::new(Body::from(text));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
 fn method_not_allowed() -> Response<Body> {
     let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
     r
 }
 
@@ -232,7 +253,10 @@ fn document(doc: &Doc, method: &Method, headers: &HeaderMap) -> Response<Body> {
     let h = r.headers_mut();
     h.insert(header::ETAG, doc.etag.clone());
     h.insert(header::CACHE_CONTROL, doc.cache_control.clone());
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     if status == StatusCode::OK {
         h.insert(header::CONTENT_TYPE, doc.content_type.clone());
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(doc.body.len()));
@@ -250,18 +274,29 @@ fn etag_matches(if_none_match: &[u8], etag: &[u8]) -> bool {
 
 fn render_metrics(m: &Metrics, snapshot: &Snapshot) -> String {
     let mut out = String::new();
-    out.push_str("# HELP irsa_issuer_http_requests_total HTTP requests answered, by route and status.\n");
+    out.push_str(
+        "# HELP irsa_issuer_http_requests_total HTTP requests answered, by route and status.\n",
+    );
     out.push_str("# TYPE irsa_issuer_http_requests_total counter\n");
     for (r, (_, route)) in ROUTES.iter().enumerate() {
         for (s, status) in STATUSES.iter().enumerate() {
             let n = m.requests[r][s].load(Ordering::Relaxed);
             if n > 0 {
-                let status = if *status == 0 { "other".to_string() } else { status.to_string() };
-                let _ = writeln!(out, "irsa_issuer_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                let status = if *status == 0 {
+                    "other".to_string()
+                } else {
+                    status.to_string()
+                };
+                let _ = writeln!(
+                    out,
+                    "irsa_issuer_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
             }
         }
     }
-    out.push_str("# HELP irsa_issuer_key_info Keys in the served JWKS.\n# TYPE irsa_issuer_key_info gauge\n");
+    out.push_str(
+        "# HELP irsa_issuer_key_info Keys in the served JWKS.\n# TYPE irsa_issuer_key_info gauge\n",
+    );
     for (kid, alg) in &snapshot.kids {
         let _ = writeln!(out, "irsa_issuer_key_info{{kid=\"{kid}\",alg=\"{alg}\"}} 1");
     }

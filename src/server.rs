@@ -83,9 +83,16 @@ pub async fn run(
         tokio::spawn(async move {
             let result = match acceptor {
                 Some(acceptor) => {
-                    match tokio::time::timeout(limits.tls_handshake_timeout, acceptor.accept(stream)).await {
+                    match tokio::time::timeout(
+                        limits.tls_handshake_timeout,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
                         Ok(Ok(tls)) => {
-                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).into_owned();
+                            let conn = builder
+                                .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                                .into_owned();
                             watcher.watch(conn).await
                         }
                         Ok(Err(e)) => {
@@ -99,7 +106,9 @@ pub async fn run(
                     }
                 }
                 None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
                     watcher.watch(conn).await
                 }
             };
@@ -109,7 +118,10 @@ pub async fn run(
         });
     }
     info!(open = graceful.count(), "shutting down: no new connections");
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         warn!("connections still open after the grace period; closing them");
     }
     Ok(())

@@ -57,7 +57,12 @@ pub fn install_default_provider() {
 
 /// A server configuration presenting the chain in `cert_pem` exactly in the order given (leaf
 /// first, then intermediates), with HTTP/2 and HTTP/1.1 offered by ALPN.
-pub fn server_config(cert_pem: &[u8], cert_file: &str, key_pem: &[u8], key_file: &str) -> Result<rustls::ServerConfig, TlsError> {
+pub fn server_config(
+    cert_pem: &[u8],
+    cert_file: &str,
+    key_pem: &[u8],
+    key_file: &str,
+) -> Result<rustls::ServerConfig, TlsError> {
     let chain = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::BadChain {
@@ -65,7 +70,9 @@ pub fn server_config(cert_pem: &[u8], cert_file: &str, key_pem: &[u8], key_file:
             reason: e.to_string(),
         })?;
     if chain.is_empty() {
-        return Err(TlsError::NoCertificate { file: cert_file.into() });
+        return Err(TlsError::NoCertificate {
+            file: cert_file.into(),
+        });
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::BadKey {
         file: key_file.into(),

@@ -30,13 +30,19 @@ pub struct DiscoveryArgs {
 
 pub(super) fn jwks(a: JwksArgs) -> anyhow::Result<Outcome> {
     let set = KeySet::new(required_keys(&a.keys.keys)?)?;
-    println!("{}", String::from_utf8_lossy(&to_json(&set.jwks(), a.pretty)));
+    println!(
+        "{}",
+        String::from_utf8_lossy(&to_json(&set.jwks(), a.pretty))
+    );
     Ok(Outcome::Done)
 }
 
 pub(super) fn discovery(a: DiscoveryArgs) -> anyhow::Result<Outcome> {
     let (issuer, jwks_path) = a.issuer.parse()?;
     let set = KeySet::new(required_keys(&a.keys.keys)?)?;
-    println!("{}", String::from_utf8_lossy(&to_json(&set.discovery(&issuer, &jwks_path), a.pretty)));
+    println!(
+        "{}",
+        String::from_utf8_lossy(&to_json(&set.discovery(&issuer, &jwks_path), a.pretty))
+    );
     Ok(Outcome::Done)
 }

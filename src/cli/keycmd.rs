@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::{load_keys, print_json, OutputFormat, Outcome};
+use super::{load_keys, print_json, Outcome, OutputFormat};
 use crate::fsutil;
 use crate::keys::{self, Algorithm, KeySpec};
 
@@ -57,7 +57,12 @@ struct KidLine {
 
 pub(super) fn run(cmd: KeysCommand, out: OutputFormat) -> anyhow::Result<Outcome> {
     match cmd {
-        KeysCommand::Generate { out: dir, alg, bits, force } => {
+        KeysCommand::Generate {
+            out: dir,
+            alg,
+            bits,
+            force,
+        } => {
             let alg: Algorithm = alg.parse()?;
             let private = dir.join("sa.key");
             let public = dir.join("sa.pub");
@@ -71,7 +76,13 @@ pub(super) fn run(cmd: KeysCommand, out: OutputFormat) -> anyhow::Result<Outcome
                     }
                 }
             }
-            let key = keys::generate(KeySpec { alg, rsa_bits: bits }, &mut rand::rngs::OsRng)?;
+            let key = keys::generate(
+                KeySpec {
+                    alg,
+                    rsa_bits: bits,
+                },
+                &mut rand::rngs::OsRng,
+            )?;
             fsutil::write_new(&private, key.private_pem.as_bytes(), 0o600, force)
                 .with_context(|| format!("writing {}", private.display()))?;
             fsutil::write_new(&public, key.public.to_pem().as_bytes(), 0o644, force)
@@ -86,14 +97,18 @@ pub(super) fn run(cmd: KeysCommand, out: OutputFormat) -> anyhow::Result<Outcome
                 OutputFormat::Json => print_json(&g)?,
                 OutputFormat::Text => {
                     println!("{}", g.kid);
-                    eprintln!("wrote {} (private, 0600) and {} ({alg})", g.private_key, g.public_key);
+                    eprintln!(
+                        "wrote {} (private, 0600) and {} ({alg})",
+                        g.private_key, g.public_key
+                    );
                 }
             }
         }
         KeysCommand::Kid { files } => {
             let mut lines = Vec::new();
             for file in &files {
-                let data = std::fs::read(file).with_context(|| format!("cannot read key file {}", file.display()))?;
+                let data = std::fs::read(file)
+                    .with_context(|| format!("cannot read key file {}", file.display()))?;
                 for k in keys::parse_pem(&data, &file.display().to_string())? {
                     lines.push(KidLine {
                         kid: k.key.kid().to_string(),

@@ -116,7 +116,8 @@ impl IssuerArgs {
 pub(crate) fn load_keys(files: &[PathBuf]) -> anyhow::Result<Vec<LoadedKey>> {
     let mut all = Vec::new();
     for file in files {
-        let data = std::fs::read(file).with_context(|| format!("cannot read key file {}", file.display()))?;
+        let data = std::fs::read(file)
+            .with_context(|| format!("cannot read key file {}", file.display()))?;
         all.extend(keys::parse_pem(&data, &file.display().to_string())?);
     }
     Ok(keys::dedup(all))
@@ -124,7 +125,10 @@ pub(crate) fn load_keys(files: &[PathBuf]) -> anyhow::Result<Vec<LoadedKey>> {
 
 /// Prints `value` as pretty JSON on stdout.
 pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value).context("rendering JSON output")?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).context("rendering JSON output")?
+    );
     Ok(())
 }
 
@@ -138,7 +142,9 @@ pub fn init_tracing(cli: &Cli) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),

@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::keycmd::required_keys;
-use super::{print_json, IssuerArgs, KeyArgs, OutputFormat, Outcome};
+use super::{print_json, IssuerArgs, KeyArgs, Outcome, OutputFormat};
 use crate::documents::{render, KeySet};
 use crate::plan::{publish_objects, ObjectAction, PublishPlan};
 use crate::store::{self, dir::DirStore, PublishReport};
@@ -78,7 +78,11 @@ pub(super) async fn run(a: PublishArgs, out: OutputFormat) -> anyhow::Result<Out
             result,
         })?,
         OutputFormat::Text => match (&result, plan.has_changes()) {
-            (Some(r), _) => println!("Published: {} written, {} unchanged.", r.written.len(), r.unchanged.len()),
+            (Some(r), _) => println!(
+                "Published: {} written, {} unchanged.",
+                r.written.len(),
+                r.unchanged.len()
+            ),
             (None, false) => println!("No changes: the published documents are up to date."),
             (None, true) => println!("Plan only: nothing was written."),
         },

@@ -10,7 +10,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use super::keycmd::required_keys;
-use super::{print_json, IssuerArgs, KeyArgs, OutputFormat, Outcome};
+use super::{print_json, IssuerArgs, KeyArgs, Outcome, OutputFormat};
 use crate::apiserver::ApiServerFlags;
 use crate::documents::{render, KeySet};
 use crate::issuer::{IssuerUrl, JwksPath, DISCOVERY_PATH};
@@ -56,7 +56,12 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let c = tls::server_config(&read(cert)?, &cert.display().to_string(), &read(key)?, &key.display().to_string())?;
+    let c = tls::server_config(
+        &read(cert)?,
+        &cert.display().to_string(),
+        &read(key)?,
+        &key.display().to_string(),
+    )?;
     Ok(Arc::new(c))
 }
 
@@ -81,7 +86,14 @@ async fn run_server(
     tracing::info!(%addr, issuer = %issuer, keys = set.keys().len(), "serving");
     // Tests and scripts that ask for port 0 read the address from this line.
     println!("listening on {scheme}://{addr}");
-    server::run(listener, router(state), tls, server::Limits::default(), server::shutdown_signal()).await?;
+    server::run(
+        listener,
+        router(state),
+        tls,
+        server::Limits::default(),
+        server::shutdown_signal(),
+    )
+    .await?;
     Ok(Outcome::Done)
 }
 
@@ -173,8 +185,17 @@ pub(super) async fn quickstart(a: QuickstartArgs, out: OutputFormat) -> anyhow::
     let jwks_path = JwksPath::default();
     let set = KeySet::new(required_keys(std::slice::from_ref(&files.sa_key))?)?;
     let tls = tls_config(&files.tls_cert, &files.tls_key)?;
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
-    let (kid, alg) = set.kids().first().map(|(k, a)| (k.to_string(), a.to_string())).unwrap_or_default();
+    let abs = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let (kid, alg) = set
+        .kids()
+        .first()
+        .map(|(k, a)| (k.to_string(), a.to_string()))
+        .unwrap_or_default();
     let info = QuickstartInfo {
         issuer: issuer.to_string(),
         discovery_url: issuer.discovery_url(),
@@ -182,18 +203,30 @@ pub(super) async fn quickstart(a: QuickstartArgs, out: OutputFormat) -> anyhow::
         ca_file: files.ca_cert.display().to_string(),
         kid,
         alg,
-        apiserver_flags: ApiServerFlags::new(&issuer, &abs(&files.sa_key), &[abs(&files.sa_pub)]).args(),
-        curl: format!("curl --cacert {} {}", files.ca_cert.display(), issuer.join(DISCOVERY_PATH)),
+        apiserver_flags: ApiServerFlags::new(&issuer, &abs(&files.sa_key), &[abs(&files.sa_pub)])
+            .args(),
+        curl: format!(
+            "curl --cacert {} {}",
+            files.ca_cert.display(),
+            issuer.join(DISCOVERY_PATH)
+        ),
     };
     match out {
         OutputFormat::Json => print_json(&info)?,
         OutputFormat::Text => {
-            println!("irsa-issuer quickstart: a local OIDC issuer for Kubernetes service-account tokens");
+            println!(
+                "irsa-issuer quickstart: a local OIDC issuer for Kubernetes service-account tokens"
+            );
             println!("  issuer        {}", info.issuer);
             println!("  discovery     {}", info.discovery_url);
             println!("  JWKS          {}", info.jwks_url);
             println!("  CA to trust   {}", info.ca_file);
-            println!("  signing key   {} (kid {}, {})", files.sa_key.display(), info.kid, info.alg);
+            println!(
+                "  signing key   {} (kid {}, {})",
+                files.sa_key.display(),
+                info.kid,
+                info.alg
+            );
             println!();
             println!("kube-apiserver flags for this key:");
             for f in &info.apiserver_flags {
@@ -203,8 +236,19 @@ pub(super) async fn quickstart(a: QuickstartArgs, out: OutputFormat) -> anyhow::
             println!("Fetch the discovery document:");
             println!("  {}", info.curl);
             println!();
-            println!("Press Ctrl-C to stop; a second run reuses {}.", a.dir.display());
+            println!(
+                "Press Ctrl-C to stop; a second run reuses {}.",
+                a.dir.display()
+            );
         }
     }
-    run_server(listener, &issuer, &jwks_path, &set, Some(tls), DEFAULT_CACHE_MAX_AGE).await
+    run_server(
+        listener,
+        &issuer,
+        &jwks_path,
+        &set,
+        Some(tls),
+        DEFAULT_CACHE_MAX_AGE,
+    )
+    .await
 }

@@ -34,7 +34,10 @@ impl Store for DirStore {
     async fn get(&self, key: &str) -> Result<Option<ExistingObject>, StoreError> {
         let path = self.path(key);
         match std::fs::read(&path) {
-            Ok(body) => Ok(Some(ExistingObject { body, metadata: None })),
+            Ok(body) => Ok(Some(ExistingObject {
+                body,
+                metadata: None,
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(io("reading", &path, source)),
         }
@@ -43,7 +46,8 @@ impl Store for DirStore {
     #[instrument(skip_all, fields(key = %object.key))]
     async fn put(&self, object: &DesiredObject) -> Result<(), StoreError> {
         let path = self.path(&object.key);
-        fsutil::write_atomic(&path, &object.body, 0o644).map_err(|source| io("writing", &path, source))
+        fsutil::write_atomic(&path, &object.body, 0o644)
+            .map_err(|source| io("writing", &path, source))
     }
 }
 

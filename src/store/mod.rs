@@ -41,13 +41,19 @@ pub trait Store {
     /// A human description (`directory ./out`, `s3://bucket/prefix`).
     fn describe(&self) -> String;
     /// The object at `key`, or `None` if there is none.
-    fn get(&self, key: &str) -> impl Future<Output = Result<Option<ExistingObject>, StoreError>> + Send;
+    fn get(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ExistingObject>, StoreError>> + Send;
     /// Writes `object` so that readers see either the old or the new bytes, never a mix.
     fn put(&self, object: &DesiredObject) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Reads what exists and plans the publish of `desired`.
-pub async fn plan<S: Store + Sync>(store: &S, desired: Vec<DesiredObject>) -> Result<PublishPlan, StoreError> {
+pub async fn plan<S: Store + Sync>(
+    store: &S,
+    desired: Vec<DesiredObject>,
+) -> Result<PublishPlan, StoreError> {
     let mut existing = Vec::with_capacity(desired.len());
     for object in &desired {
         existing.push(store.get(&object.key).await?);
@@ -68,7 +74,10 @@ pub struct PublishReport {
 
 /// Writes the changed objects in plan order, stopping at the first failure so that a discovery
 /// document never goes out ahead of the JWKS it points to.
-pub async fn apply<S: Store + Sync>(store: &S, plan: &PublishPlan) -> Result<PublishReport, StoreError> {
+pub async fn apply<S: Store + Sync>(
+    store: &S,
+    plan: &PublishPlan,
+) -> Result<PublishReport, StoreError> {
     let mut report = PublishReport {
         target: store.describe(),
         written: Vec::new(),

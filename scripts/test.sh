@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tests need on a fresh machine (openssl
+# for cross-checks, a Python venv with the independent verifiers), then runs formatting and lint
+# checks and every test. Usage: scripts/test.sh   (from anywhere in the checkout)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# 1. System tools the tests call: openssl (kid and TLS-chain cross-checks).
+if ! command -v openssl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing openssl"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  else
+    echo "openssl is required by the tests: install it (e.g. apt-get install openssl)" >&2
+    exit 1
+  fi
+fi
+
+# 2. Python venv with the independent verifiers (PyJWT), rebuilt when requirements change.
+venv="$root/.venv-test"
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "creating the test venv in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+  echo "$want" > "$stamp"
+fi
+export IRSA_TEST_PYTHON="$venv/bin/python"
+
+# 3. Checks and tests (dev profile).
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+say "cargo test"
+cargo test --all-targets --locked

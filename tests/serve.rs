@@ -1,0 +1,573 @@
+//! `serve`: the router in-process (no port), then the real binary over TLS on loopback with a
+//! throwaway CA, checked by two independent verifiers (PyJWT and the jsonwebtoken crate).
+
+mod common;
+use common::*;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use tower::ServiceExt as _;
+
+use irsa_issuer::documents::{render, KeySet};
+use irsa_issuer::issuer::{IssuerUrl, JwksPath};
+use irsa_issuer::keys::parse_pem;
+use irsa_issuer::serve::{router, AppState, Snapshot};
+
+fn state() -> (std::sync::Arc<AppState>, Vec<u8>, Vec<u8>) {
+    let keys: Vec<_> = ["rsa2048.pub", "ec-p256.pub"]
+        .iter()
+        .flat_map(|f| parse_pem(&std::fs::read(fixture(f)).unwrap(), f).unwrap())
+        .map(|k| k.key)
+        .collect();
+    let issuer = IssuerUrl::parse("https://oidc.example.com/cluster-a", false).unwrap();
+    let docs = render(&KeySet::new(keys).unwrap(), &issuer, &JwksPath::default());
+    (
+        AppState::new(Snapshot::new(&docs, &issuer, 120)),
+        docs.discovery,
+        docs.jwks,
+    )
+}
+
+async fn call(
+    state: &std::sync::Arc<AppState>,
+    method: Method,
+    path: &str,
+    inm: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(v) = inm {
+        req = req.header(header::IF_NONE_MATCH, v);
+    }
+    let resp = router(state.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn documents_are_served_under_the_issuer_path_with_their_headers() {
+    let (st, discovery, jwks) = state();
+    let (s, h, b) = call(
+        &st,
+        Method::GET,
+        "/cluster-a/.well-known/openid-configuration",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b, discovery);
+    assert_eq!(h[header::CONTENT_TYPE], "application/json");
+    assert_eq!(h[header::CACHE_CONTROL], "public, max-age=120");
+    assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let etag = h[header::ETAG].to_str().unwrap().to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"),
+        "{etag}"
+    );
+
+    let (s, h, b) = call(&st, Method::GET, "/cluster-a/openid/v1/jwks", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b, jwks);
+    assert_eq!(h[header::CONTENT_TYPE], "application/jwk-set+json");
+    assert_ne!(
+        h[header::ETAG].to_str().unwrap(),
+        etag,
+        "two bodies, one ETag"
+    );
+
+    // Conditional requests.
+    let (s, h, b) = call(
+        &st,
+        Method::GET,
+        "/cluster-a/.well-known/openid-configuration",
+        Some(&etag),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_MODIFIED);
+    assert!(b.is_empty());
+    assert_eq!(h[header::ETAG].to_str().unwrap(), etag);
+    let (s, ..) = call(
+        &st,
+        Method::GET,
+        "/cluster-a/.well-known/openid-configuration",
+        Some("\"stale\""),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // HEAD: headers, length, no body.
+    let (s, h, b) = call(&st, Method::HEAD, "/cluster-a/openid/v1/jwks", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.is_empty());
+    assert_eq!(
+        h[header::CONTENT_LENGTH].to_str().unwrap(),
+        jwks.len().to_string()
+    );
+}
+
+#[tokio::test]
+async fn other_paths_and_methods() {
+    let (st, ..) = state();
+    // Not under the issuer's path prefix.
+    assert_eq!(
+        call(&st, Method::GET, "/.well-known/openid-configuration", None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&st, Method::GET, "/cluster-a/keys.json", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (s, h, _) = call(&st, Method::POST, "/cluster-a/openid/v1/jwks", None).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(h[header::ALLOW], "GET, HEAD");
+    assert_eq!(
+        call(&st, Method::DELETE, "/healthz", None).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        call(&st, Method::GET, "/healthz", None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&st, Method::GET, "/readyz", None).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_list_kids() {
+    let (st, ..) = state();
+    for _ in 0..3 {
+        call(&st, Method::GET, "/cluster-a/openid/v1/jwks", None).await;
+    }
+    call(&st, Method::GET, "/nope", None).await;
+    let (s, h, b) = call(&st, Method::GET, "/metrics", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = String::from_utf8(b).unwrap();
+    assert!(
+        text.contains("irsa_issuer_http_requests_total{route=\"jwks\",status=\"200\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("irsa_issuer_http_requests_total{route=\"other\",status=\"404\"} 1"),
+        "{text}"
+    );
+    let expected = std::fs::read_to_string(fixture("expected-kids.txt")).unwrap();
+    for file in ["rsa2048.pub", "ec-p256.pub"] {
+        let kid = expected
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{file} ")))
+            .unwrap();
+        assert!(
+            text.contains(&format!("irsa_issuer_key_info{{kid=\"{kid}\"")),
+            "{kid} not in {text}"
+        );
+    }
+    assert!(text.contains("irsa_issuer_keys 2"));
+}
+
+/// A throwaway CA (root, intermediate, localhost leaf) written to a temp dir.
+fn tls_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let p = irsa_issuer::pki::generate(&["localhost", "127.0.0.1"]).unwrap();
+    std::fs::write(d.path().join("ca.crt"), &p.ca_cert_pem).unwrap();
+    std::fs::write(d.path().join("tls.crt"), &p.chain_pem).unwrap();
+    std::fs::write(d.path().join("tls.key"), p.leaf_key_pem.as_bytes()).unwrap();
+    std::fs::write(d.path().join("intermediate.crt"), &p.intermediate_cert_pem).unwrap();
+    d
+}
+
+fn kid_of(file: &str) -> String {
+    let keys = parse_pem(&std::fs::read(fixture(file)).unwrap(), file).unwrap();
+    keys[0].key.kid().to_string()
+}
+
+fn https_client(ca: &std::path::Path) -> reqwest::Client {
+    irsa_issuer::tls::install_default_provider();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap())
+        .build()
+        .unwrap()
+}
+
+/// jsonwebtoken (not the code that built the JWKS) verifies a token against the served issuer,
+/// discovering the JWKS the way a relying party does.
+async fn verify_with_jsonwebtoken(
+    client: &reqwest::Client,
+    issuer: &str,
+    token: &str,
+) -> Result<String, String> {
+    let disc: serde_json::Value = client
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(disc["issuer"], issuer);
+    let set: jsonwebtoken::jwk::JwkSet = client
+        .get(disc["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = set
+        .find(&kid)
+        .ok_or_else(|| format!("kid {kid} not in the served JWKS"))?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&["sts.amazonaws.com"]);
+    v.set_issuer(&[issuer]);
+    v.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "sub", "aud"]);
+    let data =
+        jsonwebtoken::decode::<serde_json::Value>(token, &key, &v).map_err(|e| e.to_string())?;
+    Ok(data.claims["sub"].as_str().unwrap().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_verify_end_to_end_over_tls_and_foreign_keys_fail() {
+    let tls = tls_dir();
+    let port = free_port();
+    let issuer = format!("https://localhost:{port}/cluster-a");
+    let server = Server::start(&[
+        "serve",
+        "--issuer",
+        &issuer,
+        "--key",
+        fixture("rsa2048.pub").to_str().unwrap(),
+        "--key",
+        fixture("ec-p384.pub").to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--tls-cert",
+        tls.path().join("tls.crt").to_str().unwrap(),
+        "--tls-key",
+        tls.path().join("tls.key").to_str().unwrap(),
+    ]);
+    assert_eq!(server.addr, format!("127.0.0.1:{port}"));
+    let ca = tls.path().join("ca.crt");
+    let client = https_client(&ca);
+    let sub = "system:serviceaccount:payments:api";
+    let aud = "sts.amazonaws.com";
+
+    let rsa = sign_token(
+        &std::fs::read(fixture("rsa2048.key")).unwrap(),
+        jsonwebtoken::Algorithm::RS256,
+        &kid_of("rsa2048.key"),
+        &issuer,
+        sub,
+        aud,
+        3600,
+    );
+    let ec = sign_token(
+        &std::fs::read(fixture("ec-p384-pkcs8.key")).unwrap(),
+        jsonwebtoken::Algorithm::ES384,
+        &kid_of("ec-p384-pkcs8.key"),
+        &issuer,
+        sub,
+        aud,
+        3600,
+    );
+    // Signed by a key that is not published (its kid claims to be a published one, or its own).
+    let foreign_own_kid = sign_token(
+        &std::fs::read(fixture("rsa4096.pub").with_file_name("rsa2048-pkcs8.key")).unwrap(),
+        jsonwebtoken::Algorithm::RS256,
+        "not-published",
+        &issuer,
+        sub,
+        aud,
+        3600,
+    );
+    let p256 = std::fs::read(fixture("ec-p256.key")).unwrap();
+    let p256_pkcs8 = {
+        use p256::pkcs8::EncodePrivateKey as _;
+        let pem = String::from_utf8(p256).unwrap();
+        let block = pem.split("-----BEGIN EC PRIVATE KEY-----").nth(1).unwrap();
+        let sk = p256::SecretKey::from_sec1_pem(&format!("-----BEGIN EC PRIVATE KEY-----{block}"))
+            .unwrap();
+        sk.to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap()
+            .to_string()
+    };
+    let foreign_stolen_kid = sign_token(
+        p256_pkcs8.as_bytes(),
+        jsonwebtoken::Algorithm::ES256,
+        &kid_of("ec-p384.pub"),
+        &issuer,
+        sub,
+        aud,
+        3600,
+    );
+    let wrong_issuer = sign_token(
+        &std::fs::read(fixture("rsa2048.key")).unwrap(),
+        jsonwebtoken::Algorithm::RS256,
+        &kid_of("rsa2048.key"),
+        &format!("{issuer}/"),
+        sub,
+        aud,
+        3600,
+    );
+
+    // Verifier 1: PyJWT, discovering jwks_uri from the served discovery document.
+    let mut py = PyVerifier::start(&issuer, aud, &ca);
+    assert_eq!(py.verify(&rsa), Ok(sub.to_string()));
+    assert_eq!(py.verify(&ec), Ok(sub.to_string()));
+    assert!(py.verify(&foreign_own_kid).is_err());
+    assert!(py.verify(&foreign_stolen_kid).is_err());
+    assert!(py.verify(&wrong_issuer).is_err());
+
+    // Verifier 2: the jsonwebtoken crate.
+    assert_eq!(
+        verify_with_jsonwebtoken(&client, &issuer, &rsa).await,
+        Ok(sub.to_string())
+    );
+    assert_eq!(
+        verify_with_jsonwebtoken(&client, &issuer, &ec).await,
+        Ok(sub.to_string())
+    );
+    assert!(verify_with_jsonwebtoken(&client, &issuer, &foreign_own_kid)
+        .await
+        .is_err());
+    assert!(
+        verify_with_jsonwebtoken(&client, &issuer, &foreign_stolen_kid)
+            .await
+            .is_err()
+    );
+    assert!(verify_with_jsonwebtoken(&client, &issuer, &wrong_issuer)
+        .await
+        .is_err());
+    drop(server);
+}
+
+#[test]
+fn tls_presents_the_chain_as_given_and_sigterm_stops_gracefully() {
+    let tls = tls_dir();
+    let mut server = Server::start(&[
+        "serve",
+        "--issuer",
+        "https://localhost",
+        "--key",
+        fixture("rsa2048.pub").to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        tls.path().join("tls.crt").to_str().unwrap(),
+        "--tls-key",
+        tls.path().join("tls.key").to_str().unwrap(),
+    ]);
+    let o = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &server.addr,
+            "-servername",
+            "localhost",
+            "-showcerts",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl is needed for this check");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let served: Vec<String> = text
+        .split("-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .map(|b| {
+            format!(
+                "-----BEGIN CERTIFICATE-----{}-----END CERTIFICATE-----\n",
+                b.split("-----END CERTIFICATE-----").next().unwrap()
+            )
+        })
+        .collect();
+    let chain = std::fs::read_to_string(tls.path().join("tls.crt")).unwrap();
+    assert_eq!(served.len(), 2, "leaf + intermediate expected:\n{text}");
+    assert_eq!(served.concat(), chain);
+    assert_eq!(
+        served[1],
+        std::fs::read_to_string(tls.path().join("intermediate.crt")).unwrap()
+    );
+
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = server.wait();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "serve did not exit cleanly on SIGTERM"
+    );
+}
+
+#[test]
+fn serve_refuses_bad_tls_files_and_half_tls_flags() {
+    let tls = tls_dir();
+    let k = fixture("rsa2048.pub");
+    let o = run(&[
+        "serve",
+        "--issuer",
+        "https://localhost",
+        "--key",
+        k.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        tls.path().join("tls.crt").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    let o = run(&[
+        "serve",
+        "--issuer",
+        "https://localhost",
+        "--key",
+        k.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        fixture("rsa2048.pub").to_str().unwrap(),
+        "--tls-key",
+        tls.path().join("tls.key").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no CERTIFICATE"), "{}", stderr(&o));
+    let o = run(&[
+        "serve",
+        "--issuer",
+        "https://localhost",
+        "--key",
+        k.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        tls.path().join("tls.crt").to_str().unwrap(),
+        "--tls-key",
+        fixture("rsa2048.key").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("do not make a usable TLS identity"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn quickstart_serves_a_working_issuer_and_reuses_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let qs = dir.path().join("qs");
+    let mut first = Server::start(&[
+        "quickstart",
+        "--dir",
+        qs.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let port = first.addr.rsplit(':').next().unwrap().to_string();
+    let issuer = format!("https://localhost:{port}");
+    let key = std::fs::read(qs.join("sa.key")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["sa.key", "ca.key", "tls.key"] {
+            assert_eq!(
+                std::fs::metadata(qs.join(f)).unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{f}"
+            );
+        }
+    }
+    let kid = parse_pem(&key, "sa.key").unwrap()[0].key.kid().to_string();
+    let token = sign_token(
+        &key,
+        jsonwebtoken::Algorithm::RS256,
+        &kid,
+        &issuer,
+        "system:serviceaccount:default:app",
+        "sts.amazonaws.com",
+        600,
+    );
+    let mut py = PyVerifier::start(&issuer, "sts.amazonaws.com", &qs.join("ca.crt"));
+    assert_eq!(
+        py.verify(&token),
+        Ok("system:serviceaccount:default:app".into())
+    );
+    drop(py);
+    std::process::Command::new("kill")
+        .args(["-TERM", &first.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(first.wait().success());
+
+    // Second run: same key, same CA.
+    let before: Vec<Vec<u8>> = ["sa.key", "ca.crt", "tls.crt"]
+        .iter()
+        .map(|f| std::fs::read(qs.join(f)).unwrap())
+        .collect();
+    let o = std::process::Command::new(bin())
+        .args([
+            "quickstart",
+            "--output",
+            "json",
+            "--dir",
+            qs.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = o;
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut json = String::new();
+    use std::io::BufRead as _;
+    loop {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        if line.starts_with("listening on") || line.is_empty() {
+            break;
+        }
+        json.push_str(&line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["kid"], kid.as_str());
+    let flags: Vec<&str> = v["apiserver_flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(flags
+        .iter()
+        .any(|f| f.starts_with("--service-account-signing-key-file=") && f.ends_with("sa.key")));
+    assert!(flags
+        .iter()
+        .any(|f| f.starts_with("--service-account-key-file=") && f.ends_with("sa.pub")));
+    assert!(flags
+        .iter()
+        .any(|f| f.starts_with("--service-account-issuer=https://localhost:")));
+    assert!(v["curl"].as_str().unwrap().contains("--cacert"));
+    let after: Vec<Vec<u8>> = ["sa.key", "ca.crt", "tls.crt"]
+        .iter()
+        .map(|f| std::fs::read(qs.join(f)).unwrap())
+        .collect();
+    assert_eq!(before, after, "quickstart replaced files it should reuse");
+}
