@@ -93,3 +93,98 @@ pub async fn apply<S: Store + Sync>(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{plan_publish, JSON};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// An in-memory store whose writes to `fail_on` fail, to check the write order rules.
+    struct MemStore {
+        objects: Mutex<HashMap<String, Vec<u8>>>,
+        fail_on: &'static str,
+    }
+
+    impl Store for MemStore {
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+        async fn get(&self, key: &str) -> Result<Option<ExistingObject>, StoreError> {
+            let o = self.objects.lock().unwrap().get(key).cloned();
+            Ok(o.map(|body| ExistingObject {
+                body,
+                metadata: None,
+            }))
+        }
+        async fn put(&self, object: &DesiredObject) -> Result<(), StoreError> {
+            if object.key == self.fail_on {
+                return Err(StoreError::Remote {
+                    action: "writing",
+                    location: object.key.clone(),
+                    message: "refused".into(),
+                });
+            }
+            self.objects
+                .lock()
+                .unwrap()
+                .insert(object.key.clone(), object.body.clone());
+            Ok(())
+        }
+    }
+
+    fn obj(key: &str, body: &str) -> DesiredObject {
+        DesiredObject {
+            key: key.into(),
+            body: body.as_bytes().to_vec(),
+            content_type: JSON,
+            cache_control: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_jwks_write_leaves_the_old_discovery_in_place() {
+        let store = MemStore {
+            objects: Mutex::new(HashMap::from([
+                ("jwks".to_string(), b"old-jwks".to_vec()),
+                ("disc".to_string(), b"old-disc".to_vec()),
+            ])),
+            fail_on: "jwks",
+        };
+        let p = plan(
+            &store,
+            vec![obj("jwks", "new-jwks"), obj("disc", "new-disc")],
+        )
+        .await
+        .unwrap();
+        assert!(apply(&store, &p).await.is_err());
+        let objects = store.objects.lock().unwrap();
+        assert_eq!(objects["jwks"], b"old-jwks");
+        assert_eq!(
+            objects["disc"], b"old-disc",
+            "discovery went out although its JWKS failed"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_changed_objects_are_written_in_plan_order() {
+        let store = MemStore {
+            objects: Mutex::new(HashMap::from([("disc".to_string(), b"d".to_vec())])),
+            fail_on: "none",
+        };
+        let p = plan_publish(
+            vec![obj("jwks", "j"), obj("disc", "d")],
+            vec![
+                None,
+                Some(ExistingObject {
+                    body: b"d".to_vec(),
+                    metadata: None,
+                }),
+            ],
+        );
+        let r = apply(&store, &p).await.unwrap();
+        assert_eq!(r.written, vec!["jwks"]);
+        assert_eq!(r.unchanged, vec!["disc"]);
+    }
+}
