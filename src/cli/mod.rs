@@ -13,6 +13,7 @@ use crate::keys::{self, LoadedKey};
 
 mod docs;
 mod keycmd;
+mod provider;
 mod publish;
 mod serve;
 
@@ -50,6 +51,13 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run a complete local issuer with a throwaway CA and key: the first thing to try.
     Quickstart(serve::QuickstartArgs),
+    /// Print the TLS thumbprint(s) IAM needs for an issuer (SHA-1 of the last certificate served).
+    Thumbprint(provider::ThumbprintArgs),
+    /// Manage the IAM OpenID Connect provider for the issuer.
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
+    /// Print the least-privilege IAM policy the principal running irsa-issuer needs.
+    IamPolicy(provider::IamPolicyArgs),
 }
 
 /// How results are printed.
@@ -91,9 +99,10 @@ pub struct KeyArgs {
 /// The issuer and where its JWKS lives.
 #[derive(Debug, Clone, Args)]
 pub struct IssuerArgs {
-    /// The issuer URL, exactly as kube-apiserver's --service-account-issuer (https, no trailing slash).
+    /// The issuer URL, exactly as kube-apiserver's --service-account-issuer (https, no trailing
+    /// slash). With an s3:// target it may be left out: it is then derived from the bucket.
     #[arg(long, value_name = "URL")]
-    pub issuer: String,
+    pub issuer: Option<String>,
     /// Path of the JWKS below the issuer: `openid/v1/jwks` (kube-apiserver, kops) or `keys.json`
     /// (pod-identity-webhook guide, Giant Swarm).
     #[arg(long, value_name = "PATH", default_value = JwksPath::DEFAULT)]
@@ -105,10 +114,66 @@ pub struct IssuerArgs {
 
 impl IssuerArgs {
     fn parse(&self) -> anyhow::Result<(IssuerUrl, JwksPath)> {
-        Ok((
-            IssuerUrl::parse(&self.issuer, self.allow_insecure_http)?,
-            JwksPath::parse(&self.jwks_path)?,
-        ))
+        let Some(issuer) = &self.issuer else {
+            anyhow::bail!("--issuer URL is required here (the URL kube-apiserver's --service-account-issuer names)");
+        };
+        Ok((IssuerUrl::parse(issuer, self.allow_insecure_http)?, JwksPath::parse(&self.jwks_path)?))
+    }
+
+    fn parse_optional(&self) -> anyhow::Result<(Option<IssuerUrl>, JwksPath)> {
+        let issuer = match &self.issuer {
+            Some(i) => Some(IssuerUrl::parse(i, self.allow_insecure_http)?),
+            None => None,
+        };
+        Ok((issuer, JwksPath::parse(&self.jwks_path)?))
+    }
+}
+
+/// Where AWS credentials and region come from (on top of the standard chain).
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS region (else AWS_REGION, or the profile's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Named profile from ~/.aws/config (else AWS_PROFILE, or the default chain).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+impl AwsArgs {
+    async fn load(&self) -> anyhow::Result<crate::aws::AwsContext> {
+        Ok(crate::aws::AwsContext::load(self.region.as_deref(), self.profile.as_deref()).await?)
+    }
+}
+
+/// How the issuer's TLS endpoint is reached and trusted.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// Extra CA certificates (PEM) to trust besides the public roots, for a private issuer CA.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Connect to this address instead of resolving the issuer's host (SNI and certificate
+    /// checks still use the host), like curl's --connect-to.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub connect_to: Option<std::net::SocketAddr>,
+}
+
+impl TlsArgs {
+    fn fetcher(&self) -> anyhow::Result<crate::fetch::Fetcher> {
+        let ca = match &self.ca_file {
+            Some(p) => Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?),
+            None => None,
+        };
+        let name = self.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        Ok(crate::fetch::Fetcher::new(ca.as_deref().map(|c| (c, name.as_str())), self.connect_to)?)
+    }
+}
+
+/// Parses `K=V` (tags).
+pub(crate) fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
     }
 }
 
@@ -161,5 +226,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Publish(a) => publish::run(a, out).await,
         Command::Serve(a) => serve::serve(a).await,
         Command::Quickstart(a) => serve::quickstart(a, out).await,
+        Command::Thumbprint(a) => provider::thumbprint(a, out).await,
+        Command::Provider(c) => provider::run(c, out).await,
+        Command::IamPolicy(a) => provider::iam_policy(a),
     }
 }

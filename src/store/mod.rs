@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::plan::{DesiredObject, ExistingObject, ObjectAction, PublishPlan};
 
 pub mod dir;
+pub mod s3;
 
 /// Why reading or writing an object failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,126 @@
+//! IAM OpenID Connect providers: read one by ARN, apply a plan's changes, delete.
+//!
+//! A concrete type rather than a trait: it has one implementation, and tests run it against
+//! moto's IAM instead of a fake.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_iam::types::Tag;
+use tracing::instrument;
+
+use super::{call_error, error_code, AwsError};
+use crate::provider::{ProviderChange, ProviderState};
+
+/// The OIDC providers of one account.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    client: aws_sdk_iam::Client,
+}
+
+fn tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
+    map.iter()
+        .map(|(k, v)| {
+            Tag::builder().key(k).value(v).build().map_err(|e| AwsError::Call {
+                operation: "iam:Tag",
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+impl Providers {
+    /// Providers through `client`.
+    pub fn new(client: aws_sdk_iam::Client) -> Self {
+        Self { client }
+    }
+
+    /// The provider at `arn`, or `None` if there is none.
+    #[instrument(skip_all, fields(arn))]
+    pub async fn get(&self, arn: &str) -> Result<Option<ProviderState>, AwsError> {
+        let out = match self.client.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await {
+            Ok(o) => o,
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
+            Err(e) => return Err(call_error("iam:GetOpenIDConnectProvider", &e)),
+        };
+        Ok(Some(ProviderState {
+            arn: arn.to_string(),
+            url: out.url().unwrap_or_default().to_string(),
+            client_ids: out.client_id_list().iter().cloned().collect(),
+            thumbprints: out.thumbprint_list().iter().map(|t| t.to_ascii_lowercase()).collect(),
+            tags: out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+        }))
+    }
+
+    /// Applies `changes` in order to the provider at `arn` (created by a `Create` change).
+    /// Returns the provider's ARN.
+    #[instrument(skip_all, fields(arn))]
+    pub async fn apply(&self, arn: &str, changes: &[ProviderChange]) -> Result<String, AwsError> {
+        let mut arn = arn.to_string();
+        for change in changes {
+            match change {
+                ProviderChange::Create { spec } => {
+                    let out = self
+                        .client
+                        .create_open_id_connect_provider()
+                        .url(&spec.url)
+                        .set_client_id_list(Some(spec.client_ids.iter().cloned().collect()))
+                        .set_thumbprint_list(Some(spec.thumbprints.iter().map(|t| t.to_string()).collect()))
+                        .set_tags(Some(tags(&spec.tags)?))
+                        .send()
+                        .await
+                        .map_err(|e| call_error("iam:CreateOpenIDConnectProvider", &e))?;
+                    arn = out.open_id_connect_provider_arn().unwrap_or(&arn).to_string();
+                }
+                ProviderChange::SetThumbprints { thumbprints, .. } => {
+                    self.client
+                        .update_open_id_connect_provider_thumbprint()
+                        .open_id_connect_provider_arn(&arn)
+                        .set_thumbprint_list(Some(thumbprints.iter().map(|t| t.to_string()).collect()))
+                        .send()
+                        .await
+                        .map_err(|e| call_error("iam:UpdateOpenIDConnectProviderThumbprint", &e))?;
+                }
+                ProviderChange::AddClientId { client_id } => {
+                    self.client
+                        .add_client_id_to_open_id_connect_provider()
+                        .open_id_connect_provider_arn(&arn)
+                        .client_id(client_id)
+                        .send()
+                        .await
+                        .map_err(|e| call_error("iam:AddClientIDToOpenIDConnectProvider", &e))?;
+                }
+                ProviderChange::RemoveClientId { client_id } => {
+                    self.client
+                        .remove_client_id_from_open_id_connect_provider()
+                        .open_id_connect_provider_arn(&arn)
+                        .client_id(client_id)
+                        .send()
+                        .await
+                        .map_err(|e| call_error("iam:RemoveClientIDFromOpenIDConnectProvider", &e))?;
+                }
+                ProviderChange::Tag { tags: t } => {
+                    self.client
+                        .tag_open_id_connect_provider()
+                        .open_id_connect_provider_arn(&arn)
+                        .set_tags(Some(tags(t)?))
+                        .send()
+                        .await
+                        .map_err(|e| call_error("iam:TagOpenIDConnectProvider", &e))?;
+                }
+            }
+        }
+        Ok(arn)
+    }
+
+    /// Deletes the provider at `arn`.
+    #[instrument(skip_all, fields(arn))]
+    pub async fn delete(&self, arn: &str) -> Result<(), AwsError> {
+        self.client
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(|e| call_error("iam:DeleteOpenIDConnectProvider", &e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,344 @@
+//! AWS naming rules, pure: partitions, S3 locations and the issuer an S3 bucket serves,
+//! OIDC-provider ARNs, SHA-1 thumbprints. Everything is checked before any call is made.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+use sha1::{Digest, Sha1};
+
+use crate::issuer::{IssuerError, IssuerUrl};
+
+/// An AWS partition: it decides ARNs, DNS suffixes and the default STS audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Partition {
+    /// Commercial regions.
+    Aws,
+    /// China (Beijing, Ningxia).
+    AwsCn,
+    /// GovCloud (US).
+    AwsUsGov,
+}
+
+impl Partition {
+    /// The partition of a region name.
+    pub fn of_region(region: &str) -> Self {
+        if region.starts_with("cn-") {
+            Self::AwsCn
+        } else if region.starts_with("us-gov-") {
+            Self::AwsUsGov
+        } else {
+            Self::Aws
+        }
+    }
+
+    /// The partition named in an ARN (`arn:PARTITION:...`).
+    pub fn of_arn(arn: &str) -> Option<Self> {
+        match arn.split(':').nth(1)? {
+            "aws" => Some(Self::Aws),
+            "aws-cn" => Some(Self::AwsCn),
+            "aws-us-gov" => Some(Self::AwsUsGov),
+            _ => None,
+        }
+    }
+
+    /// The ARN spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aws => "aws",
+            Self::AwsCn => "aws-cn",
+            Self::AwsUsGov => "aws-us-gov",
+        }
+    }
+
+    /// The DNS suffix of service endpoints.
+    pub fn dns_suffix(self) -> &'static str {
+        match self {
+            Self::AwsCn => "amazonaws.com.cn",
+            _ => "amazonaws.com",
+        }
+    }
+
+    /// The audience STS expects in web-identity tokens.
+    pub fn default_audience(self) -> &'static str {
+        match self {
+            Self::AwsCn => "sts.amazonaws.com.cn",
+            _ => "sts.amazonaws.com",
+        }
+    }
+}
+
+/// The ARN of the IAM OIDC provider for `issuer` in `account`.
+pub fn provider_arn(partition: Partition, account: &str, issuer: &IssuerUrl) -> String {
+    format!("arn:{}:iam::{account}:oidc-provider/{}", partition.as_str(), issuer.provider_id())
+}
+
+/// Why an AWS name was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NameError {
+    /// Bucket name against the S3 naming rules.
+    #[error("`{bucket}` is not a valid S3 bucket name: {reason} (see the S3 bucket naming rules)")]
+    Bucket {
+        /// The name.
+        bucket: String,
+        /// The rule broken.
+        reason: &'static str,
+    },
+    /// A bad `s3://` target.
+    #[error("`{target}` is not a usable S3 target: {reason}; write it as s3://BUCKET or s3://BUCKET/PREFIX")]
+    Target {
+        /// What was given.
+        target: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The issuer points at another bucket or prefix than the target.
+    #[error("--issuer {issuer} points at {found}, but the documents go to {target}: tokens would name an issuer whose documents are elsewhere. Drop --issuer to derive it from the target ({derived}), or make the two agree")]
+    IssuerMismatch {
+        /// The issuer given.
+        issuer: String,
+        /// What the issuer points at.
+        found: String,
+        /// The publish target.
+        target: String,
+        /// The issuer derived from the target.
+        derived: String,
+    },
+    /// A thumbprint that is not 40 hex digits.
+    #[error("`{0}` is not a certificate thumbprint: expected the SHA-1 fingerprint as 40 hexadecimal digits (colons allowed), e.g. from `irsa-issuer thumbprint URL`")]
+    Thumbprint(String),
+    /// The derived issuer is not a valid issuer URL.
+    #[error(transparent)]
+    Issuer(#[from] IssuerError),
+}
+
+/// A bucket and an optional key prefix: where an S3 target publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct S3Location {
+    /// The bucket.
+    pub bucket: String,
+    /// The prefix without slashes at either end, or "".
+    pub prefix: String,
+}
+
+impl S3Location {
+    /// Parses `s3://BUCKET[/PREFIX]`, checking the bucket name against S3's rules.
+    pub fn parse(target: &str) -> Result<Self, NameError> {
+        let bad = |reason| NameError::Target { target: target.into(), reason };
+        let rest = target.strip_prefix("s3://").ok_or_else(|| bad("it does not start with s3://"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_end_matches('/');
+        if prefix.starts_with('/') || prefix.split('/').any(|s| s == "." || s == "..") || prefix.contains("//") {
+            return Err(bad("the prefix has empty, '.' or '..' segments"));
+        }
+        if prefix.contains(['?', '#', '\\']) || prefix.chars().any(char::is_whitespace) {
+            return Err(bad("the prefix may not contain '?', '#', '\\' or white space"));
+        }
+        validate_bucket(bucket)?;
+        Ok(Self {
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+        })
+    }
+
+    /// The issuer this location serves through S3's path-style regional endpoint:
+    /// `https://s3.REGION.amazonaws.com/BUCKET[/PREFIX]` (works for bucket names with dots).
+    pub fn issuer(&self, region: &str) -> Result<IssuerUrl, NameError> {
+        let suffix = Partition::of_region(region).dns_suffix();
+        let mut url = format!("https://s3.{region}.{suffix}/{}", self.bucket);
+        if !self.prefix.is_empty() {
+            url.push('/');
+            url.push_str(&self.prefix);
+        }
+        Ok(IssuerUrl::parse(&url, false)?)
+    }
+
+    /// Checks that `issuer`, when it points at S3, points at this bucket and prefix (in
+    /// `region` when it names one). An issuer on another host (a CDN in front of the bucket)
+    /// is accepted as is.
+    pub fn check_issuer(&self, issuer: &IssuerUrl, region: &str) -> Result<(), NameError> {
+        let Some((bucket, prefix, issuer_region)) = s3_issuer_parts(issuer) else {
+            return Ok(());
+        };
+        let region_ok = issuer_region.as_deref().is_none_or(|r| r == region);
+        if bucket == self.bucket && prefix == self.prefix && region_ok {
+            return Ok(());
+        }
+        let found = match issuer_region {
+            Some(r) => format!("{} in {r}", display(&bucket, &prefix)),
+            None => display(&bucket, &prefix),
+        };
+        Err(NameError::IssuerMismatch {
+            issuer: issuer.to_string(),
+            found,
+            target: format!("{} in {region}", display(&self.bucket, &self.prefix)),
+            derived: self.issuer(region).map(|i| i.to_string()).unwrap_or_default(),
+        })
+    }
+}
+
+impl fmt::Display for S3Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&display(&self.bucket, &self.prefix))
+    }
+}
+
+fn display(bucket: &str, prefix: &str) -> String {
+    if prefix.is_empty() {
+        format!("s3://{bucket}")
+    } else {
+        format!("s3://{bucket}/{prefix}")
+    }
+}
+
+/// (bucket, prefix, region) for an issuer served by S3, path-style or virtual-hosted.
+fn s3_issuer_parts(issuer: &IssuerUrl) -> Option<(String, String, Option<String>)> {
+    let host = issuer.host();
+    let path = issuer.path_prefix().trim_start_matches('/');
+    let base = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
+    let region_of = |endpoint: &str| -> Option<Option<String>> {
+        if endpoint == "s3" {
+            return Some(None);
+        }
+        let r = endpoint.strip_prefix("s3.").or_else(|| endpoint.strip_prefix("s3-"))?;
+        Some(Some(r.to_string()))
+    };
+    // Path style: s3[.REGION].amazonaws.com/BUCKET/PREFIX
+    if let Some(region) = region_of(base) {
+        let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+        return Some((bucket.into(), prefix.into(), region));
+    }
+    // Virtual-hosted: BUCKET.s3[.REGION].amazonaws.com/PREFIX
+    let idx = base.find(".s3")?;
+    let (bucket, endpoint) = (&base[..idx], &base[idx + 1..]);
+    let region = region_of(endpoint)?;
+    Some((bucket.into(), path.into(), region))
+}
+
+/// S3's bucket naming rules for general-purpose buckets.
+pub fn validate_bucket(bucket: &str) -> Result<(), NameError> {
+    let bad = |reason| NameError::Bucket { bucket: bucket.into(), reason };
+    if !(3..=63).contains(&bucket.len()) {
+        return Err(bad("it must be 3 to 63 characters long"));
+    }
+    if !bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
+        return Err(bad("only lowercase letters, digits, dots and hyphens are allowed"));
+    }
+    let first_last = [bucket.as_bytes()[0], bucket.as_bytes()[bucket.len() - 1]];
+    if !first_last.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        return Err(bad("it must begin and end with a letter or digit"));
+    }
+    if bucket.contains("..") {
+        return Err(bad("it may not contain two adjacent dots"));
+    }
+    if bucket.parse::<Ipv4Addr>().is_ok() {
+        return Err(bad("it may not be formatted as an IP address"));
+    }
+    for p in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if bucket.starts_with(p) {
+            return Err(bad("it may not start with xn--, sthree- or amzn-s3-demo-"));
+        }
+    }
+    for s in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if bucket.ends_with(s) {
+            return Err(bad("it may not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3"));
+        }
+    }
+    Ok(())
+}
+
+/// A certificate's SHA-1 fingerprint as IAM wants it: 40 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Thumbprint(String);
+
+impl Thumbprint {
+    /// The thumbprint of a DER certificate.
+    pub fn of_der(cert_der: &[u8]) -> Self {
+        Self(Sha1::digest(cert_der).iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Parses 40 hex digits, upper or lower case, colons allowed (as openssl prints them).
+    pub fn parse(text: &str) -> Result<Self, NameError> {
+        let hex: String = text.trim().chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+        if hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Self(hex))
+        } else {
+            Err(NameError::Thumbprint(text.into()))
+        }
+    }
+
+    /// The 40 hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Thumbprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_issuer_is_path_style_and_partition_aware() {
+        let loc = S3Location::parse("s3://acme-g8s-c1-oidc-pod-identity").unwrap();
+        assert_eq!(loc.issuer("eu-west-1").unwrap().as_str(), "https://s3.eu-west-1.amazonaws.com/acme-g8s-c1-oidc-pod-identity");
+        let loc = S3Location::parse("s3://my.dotted.bucket/clusters/c1/").unwrap();
+        assert_eq!(loc.prefix, "clusters/c1");
+        assert_eq!(loc.issuer("cn-north-1").unwrap().as_str(), "https://s3.cn-north-1.amazonaws.com.cn/my.dotted.bucket/clusters/c1");
+        assert_eq!(Partition::of_region("cn-northwest-1").default_audience(), "sts.amazonaws.com.cn");
+        assert_eq!(Partition::of_region("us-gov-west-1").as_str(), "aws-us-gov");
+    }
+
+    #[test]
+    fn issuer_must_agree_with_an_s3_target() {
+        let loc = S3Location::parse("s3://b1/p").unwrap();
+        let ok = |u: &str| loc.check_issuer(&IssuerUrl::parse(u, false).unwrap(), "us-east-2");
+        assert!(ok("https://s3.us-east-2.amazonaws.com/b1/p").is_ok());
+        assert!(ok("https://b1.s3.us-east-2.amazonaws.com/p").is_ok());
+        assert!(ok("https://b1.s3.amazonaws.com/p").is_ok());
+        assert!(ok("https://oidc.example.com/anything").is_ok(), "a CDN in front is allowed");
+        let e = ok("https://s3.us-east-2.amazonaws.com/b2/p").unwrap_err();
+        assert!(e.to_string().contains("s3://b2/p in us-east-2") && e.to_string().contains("s3://b1/p in us-east-2"), "{e}");
+        assert!(ok("https://s3.eu-west-1.amazonaws.com/b1/p").is_err());
+        assert!(ok("https://s3.us-east-2.amazonaws.com/b1").is_err());
+    }
+
+    #[test]
+    fn bucket_naming_rules() {
+        for good in ["abc", "a.b-c", "0bucket9", &"a".repeat(63)] {
+            assert!(validate_bucket(good).is_ok(), "{good}");
+        }
+        for bad in ["ab", &"a".repeat(64), "Upper", "under_score", "-lead", "trail-", "a..b", "192.168.1.1", "xn--abc", "sthree-x", "x-s3alias", "x--ol-s3", "b.mrap", "b--x-s3"] {
+            assert!(validate_bucket(bad).is_err(), "{bad}");
+        }
+        assert!(S3Location::parse("s3://Bad_Bucket").is_err());
+        assert!(S3Location::parse("https://bucket").is_err());
+        assert!(S3Location::parse("s3://bucket/a//b").is_err());
+        assert!(S3Location::parse("s3://bucket/../b").is_err());
+    }
+
+    #[test]
+    fn thumbprints() {
+        let t = Thumbprint::parse("9E:99:A4:8A:99:60:B1:49:26:BB:7F:3B:02:E2:2D:A2:B0:AB:72:80").unwrap();
+        assert_eq!(t.as_str(), "9e99a48a9960b14926bb7f3b02e22da2b0ab7280");
+        assert!(Thumbprint::parse("abc").is_err());
+        assert!(Thumbprint::parse(&"g".repeat(40)).is_err());
+        // SHA-1 of the empty string, a published test vector.
+        assert_eq!(Thumbprint::of_der(b"").as_str(), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+
+    #[test]
+    fn provider_arns() {
+        let i = IssuerUrl::parse("https://s3.cn-north-1.amazonaws.com.cn/b/c", false).unwrap();
+        assert_eq!(provider_arn(Partition::AwsCn, "123456789012", &i), "arn:aws-cn:iam::123456789012:oidc-provider/s3.cn-north-1.amazonaws.com.cn/b/c");
+        assert_eq!(Partition::of_arn("arn:aws-us-gov:iam::1:root"), Some(Partition::AwsUsGov));
+    }
+}

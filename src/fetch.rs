@@ -1,0 +1,133 @@
+//! Fetching an issuer's documents over HTTPS the way a relying party (AWS STS) does, and the
+//! thumbprints IAM wants for it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+use tracing::instrument;
+
+use crate::aws_names::Thumbprint;
+use crate::issuer::IssuerUrl;
+use crate::tls::{self, TlsError};
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// TLS failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// HTTP failed.
+    #[error("GET {url} failed: {reason}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A URL in a document is unusable.
+    #[error("{0}")]
+    Url(String),
+}
+
+/// How to reach the issuer.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    config: Arc<rustls::ClientConfig>,
+    connect_to: Option<SocketAddr>,
+}
+
+/// The thumbprint of one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostThumbprint {
+    /// host:port.
+    pub host: String,
+    /// SHA-1 of the last certificate the host presented.
+    pub thumbprint: Thumbprint,
+    /// How many certificates it presented.
+    pub chain_length: usize,
+    /// Which URL led here (`issuer` or `jwks_uri`).
+    pub role: &'static str,
+}
+
+impl Fetcher {
+    /// A fetcher trusting public roots plus `ca_pem`, connecting to `connect_to` instead of
+    /// resolving host names when given (SNI and verification still use the URL's host).
+    pub fn new(ca_pem: Option<(&[u8], &str)>, connect_to: Option<SocketAddr>) -> Result<Self, FetchError> {
+        Ok(Self { config: Arc::new(tls::client_config(ca_pem)?), connect_to })
+    }
+
+    /// GETs `url` and returns the body and `Content-Type`.
+    #[instrument(skip_all, fields(url))]
+    pub async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
+        let http = |reason: String| FetchError::Http { url: url.to_string(), reason };
+        let parsed = url::Url::parse(url).map_err(|e| http(e.to_string()))?;
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls((*self.config).clone())
+            .timeout(std::time::Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none());
+        if let (Some(addr), Some(host)) = (self.connect_to, parsed.host_str()) {
+            builder = builder.resolve(host, addr);
+        }
+        let client = builder.build().map_err(|e| http(e.to_string()))?;
+        let resp = client.get(url).send().await.map_err(|e| http(error_chain(&e)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(http(format!("HTTP {status}")));
+        }
+        let ct = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = resp.bytes().await.map_err(|e| http(error_chain(&e)))?;
+        Ok((body.to_vec(), ct))
+    }
+
+    /// The discovery document of `issuer`, parsed as JSON.
+    pub async fn discovery(&self, issuer: &IssuerUrl) -> Result<serde_json::Value, FetchError> {
+        let url = issuer.discovery_url();
+        let (body, _) = self.get(&url).await?;
+        serde_json::from_slice(&body).map_err(|e| FetchError::Http { url, reason: format!("not JSON: {e}") })
+    }
+
+    /// The thumbprint of `host:port`: SHA-1 of the last certificate of the chain it presents,
+    /// following AWS's procedure for OIDC providers.
+    pub async fn thumbprint(&self, host: &str, port: u16, role: &'static str) -> Result<HostThumbprint, FetchError> {
+        let chain = tls::fetch_chain(host, port, self.connect_to, self.config.clone()).await?;
+        let last = chain.last().ok_or_else(|| FetchError::Url(format!("{host}:{port} presented no certificate")))?;
+        Ok(HostThumbprint {
+            host: format!("{host}:{port}"),
+            thumbprint: Thumbprint::of_der(last),
+            chain_length: chain.len(),
+            role,
+        })
+    }
+
+    /// Thumbprints for an issuer: its `jwks_uri` host (what IAM uses), and the issuer's own host
+    /// when it differs.
+    pub async fn issuer_thumbprints(&self, issuer: &IssuerUrl) -> Result<Vec<HostThumbprint>, FetchError> {
+        let disc = self.discovery(issuer).await?;
+        let jwks_uri = disc["jwks_uri"]
+            .as_str()
+            .ok_or_else(|| FetchError::Url(format!("the discovery document of {issuer} has no jwks_uri")))?;
+        let j = url::Url::parse(jwks_uri).map_err(|e| FetchError::Url(format!("jwks_uri {jwks_uri} is not a URL: {e}")))?;
+        if j.scheme() != "https" {
+            return Err(FetchError::Url(format!("jwks_uri {jwks_uri} is not https: STS only fetches keys over https")));
+        }
+        let jhost = j.host_str().unwrap_or_default().to_string();
+        let jport = j.port_or_known_default().unwrap_or(443);
+        let mut out = vec![self.thumbprint(&jhost, jport, "jwks_uri").await?];
+        if (jhost.as_str(), jport) != (issuer.host(), issuer.port_or_default()) {
+            out.push(self.thumbprint(issuer.host(), issuer.port_or_default(), "issuer").await?);
+        }
+        Ok(out)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,296 @@
+//! The IAM OpenID Connect provider, pure: its wanted state, IAM's limits, and the plan that turns
+//! what exists into what is wanted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::aws_names::Thumbprint;
+use crate::issuer::IssuerUrl;
+
+/// The tag that marks what irsa-issuer created (and so may change or delete).
+pub const MANAGED_TAG: (&str, &str) = ("managed-by", "irsa-issuer");
+
+/// IAM's limits on an OIDC provider.
+pub mod limits {
+    /// Characters in the provider URL.
+    pub const URL_MAX: usize = 255;
+    /// Thumbprints per provider.
+    pub const THUMBPRINTS_MAX: usize = 5;
+    /// Client IDs per provider.
+    pub const CLIENT_IDS_MAX: usize = 100;
+    /// Characters in one client ID.
+    pub const CLIENT_ID_MAX: usize = 255;
+    /// Tags per resource.
+    pub const TAGS_MAX: usize = 50;
+}
+
+/// Why a provider specification was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProviderError {
+    /// The URL breaks an IAM rule.
+    #[error("IAM refuses the provider URL {url}: {reason}")]
+    Url {
+        /// The issuer.
+        url: String,
+        /// The rule.
+        reason: &'static str,
+    },
+    /// Too many or malformed values.
+    #[error("{0}")]
+    Limit(String),
+    /// Delete refused.
+    #[error("the provider {arn} is not tagged {}={}: irsa-issuer did not create it, so it will not delete it. Pass --force to delete it anyway", MANAGED_TAG.0, MANAGED_TAG.1)]
+    NotManaged {
+        /// The provider.
+        arn: String,
+    },
+}
+
+/// What the provider should look like.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderSpec {
+    /// The issuer URL (IAM stores it without the scheme).
+    pub url: String,
+    /// Audiences allowed (`aud`).
+    pub client_ids: BTreeSet<String>,
+    /// TLS thumbprints.
+    pub thumbprints: BTreeSet<Thumbprint>,
+    /// Tags, including [`MANAGED_TAG`].
+    pub tags: BTreeMap<String, String>,
+}
+
+/// IAM's rules for a provider URL: https, no port, at most 255 characters (no query: the
+/// [`IssuerUrl`] type already refuses one).
+pub fn validate_url(issuer: &IssuerUrl) -> Result<(), ProviderError> {
+    let url_err = |reason| ProviderError::Url { url: issuer.to_string(), reason };
+    if !issuer.is_https() {
+        return Err(url_err("it must be https"));
+    }
+    if issuer.port().is_some() {
+        return Err(url_err("it may not have a port (IAM provider URLs never carry one); serve the issuer on 443"));
+    }
+    if issuer.as_str().len() > limits::URL_MAX {
+        return Err(url_err("it is longer than 255 characters"));
+    }
+    Ok(())
+}
+
+impl ProviderSpec {
+    /// Checks everything IAM would check, before any call.
+    pub fn new(
+        issuer: &IssuerUrl,
+        client_ids: impl IntoIterator<Item = String>,
+        thumbprints: impl IntoIterator<Item = Thumbprint>,
+        tags: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ProviderError> {
+        validate_url(issuer)?;
+        let client_ids: BTreeSet<String> = client_ids.into_iter().collect();
+        if client_ids.is_empty() || client_ids.len() > limits::CLIENT_IDS_MAX {
+            return Err(ProviderError::Limit(format!("a provider takes 1 to {} client IDs (audiences), not {}", limits::CLIENT_IDS_MAX, client_ids.len())));
+        }
+        if let Some(bad) = client_ids.iter().find(|c| c.is_empty() || c.chars().count() > limits::CLIENT_ID_MAX) {
+            return Err(ProviderError::Limit(format!("client ID `{bad}` must be 1 to {} characters", limits::CLIENT_ID_MAX)));
+        }
+        let thumbprints: BTreeSet<Thumbprint> = thumbprints.into_iter().collect();
+        if thumbprints.is_empty() || thumbprints.len() > limits::THUMBPRINTS_MAX {
+            return Err(ProviderError::Limit(format!("a provider takes 1 to {} thumbprints, not {}", limits::THUMBPRINTS_MAX, thumbprints.len())));
+        }
+        let mut all_tags: BTreeMap<String, String> = tags.into_iter().collect();
+        all_tags.insert(MANAGED_TAG.0.into(), MANAGED_TAG.1.into());
+        if all_tags.len() > limits::TAGS_MAX {
+            return Err(ProviderError::Limit(format!("{} tags (with irsa-issuer's own) is more than the {} IAM allows", all_tags.len(), limits::TAGS_MAX)));
+        }
+        for (k, v) in &all_tags {
+            if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 || k.starts_with("aws:") {
+                return Err(ProviderError::Limit(format!("tag `{k}={v}`: keys are 1 to 128 characters and may not start with aws:, values at most 256")));
+            }
+        }
+        Ok(Self {
+            url: issuer.as_str().to_string(),
+            client_ids,
+            thumbprints,
+            tags: all_tags,
+        })
+    }
+}
+
+/// A provider as IAM reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderState {
+    /// Its ARN.
+    pub arn: String,
+    /// Its URL, as IAM stores it (no scheme).
+    pub url: String,
+    /// Its client IDs.
+    pub client_ids: BTreeSet<String>,
+    /// Its thumbprints.
+    pub thumbprints: BTreeSet<String>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ProviderState {
+    /// Whether irsa-issuer created it.
+    pub fn is_managed(&self) -> bool {
+        self.tags.get(MANAGED_TAG.0).map(String::as_str) == Some(MANAGED_TAG.1)
+    }
+}
+
+/// One change to make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ProviderChange {
+    /// Create the provider.
+    Create {
+        /// As wanted.
+        spec: ProviderSpec,
+    },
+    /// Replace the thumbprint list (IAM has no add/remove for thumbprints).
+    SetThumbprints {
+        /// The new list.
+        thumbprints: Vec<Thumbprint>,
+        /// The old list.
+        was: Vec<String>,
+    },
+    /// Add an audience.
+    AddClientId {
+        /// The audience.
+        client_id: String,
+    },
+    /// Remove an audience.
+    RemoveClientId {
+        /// The audience.
+        client_id: String,
+    },
+    /// Add or change tags. Tags irsa-issuer was not asked for are left alone.
+    Tag {
+        /// Tags to set.
+        tags: BTreeMap<String, String>,
+    },
+}
+
+impl ProviderChange {
+    /// One line for a plan, Terraform-style: `+` create, `~` update, `-` remove.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Create { spec } => format!(
+                "+ create provider {} (client IDs: {}; thumbprints: {})",
+                spec.url,
+                spec.client_ids.iter().cloned().collect::<Vec<_>>().join(", "),
+                spec.thumbprints.iter().map(Thumbprint::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            Self::SetThumbprints { thumbprints, was } => format!(
+                "~ thumbprints [{}] -> [{}]",
+                was.join(", "),
+                thumbprints.iter().map(Thumbprint::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            Self::AddClientId { client_id } => format!("+ client ID {client_id}"),
+            Self::RemoveClientId { client_id } => format!("- client ID {client_id}"),
+            Self::Tag { tags } => format!(
+                "~ tags {}",
+                tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+/// The changes that make `actual` match `spec` (empty: nothing to do).
+pub fn plan(spec: &ProviderSpec, actual: Option<&ProviderState>) -> Vec<ProviderChange> {
+    let Some(actual) = actual else {
+        return vec![ProviderChange::Create { spec: spec.clone() }];
+    };
+    let mut changes = Vec::new();
+    let want_thumbs: BTreeSet<String> = spec.thumbprints.iter().map(|t| t.to_string()).collect();
+    if want_thumbs != actual.thumbprints {
+        changes.push(ProviderChange::SetThumbprints {
+            thumbprints: spec.thumbprints.iter().cloned().collect(),
+            was: actual.thumbprints.iter().cloned().collect(),
+        });
+    }
+    for id in spec.client_ids.difference(&actual.client_ids) {
+        changes.push(ProviderChange::AddClientId { client_id: id.clone() });
+    }
+    for id in actual.client_ids.difference(&spec.client_ids) {
+        changes.push(ProviderChange::RemoveClientId { client_id: id.clone() });
+    }
+    let tags: BTreeMap<String, String> = spec
+        .tags
+        .iter()
+        .filter(|(k, v)| actual.tags.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !tags.is_empty() {
+        changes.push(ProviderChange::Tag { tags });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer() -> IssuerUrl {
+        IssuerUrl::parse("https://s3.eu-west-1.amazonaws.com/b/c1", false).unwrap()
+    }
+    fn tp(c: char) -> Thumbprint {
+        Thumbprint::parse(&c.to_string().repeat(40)).unwrap()
+    }
+    fn spec() -> ProviderSpec {
+        ProviderSpec::new(&issuer(), ["sts.amazonaws.com".to_string()], [tp('a')], [("team".to_string(), "p".to_string())]).unwrap()
+    }
+    fn state(spec: &ProviderSpec) -> ProviderState {
+        ProviderState {
+            arn: "arn".into(),
+            url: spec.url.clone(),
+            client_ids: spec.client_ids.clone(),
+            thumbprints: spec.thumbprints.iter().map(|t| t.to_string()).collect(),
+            tags: spec.tags.clone(),
+        }
+    }
+
+    #[test]
+    fn missing_provider_is_created_and_matching_one_is_left_alone() {
+        let s = spec();
+        assert!(matches!(plan(&s, None).as_slice(), [ProviderChange::Create { .. }]));
+        assert_eq!(plan(&s, Some(&state(&s))), vec![]);
+        assert!(state(&s).is_managed());
+    }
+
+    #[test]
+    fn drift_gives_exactly_the_changes_needed() {
+        let s = spec();
+        let mut st = state(&s);
+        st.thumbprints = [tp('b').to_string()].into();
+        st.client_ids = ["other".to_string()].into();
+        st.tags.remove("team");
+        st.tags.insert("foreign".into(), "kept".into());
+        let changes = plan(&s, Some(&st));
+        assert_eq!(
+            changes,
+            vec![
+                ProviderChange::SetThumbprints { thumbprints: vec![tp('a')], was: vec![tp('b').to_string()] },
+                ProviderChange::AddClientId { client_id: "sts.amazonaws.com".into() },
+                ProviderChange::RemoveClientId { client_id: "other".into() },
+                ProviderChange::Tag { tags: [("team".to_string(), "p".to_string())].into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn iam_limits_are_checked_before_any_call() {
+        let i = issuer();
+        let ids = |n: usize| (0..n).map(|i| format!("aud{i}")).collect::<Vec<_>>();
+        assert!(ProviderSpec::new(&i, ids(100), [tp('a')], []).is_ok());
+        assert!(ProviderSpec::new(&i, ids(101), [tp('a')], []).is_err());
+        assert!(ProviderSpec::new(&i, ["x".repeat(256)], [tp('a')], []).is_err());
+        assert!(ProviderSpec::new(&i, ids(1), ['a', 'b', 'c', 'd', 'e', 'f'].map(tp), []).is_err());
+        assert!(ProviderSpec::new(&i, ids(1), [], []).is_err());
+        let tags = (0..50).map(|n| (format!("k{n}"), "v".to_string()));
+        assert!(ProviderSpec::new(&i, ids(1), [tp('a')], tags).is_err(), "50 + managed tag is 51");
+        let port = IssuerUrl::parse("https://h.example.com:8443/x", false).unwrap();
+        assert!(matches!(ProviderSpec::new(&port, ids(1), [tp('a')], []), Err(ProviderError::Url { .. })));
+        let long = IssuerUrl::parse(&format!("https://h.example.com/{}", "p".repeat(240)), false).unwrap();
+        assert!(matches!(ProviderSpec::new(&long, ids(1), [tp('a')], []), Err(ProviderError::Url { .. })));
+    }
+}
