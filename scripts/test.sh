@@ -31,7 +31,25 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
 fi
 export IRSA_TEST_PYTHON="$venv/bin/python"
 
-# 3. Checks and tests (dev profile).
+# 3. moto's server on a free loopback port: the AWS stand-in (S3, IAM, STS) for the AWS tests.
+moto_port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p target
+moto_log="$root/target/moto.log"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  kill -0 "$moto_pid" 2>/dev/null || { echo "moto_server exited; see $moto_log" >&2; cat "$moto_log" >&2; exit 1; }
+  sleep 0.2
+done
+export IRSA_TEST_MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
+export IRSA_TEST_MOTO_LOG="$moto_log"
+say "moto listening on $IRSA_TEST_MOTO_ENDPOINT"
+
+# 4. Checks and tests (dev profile).
 say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy"

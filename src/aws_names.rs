@@ -70,7 +70,11 @@ impl Partition {
 
 /// The ARN of the IAM OIDC provider for `issuer` in `account`.
 pub fn provider_arn(partition: Partition, account: &str, issuer: &IssuerUrl) -> String {
-    format!("arn:{}:iam::{account}:oidc-provider/{}", partition.as_str(), issuer.provider_id())
+    format!(
+        "arn:{}:iam::{account}:oidc-provider/{}",
+        partition.as_str(),
+        issuer.provider_id()
+    )
 }
 
 /// Why an AWS name was refused.
@@ -124,15 +128,25 @@ pub struct S3Location {
 impl S3Location {
     /// Parses `s3://BUCKET[/PREFIX]`, checking the bucket name against S3's rules.
     pub fn parse(target: &str) -> Result<Self, NameError> {
-        let bad = |reason| NameError::Target { target: target.into(), reason };
-        let rest = target.strip_prefix("s3://").ok_or_else(|| bad("it does not start with s3://"))?;
+        let bad = |reason| NameError::Target {
+            target: target.into(),
+            reason,
+        };
+        let rest = target
+            .strip_prefix("s3://")
+            .ok_or_else(|| bad("it does not start with s3://"))?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = prefix.trim_end_matches('/');
-        if prefix.starts_with('/') || prefix.split('/').any(|s| s == "." || s == "..") || prefix.contains("//") {
+        if prefix.starts_with('/')
+            || prefix.split('/').any(|s| s == "." || s == "..")
+            || prefix.contains("//")
+        {
             return Err(bad("the prefix has empty, '.' or '..' segments"));
         }
         if prefix.contains(['?', '#', '\\']) || prefix.chars().any(char::is_whitespace) {
-            return Err(bad("the prefix may not contain '?', '#', '\\' or white space"));
+            return Err(bad(
+                "the prefix may not contain '?', '#', '\\' or white space",
+            ));
         }
         validate_bucket(bucket)?;
         Ok(Self {
@@ -172,7 +186,10 @@ impl S3Location {
             issuer: issuer.to_string(),
             found,
             target: format!("{} in {region}", display(&self.bucket, &self.prefix)),
-            derived: self.issuer(region).map(|i| i.to_string()).unwrap_or_default(),
+            derived: self
+                .issuer(region)
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
         })
     }
 }
@@ -202,7 +219,9 @@ fn s3_issuer_parts(issuer: &IssuerUrl) -> Option<(String, String, Option<String>
         if endpoint == "s3" {
             return Some(None);
         }
-        let r = endpoint.strip_prefix("s3.").or_else(|| endpoint.strip_prefix("s3-"))?;
+        let r = endpoint
+            .strip_prefix("s3.")
+            .or_else(|| endpoint.strip_prefix("s3-"))?;
         Some(Some(r.to_string()))
     };
     // Path style: s3[.REGION].amazonaws.com/BUCKET/PREFIX
@@ -219,15 +238,26 @@ fn s3_issuer_parts(issuer: &IssuerUrl) -> Option<(String, String, Option<String>
 
 /// S3's bucket naming rules for general-purpose buckets.
 pub fn validate_bucket(bucket: &str) -> Result<(), NameError> {
-    let bad = |reason| NameError::Bucket { bucket: bucket.into(), reason };
+    let bad = |reason| NameError::Bucket {
+        bucket: bucket.into(),
+        reason,
+    };
     if !(3..=63).contains(&bucket.len()) {
         return Err(bad("it must be 3 to 63 characters long"));
     }
-    if !bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-') {
-        return Err(bad("only lowercase letters, digits, dots and hyphens are allowed"));
+    if !bucket
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Err(bad(
+            "only lowercase letters, digits, dots and hyphens are allowed",
+        ));
     }
     let first_last = [bucket.as_bytes()[0], bucket.as_bytes()[bucket.len() - 1]];
-    if !first_last.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+    if !first_last
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
         return Err(bad("it must begin and end with a letter or digit"));
     }
     if bucket.contains("..") {
@@ -243,7 +273,9 @@ pub fn validate_bucket(bucket: &str) -> Result<(), NameError> {
     }
     for s in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
         if bucket.ends_with(s) {
-            return Err(bad("it may not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3"));
+            return Err(bad(
+                "it may not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3",
+            ));
         }
     }
     Ok(())
@@ -257,12 +289,22 @@ pub struct Thumbprint(String);
 impl Thumbprint {
     /// The thumbprint of a DER certificate.
     pub fn of_der(cert_der: &[u8]) -> Self {
-        Self(Sha1::digest(cert_der).iter().map(|b| format!("{b:02x}")).collect())
+        Self(
+            Sha1::digest(cert_der)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        )
     }
 
     /// Parses 40 hex digits, upper or lower case, colons allowed (as openssl prints them).
     pub fn parse(text: &str) -> Result<Self, NameError> {
-        let hex: String = text.trim().chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+        let hex: String = text
+            .trim()
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_lowercase();
         if hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Self(hex))
         } else {
@@ -289,26 +331,42 @@ mod tests {
     #[test]
     fn derived_issuer_is_path_style_and_partition_aware() {
         let loc = S3Location::parse("s3://acme-g8s-c1-oidc-pod-identity").unwrap();
-        assert_eq!(loc.issuer("eu-west-1").unwrap().as_str(), "https://s3.eu-west-1.amazonaws.com/acme-g8s-c1-oidc-pod-identity");
+        assert_eq!(
+            loc.issuer("eu-west-1").unwrap().as_str(),
+            "https://s3.eu-west-1.amazonaws.com/acme-g8s-c1-oidc-pod-identity"
+        );
         let loc = S3Location::parse("s3://my.dotted.bucket/clusters/c1/").unwrap();
         assert_eq!(loc.prefix, "clusters/c1");
-        assert_eq!(loc.issuer("cn-north-1").unwrap().as_str(), "https://s3.cn-north-1.amazonaws.com.cn/my.dotted.bucket/clusters/c1");
-        assert_eq!(Partition::of_region("cn-northwest-1").default_audience(), "sts.amazonaws.com.cn");
+        assert_eq!(
+            loc.issuer("cn-north-1").unwrap().as_str(),
+            "https://s3.cn-north-1.amazonaws.com.cn/my.dotted.bucket/clusters/c1"
+        );
+        assert_eq!(
+            Partition::of_region("cn-northwest-1").default_audience(),
+            "sts.amazonaws.com.cn"
+        );
         assert_eq!(Partition::of_region("us-gov-west-1").as_str(), "aws-us-gov");
     }
 
     #[test]
     fn issuer_must_agree_with_an_s3_target() {
-        let loc = S3Location::parse("s3://b1/p").unwrap();
+        let loc = S3Location::parse("s3://bk1/p").unwrap();
         let ok = |u: &str| loc.check_issuer(&IssuerUrl::parse(u, false).unwrap(), "us-east-2");
-        assert!(ok("https://s3.us-east-2.amazonaws.com/b1/p").is_ok());
-        assert!(ok("https://b1.s3.us-east-2.amazonaws.com/p").is_ok());
-        assert!(ok("https://b1.s3.amazonaws.com/p").is_ok());
-        assert!(ok("https://oidc.example.com/anything").is_ok(), "a CDN in front is allowed");
-        let e = ok("https://s3.us-east-2.amazonaws.com/b2/p").unwrap_err();
-        assert!(e.to_string().contains("s3://b2/p in us-east-2") && e.to_string().contains("s3://b1/p in us-east-2"), "{e}");
-        assert!(ok("https://s3.eu-west-1.amazonaws.com/b1/p").is_err());
-        assert!(ok("https://s3.us-east-2.amazonaws.com/b1").is_err());
+        assert!(ok("https://s3.us-east-2.amazonaws.com/bk1/p").is_ok());
+        assert!(ok("https://bk1.s3.us-east-2.amazonaws.com/p").is_ok());
+        assert!(ok("https://bk1.s3.amazonaws.com/p").is_ok());
+        assert!(
+            ok("https://oidc.example.com/anything").is_ok(),
+            "a CDN in front is allowed"
+        );
+        let e = ok("https://s3.us-east-2.amazonaws.com/bk2/p").unwrap_err();
+        assert!(
+            e.to_string().contains("s3://bk2/p in us-east-2")
+                && e.to_string().contains("s3://bk1/p in us-east-2"),
+            "{e}"
+        );
+        assert!(ok("https://s3.eu-west-1.amazonaws.com/bk1/p").is_err());
+        assert!(ok("https://s3.us-east-2.amazonaws.com/bk1").is_err());
     }
 
     #[test]
@@ -316,7 +374,22 @@ mod tests {
         for good in ["abc", "a.b-c", "0bucket9", &"a".repeat(63)] {
             assert!(validate_bucket(good).is_ok(), "{good}");
         }
-        for bad in ["ab", &"a".repeat(64), "Upper", "under_score", "-lead", "trail-", "a..b", "192.168.1.1", "xn--abc", "sthree-x", "x-s3alias", "x--ol-s3", "b.mrap", "b--x-s3"] {
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "Upper",
+            "under_score",
+            "-lead",
+            "trail-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            "sthree-x",
+            "x-s3alias",
+            "x--ol-s3",
+            "b.mrap",
+            "b--x-s3",
+        ] {
             assert!(validate_bucket(bad).is_err(), "{bad}");
         }
         assert!(S3Location::parse("s3://Bad_Bucket").is_err());
@@ -327,18 +400,28 @@ mod tests {
 
     #[test]
     fn thumbprints() {
-        let t = Thumbprint::parse("9E:99:A4:8A:99:60:B1:49:26:BB:7F:3B:02:E2:2D:A2:B0:AB:72:80").unwrap();
+        let t = Thumbprint::parse("9E:99:A4:8A:99:60:B1:49:26:BB:7F:3B:02:E2:2D:A2:B0:AB:72:80")
+            .unwrap();
         assert_eq!(t.as_str(), "9e99a48a9960b14926bb7f3b02e22da2b0ab7280");
         assert!(Thumbprint::parse("abc").is_err());
         assert!(Thumbprint::parse(&"g".repeat(40)).is_err());
         // SHA-1 of the empty string, a published test vector.
-        assert_eq!(Thumbprint::of_der(b"").as_str(), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+        assert_eq!(
+            Thumbprint::of_der(b"").as_str(),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
     }
 
     #[test]
     fn provider_arns() {
         let i = IssuerUrl::parse("https://s3.cn-north-1.amazonaws.com.cn/b/c", false).unwrap();
-        assert_eq!(provider_arn(Partition::AwsCn, "123456789012", &i), "arn:aws-cn:iam::123456789012:oidc-provider/s3.cn-north-1.amazonaws.com.cn/b/c");
-        assert_eq!(Partition::of_arn("arn:aws-us-gov:iam::1:root"), Some(Partition::AwsUsGov));
+        assert_eq!(
+            provider_arn(Partition::AwsCn, "123456789012", &i),
+            "arn:aws-cn:iam::123456789012:oidc-provider/s3.cn-north-1.amazonaws.com.cn/b/c"
+        );
+        assert_eq!(
+            Partition::of_arn("arn:aws-us-gov:iam::1:root"),
+            Some(Partition::AwsUsGov)
+        );
     }
 }

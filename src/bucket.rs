@@ -114,14 +114,21 @@ pub fn statement_id(loc: &S3Location) -> String {
     if loc.prefix.is_empty() {
         "IrsaIssuerPublicRead".into()
     } else {
-        let h: String = Sha256::digest(loc.prefix.as_bytes()).iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let h: String = Sha256::digest(loc.prefix.as_bytes())
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
         format!("IrsaIssuerPublicRead{h}")
     }
 }
 
 /// The policy statement that makes exactly `keys` readable by everyone.
 pub fn public_read_statement(partition: Partition, loc: &S3Location, keys: &[String]) -> Value {
-    let resources: Vec<String> = keys.iter().map(|k| format!("arn:{}:s3:::{}/{k}", partition.as_str(), loc.bucket)).collect();
+    let resources: Vec<String> = keys
+        .iter()
+        .map(|k| format!("arn:{}:s3:::{}/{k}", partition.as_str(), loc.bucket))
+        .collect();
     json!({
         "Sid": statement_id(loc),
         "Effect": "Allow",
@@ -132,10 +139,19 @@ pub fn public_read_statement(partition: Partition, loc: &S3Location, keys: &[Str
 }
 
 /// `existing` with `statement` added or replaced (by Sid), or `None` when it is already there.
-pub fn merge_policy(bucket: &str, existing: Option<&str>, statement: Value) -> Result<Option<String>, BucketError> {
-    let bad = |reason: String| BucketError::BadPolicy { bucket: bucket.into(), reason };
+pub fn merge_policy(
+    bucket: &str,
+    existing: Option<&str>,
+    statement: Value,
+) -> Result<Option<String>, BucketError> {
+    let bad = |reason: String| BucketError::BadPolicy {
+        bucket: bucket.into(),
+        reason,
+    };
     let mut doc: Value = match existing {
-        Some(text) if !text.trim().is_empty() => serde_json::from_str(text).map_err(|e| bad(e.to_string()))?,
+        Some(text) if !text.trim().is_empty() => {
+            serde_json::from_str(text).map_err(|e| bad(e.to_string()))?
+        }
         _ => json!({"Version": "2012-10-17", "Statement": []}),
     };
     let statements = match doc.get_mut("Statement") {
@@ -172,10 +188,16 @@ pub struct BucketWanted {
 }
 
 /// The changes that turn `actual` into what `wanted` needs, in the order they must be made.
-pub fn plan(bucket: &str, actual: &BucketState, wanted: &BucketWanted) -> Result<Vec<BucketChange>, BucketError> {
+pub fn plan(
+    bucket: &str,
+    actual: &BucketState,
+    wanted: &BucketWanted,
+) -> Result<Vec<BucketChange>, BucketError> {
     let mut changes = Vec::new();
     if !actual.exists {
-        changes.push(BucketChange::Create { region: wanted.region.clone() });
+        changes.push(BucketChange::Create {
+            region: wanted.region.clone(),
+        });
     }
     let mut tags = actual.tags.clone();
     tags.extend(wanted.tags.clone());
@@ -187,7 +209,12 @@ pub fn plan(bucket: &str, actual: &BucketState, wanted: &BucketWanted) -> Result
     let current = actual.public_access_block.unwrap_or(if actual.exists {
         PublicAccessBlock::default()
     } else {
-        PublicAccessBlock { block_public_acls: true, ignore_public_acls: true, block_public_policy: true, restrict_public_buckets: true }
+        PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        }
     });
     let mut relaxed = current;
     match wanted.public_access {
@@ -206,12 +233,17 @@ pub fn plan(bucket: &str, actual: &BucketState, wanted: &BucketWanted) -> Result
     }
     match wanted.public_access {
         PublicAccess::Policy => {
-            if let Some(document) = merge_policy(bucket, actual.policy.as_deref(), wanted.statement.clone())? {
+            if let Some(document) =
+                merge_policy(bucket, actual.policy.as_deref(), wanted.statement.clone())?
+            {
                 changes.push(BucketChange::Policy { document });
             }
         }
         PublicAccess::Acl => {
-            let enforced = actual.object_ownership.as_deref().is_none_or(|o| o == "BucketOwnerEnforced");
+            let enforced = actual
+                .object_ownership
+                .as_deref()
+                .is_none_or(|o| o == "BucketOwnerEnforced");
             if enforced {
                 changes.push(BucketChange::AllowAcls);
             }
@@ -226,14 +258,21 @@ mod tests {
     use super::*;
 
     fn loc() -> S3Location {
-        S3Location::parse("s3://b/c1").unwrap()
+        S3Location::parse("s3://bkt/c1").unwrap()
     }
     fn wanted(mode: PublicAccess) -> BucketWanted {
         BucketWanted {
             region: "eu-west-1".into(),
             public_access: mode,
             tags: BTreeMap::new(),
-            statement: public_read_statement(Partition::Aws, &loc(), &["c1/keys.json".into(), "c1/.well-known/openid-configuration".into()]),
+            statement: public_read_statement(
+                Partition::Aws,
+                &loc(),
+                &[
+                    "c1/keys.json".into(),
+                    "c1/.well-known/openid-configuration".into(),
+                ],
+            ),
         }
     }
 
@@ -242,35 +281,74 @@ mod tests {
         let s = &wanted(PublicAccess::Policy).statement;
         assert_eq!(s["Action"], "s3:GetObject");
         assert_eq!(s["Principal"], "*");
-        assert_eq!(s["Resource"], json!(["arn:aws:s3:::b/c1/keys.json", "arn:aws:s3:::b/c1/.well-known/openid-configuration"]));
-        assert_ne!(statement_id(&loc()), statement_id(&S3Location::parse("s3://b/c2").unwrap()));
+        assert_eq!(
+            s["Resource"],
+            json!([
+                "arn:aws:s3:::bkt/c1/keys.json",
+                "arn:aws:s3:::bkt/c1/.well-known/openid-configuration"
+            ])
+        );
+        assert_ne!(
+            statement_id(&loc()),
+            statement_id(&S3Location::parse("s3://bkt/c2").unwrap())
+        );
     }
 
     #[test]
     fn merge_keeps_foreign_statements_and_is_idempotent() {
-        let foreign = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+        let foreign = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Theirs","Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::bkt/*"}]}"#;
         let st = wanted(PublicAccess::Policy).statement;
-        let merged = merge_policy("b", Some(foreign), st.clone()).unwrap().unwrap();
+        let merged = merge_policy("bkt", Some(foreign), st.clone())
+            .unwrap()
+            .unwrap();
         let v: Value = serde_json::from_str(&merged).unwrap();
         assert_eq!(v["Statement"].as_array().unwrap().len(), 2);
         assert_eq!(v["Statement"][0]["Sid"], "Theirs");
-        assert_eq!(merge_policy("b", Some(&merged), st.clone()).unwrap(), None);
+        assert_eq!(
+            merge_policy("bkt", Some(&merged), st.clone()).unwrap(),
+            None
+        );
         // A single-object Statement is accepted too.
-        let single = r#"{"Version":"2012-10-17","Statement":{"Sid":"One","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/x"}}"#;
-        let v: Value = serde_json::from_str(&merge_policy("b", Some(single), st.clone()).unwrap().unwrap()).unwrap();
+        let single = r#"{"Version":"2012-10-17","Statement":{"Sid":"One","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/x"}}"#;
+        let v: Value = serde_json::from_str(
+            &merge_policy("bkt", Some(single), st.clone())
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(v["Statement"].as_array().unwrap().len(), 2);
-        assert!(matches!(merge_policy("b", Some("not json"), st), Err(BucketError::BadPolicy { .. })));
+        assert!(matches!(
+            merge_policy("bkt", Some("not json"), st),
+            Err(BucketError::BadPolicy { .. })
+        ));
     }
 
     #[test]
     fn new_bucket_plan_relaxes_only_the_policy_switches() {
-        let p = plan("b", &BucketState::default(), &wanted(PublicAccess::Policy)).unwrap();
-        assert_eq!(p[0], BucketChange::Create { region: "eu-west-1".into() });
-        assert!(matches!(&p[1], BucketChange::Tags { tags } if tags.get("managed-by").map(String::as_str) == Some("irsa-issuer")));
+        let p = plan(
+            "bkt",
+            &BucketState::default(),
+            &wanted(PublicAccess::Policy),
+        )
+        .unwrap();
+        assert_eq!(
+            p[0],
+            BucketChange::Create {
+                region: "eu-west-1".into()
+            }
+        );
+        assert!(
+            matches!(&p[1], BucketChange::Tags { tags } if tags.get("managed-by").map(String::as_str) == Some("irsa-issuer"))
+        );
         assert_eq!(
             p[2],
             BucketChange::PublicAccessBlock {
-                config: PublicAccessBlock { block_public_acls: true, ignore_public_acls: true, block_public_policy: false, restrict_public_buckets: false }
+                config: PublicAccessBlock {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: false,
+                    restrict_public_buckets: false
+                }
             }
         );
         assert!(matches!(p[3], BucketChange::Policy { .. }));
@@ -279,7 +357,7 @@ mod tests {
 
     #[test]
     fn acl_mode_relaxes_acl_switches_and_enables_acls() {
-        let p = plan("b", &BucketState::default(), &wanted(PublicAccess::Acl)).unwrap();
+        let p = plan("bkt", &BucketState::default(), &wanted(PublicAccess::Acl)).unwrap();
         assert!(p.contains(&BucketChange::AllowAcls));
         assert!(p.iter().any(|c| matches!(c, BucketChange::PublicAccessBlock { config } if !config.block_public_acls && config.block_public_policy)));
         assert!(!p.iter().any(|c| matches!(c, BucketChange::Policy { .. })));
@@ -288,8 +366,11 @@ mod tests {
     #[test]
     fn converged_bucket_has_an_empty_plan() {
         let w = wanted(PublicAccess::Policy);
-        let mut st = BucketState { exists: true, ..Default::default() };
-        for c in plan("b", &st, &w).unwrap() {
+        let mut st = BucketState {
+            exists: true,
+            ..Default::default()
+        };
+        for c in plan("bkt", &st, &w).unwrap() {
             match c {
                 BucketChange::Tags { tags } => st.tags = tags,
                 BucketChange::PublicAccessBlock { config } => st.public_access_block = Some(config),
@@ -297,8 +378,8 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             }
         }
-        assert_eq!(plan("b", &st, &w).unwrap(), vec![]);
+        assert_eq!(plan("bkt", &st, &w).unwrap(), vec![]);
         let none = wanted(PublicAccess::None);
-        assert_eq!(plan("b", &st, &none).unwrap(), vec![]);
+        assert_eq!(plan("bkt", &st, &none).unwrap(), vec![]);
     }
 }

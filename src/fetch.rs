@@ -53,14 +53,23 @@ pub struct HostThumbprint {
 impl Fetcher {
     /// A fetcher trusting public roots plus `ca_pem`, connecting to `connect_to` instead of
     /// resolving host names when given (SNI and verification still use the URL's host).
-    pub fn new(ca_pem: Option<(&[u8], &str)>, connect_to: Option<SocketAddr>) -> Result<Self, FetchError> {
-        Ok(Self { config: Arc::new(tls::client_config(ca_pem)?), connect_to })
+    pub fn new(
+        ca_pem: Option<(&[u8], &str)>,
+        connect_to: Option<SocketAddr>,
+    ) -> Result<Self, FetchError> {
+        Ok(Self {
+            config: Arc::new(tls::client_config(ca_pem)?),
+            connect_to,
+        })
     }
 
     /// GETs `url` and returns the body and `Content-Type`.
     #[instrument(skip_all, fields(url))]
     pub async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
-        let http = |reason: String| FetchError::Http { url: url.to_string(), reason };
+        let http = |reason: String| FetchError::Http {
+            url: url.to_string(),
+            reason,
+        };
         let parsed = url::Url::parse(url).map_err(|e| http(e.to_string()))?;
         let mut builder = reqwest::Client::builder()
             .use_preconfigured_tls((*self.config).clone())
@@ -70,12 +79,25 @@ impl Fetcher {
             builder = builder.resolve(host, addr);
         }
         let client = builder.build().map_err(|e| http(e.to_string()))?;
-        let resp = client.get(url).send().await.map_err(|e| http(error_chain(&e)))?;
+        let resp = client.get(url).send().await.map_err(|e| {
+            let chain = error_chain(&e);
+            if chain.contains("certificate") {
+                http(format!(
+                    "{chain}; if the issuer uses a private CA, pass it with --ca-file"
+                ))
+            } else {
+                http(chain)
+            }
+        })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(http(format!("HTTP {status}")));
         }
-        let ct = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let ct = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = resp.bytes().await.map_err(|e| http(error_chain(&e)))?;
         Ok((body.to_vec(), ct))
     }
@@ -84,14 +106,24 @@ impl Fetcher {
     pub async fn discovery(&self, issuer: &IssuerUrl) -> Result<serde_json::Value, FetchError> {
         let url = issuer.discovery_url();
         let (body, _) = self.get(&url).await?;
-        serde_json::from_slice(&body).map_err(|e| FetchError::Http { url, reason: format!("not JSON: {e}") })
+        serde_json::from_slice(&body).map_err(|e| FetchError::Http {
+            url,
+            reason: format!("not JSON: {e}"),
+        })
     }
 
     /// The thumbprint of `host:port`: SHA-1 of the last certificate of the chain it presents,
     /// following AWS's procedure for OIDC providers.
-    pub async fn thumbprint(&self, host: &str, port: u16, role: &'static str) -> Result<HostThumbprint, FetchError> {
+    pub async fn thumbprint(
+        &self,
+        host: &str,
+        port: u16,
+        role: &'static str,
+    ) -> Result<HostThumbprint, FetchError> {
         let chain = tls::fetch_chain(host, port, self.connect_to, self.config.clone()).await?;
-        let last = chain.last().ok_or_else(|| FetchError::Url(format!("{host}:{port} presented no certificate")))?;
+        let last = chain
+            .last()
+            .ok_or_else(|| FetchError::Url(format!("{host}:{port} presented no certificate")))?;
         Ok(HostThumbprint {
             host: format!("{host}:{port}"),
             thumbprint: Thumbprint::of_der(last),
@@ -102,20 +134,31 @@ impl Fetcher {
 
     /// Thumbprints for an issuer: its `jwks_uri` host (what IAM uses), and the issuer's own host
     /// when it differs.
-    pub async fn issuer_thumbprints(&self, issuer: &IssuerUrl) -> Result<Vec<HostThumbprint>, FetchError> {
+    pub async fn issuer_thumbprints(
+        &self,
+        issuer: &IssuerUrl,
+    ) -> Result<Vec<HostThumbprint>, FetchError> {
         let disc = self.discovery(issuer).await?;
-        let jwks_uri = disc["jwks_uri"]
-            .as_str()
-            .ok_or_else(|| FetchError::Url(format!("the discovery document of {issuer} has no jwks_uri")))?;
-        let j = url::Url::parse(jwks_uri).map_err(|e| FetchError::Url(format!("jwks_uri {jwks_uri} is not a URL: {e}")))?;
+        let jwks_uri = disc["jwks_uri"].as_str().ok_or_else(|| {
+            FetchError::Url(format!(
+                "the discovery document of {issuer} has no jwks_uri"
+            ))
+        })?;
+        let j = url::Url::parse(jwks_uri)
+            .map_err(|e| FetchError::Url(format!("jwks_uri {jwks_uri} is not a URL: {e}")))?;
         if j.scheme() != "https" {
-            return Err(FetchError::Url(format!("jwks_uri {jwks_uri} is not https: STS only fetches keys over https")));
+            return Err(FetchError::Url(format!(
+                "jwks_uri {jwks_uri} is not https: STS only fetches keys over https"
+            )));
         }
         let jhost = j.host_str().unwrap_or_default().to_string();
         let jport = j.port_or_known_default().unwrap_or(443);
         let mut out = vec![self.thumbprint(&jhost, jport, "jwks_uri").await?];
         if (jhost.as_str(), jport) != (issuer.host(), issuer.port_or_default()) {
-            out.push(self.thumbprint(issuer.host(), issuer.port_or_default(), "issuer").await?);
+            out.push(
+                self.thumbprint(issuer.host(), issuer.port_or_default(), "issuer")
+                    .await?,
+            );
         }
         Ok(out)
     }

@@ -63,12 +63,17 @@ pub struct ProviderSpec {
 /// IAM's rules for a provider URL: https, no port, at most 255 characters (no query: the
 /// [`IssuerUrl`] type already refuses one).
 pub fn validate_url(issuer: &IssuerUrl) -> Result<(), ProviderError> {
-    let url_err = |reason| ProviderError::Url { url: issuer.to_string(), reason };
+    let url_err = |reason| ProviderError::Url {
+        url: issuer.to_string(),
+        reason,
+    };
     if !issuer.is_https() {
         return Err(url_err("it must be https"));
     }
     if issuer.port().is_some() {
-        return Err(url_err("it may not have a port (IAM provider URLs never carry one); serve the issuer on 443"));
+        return Err(url_err(
+            "it may not have a port (IAM provider URLs never carry one); serve the issuer on 443",
+        ));
     }
     if issuer.as_str().len() > limits::URL_MAX {
         return Err(url_err("it is longer than 255 characters"));
@@ -87,22 +92,44 @@ impl ProviderSpec {
         validate_url(issuer)?;
         let client_ids: BTreeSet<String> = client_ids.into_iter().collect();
         if client_ids.is_empty() || client_ids.len() > limits::CLIENT_IDS_MAX {
-            return Err(ProviderError::Limit(format!("a provider takes 1 to {} client IDs (audiences), not {}", limits::CLIENT_IDS_MAX, client_ids.len())));
+            return Err(ProviderError::Limit(format!(
+                "a provider takes 1 to {} client IDs (audiences), not {}",
+                limits::CLIENT_IDS_MAX,
+                client_ids.len()
+            )));
         }
-        if let Some(bad) = client_ids.iter().find(|c| c.is_empty() || c.chars().count() > limits::CLIENT_ID_MAX) {
-            return Err(ProviderError::Limit(format!("client ID `{bad}` must be 1 to {} characters", limits::CLIENT_ID_MAX)));
+        if let Some(bad) = client_ids
+            .iter()
+            .find(|c| c.is_empty() || c.chars().count() > limits::CLIENT_ID_MAX)
+        {
+            return Err(ProviderError::Limit(format!(
+                "client ID `{bad}` must be 1 to {} characters",
+                limits::CLIENT_ID_MAX
+            )));
         }
         let thumbprints: BTreeSet<Thumbprint> = thumbprints.into_iter().collect();
         if thumbprints.is_empty() || thumbprints.len() > limits::THUMBPRINTS_MAX {
-            return Err(ProviderError::Limit(format!("a provider takes 1 to {} thumbprints, not {}", limits::THUMBPRINTS_MAX, thumbprints.len())));
+            return Err(ProviderError::Limit(format!(
+                "a provider takes 1 to {} thumbprints, not {}",
+                limits::THUMBPRINTS_MAX,
+                thumbprints.len()
+            )));
         }
         let mut all_tags: BTreeMap<String, String> = tags.into_iter().collect();
         all_tags.insert(MANAGED_TAG.0.into(), MANAGED_TAG.1.into());
         if all_tags.len() > limits::TAGS_MAX {
-            return Err(ProviderError::Limit(format!("{} tags (with irsa-issuer's own) is more than the {} IAM allows", all_tags.len(), limits::TAGS_MAX)));
+            return Err(ProviderError::Limit(format!(
+                "{} tags (with irsa-issuer's own) is more than the {} IAM allows",
+                all_tags.len(),
+                limits::TAGS_MAX
+            )));
         }
         for (k, v) in &all_tags {
-            if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 || k.starts_with("aws:") {
+            if k.is_empty()
+                || k.chars().count() > 128
+                || v.chars().count() > 256
+                || k.starts_with("aws:")
+            {
                 return Err(ProviderError::Limit(format!("tag `{k}={v}`: keys are 1 to 128 characters and may not start with aws:, values at most 256")));
             }
         }
@@ -177,19 +204,34 @@ impl ProviderChange {
             Self::Create { spec } => format!(
                 "+ create provider {} (client IDs: {}; thumbprints: {})",
                 spec.url,
-                spec.client_ids.iter().cloned().collect::<Vec<_>>().join(", "),
-                spec.thumbprints.iter().map(Thumbprint::to_string).collect::<Vec<_>>().join(", ")
+                spec.client_ids
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                spec.thumbprints
+                    .iter()
+                    .map(Thumbprint::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Self::SetThumbprints { thumbprints, was } => format!(
                 "~ thumbprints [{}] -> [{}]",
                 was.join(", "),
-                thumbprints.iter().map(Thumbprint::to_string).collect::<Vec<_>>().join(", ")
+                thumbprints
+                    .iter()
+                    .map(Thumbprint::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Self::AddClientId { client_id } => format!("+ client ID {client_id}"),
             Self::RemoveClientId { client_id } => format!("- client ID {client_id}"),
             Self::Tag { tags } => format!(
                 "~ tags {}",
-                tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                tags.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -209,10 +251,14 @@ pub fn plan(spec: &ProviderSpec, actual: Option<&ProviderState>) -> Vec<Provider
         });
     }
     for id in spec.client_ids.difference(&actual.client_ids) {
-        changes.push(ProviderChange::AddClientId { client_id: id.clone() });
+        changes.push(ProviderChange::AddClientId {
+            client_id: id.clone(),
+        });
     }
     for id in actual.client_ids.difference(&spec.client_ids) {
-        changes.push(ProviderChange::RemoveClientId { client_id: id.clone() });
+        changes.push(ProviderChange::RemoveClientId {
+            client_id: id.clone(),
+        });
     }
     let tags: BTreeMap<String, String> = spec
         .tags
@@ -237,7 +283,13 @@ mod tests {
         Thumbprint::parse(&c.to_string().repeat(40)).unwrap()
     }
     fn spec() -> ProviderSpec {
-        ProviderSpec::new(&issuer(), ["sts.amazonaws.com".to_string()], [tp('a')], [("team".to_string(), "p".to_string())]).unwrap()
+        ProviderSpec::new(
+            &issuer(),
+            ["sts.amazonaws.com".to_string()],
+            [tp('a')],
+            [("team".to_string(), "p".to_string())],
+        )
+        .unwrap()
     }
     fn state(spec: &ProviderSpec) -> ProviderState {
         ProviderState {
@@ -252,7 +304,10 @@ mod tests {
     #[test]
     fn missing_provider_is_created_and_matching_one_is_left_alone() {
         let s = spec();
-        assert!(matches!(plan(&s, None).as_slice(), [ProviderChange::Create { .. }]));
+        assert!(matches!(
+            plan(&s, None).as_slice(),
+            [ProviderChange::Create { .. }]
+        ));
         assert_eq!(plan(&s, Some(&state(&s))), vec![]);
         assert!(state(&s).is_managed());
     }
@@ -269,10 +324,19 @@ mod tests {
         assert_eq!(
             changes,
             vec![
-                ProviderChange::SetThumbprints { thumbprints: vec![tp('a')], was: vec![tp('b').to_string()] },
-                ProviderChange::AddClientId { client_id: "sts.amazonaws.com".into() },
-                ProviderChange::RemoveClientId { client_id: "other".into() },
-                ProviderChange::Tag { tags: [("team".to_string(), "p".to_string())].into() },
+                ProviderChange::SetThumbprints {
+                    thumbprints: vec![tp('a')],
+                    was: vec![tp('b').to_string()]
+                },
+                ProviderChange::AddClientId {
+                    client_id: "sts.amazonaws.com".into()
+                },
+                ProviderChange::RemoveClientId {
+                    client_id: "other".into()
+                },
+                ProviderChange::Tag {
+                    tags: [("team".to_string(), "p".to_string())].into()
+                },
             ]
         );
     }
@@ -287,10 +351,20 @@ mod tests {
         assert!(ProviderSpec::new(&i, ids(1), ['a', 'b', 'c', 'd', 'e', 'f'].map(tp), []).is_err());
         assert!(ProviderSpec::new(&i, ids(1), [], []).is_err());
         let tags = (0..50).map(|n| (format!("k{n}"), "v".to_string()));
-        assert!(ProviderSpec::new(&i, ids(1), [tp('a')], tags).is_err(), "50 + managed tag is 51");
+        assert!(
+            ProviderSpec::new(&i, ids(1), [tp('a')], tags).is_err(),
+            "50 + managed tag is 51"
+        );
         let port = IssuerUrl::parse("https://h.example.com:8443/x", false).unwrap();
-        assert!(matches!(ProviderSpec::new(&port, ids(1), [tp('a')], []), Err(ProviderError::Url { .. })));
-        let long = IssuerUrl::parse(&format!("https://h.example.com/{}", "p".repeat(240)), false).unwrap();
-        assert!(matches!(ProviderSpec::new(&long, ids(1), [tp('a')], []), Err(ProviderError::Url { .. })));
+        assert!(matches!(
+            ProviderSpec::new(&port, ids(1), [tp('a')], []),
+            Err(ProviderError::Url { .. })
+        ));
+        let long =
+            IssuerUrl::parse(&format!("https://h.example.com/{}", "p".repeat(240)), false).unwrap();
+        assert!(matches!(
+            ProviderSpec::new(&long, ids(1), [tp('a')], []),
+            Err(ProviderError::Url { .. })
+        ));
     }
 }

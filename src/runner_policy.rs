@@ -48,26 +48,49 @@ pub const PROVIDER_ACTIONS: &[&str] = &[
 ];
 
 /// The policy document for `caps`, scoped to `location` and `issuer` when given (else `*`).
-pub fn policy(caps: &[Capability], partition: Partition, location: Option<&S3Location>, issuer: Option<&IssuerUrl>) -> Value {
+pub fn policy(
+    caps: &[Capability],
+    partition: Partition,
+    location: Option<&S3Location>,
+    issuer: Option<&IssuerUrl>,
+) -> Value {
     let p = partition.as_str();
-    let bucket_arn = location.map_or_else(|| format!("arn:{p}:s3:::*"), |l| format!("arn:{p}:s3:::{}", l.bucket));
+    let bucket_arn = location.map_or_else(
+        || format!("arn:{p}:s3:::*"),
+        |l| format!("arn:{p}:s3:::{}", l.bucket),
+    );
     let objects_arn = match location {
         Some(l) if !l.prefix.is_empty() => format!("arn:{p}:s3:::{}/{}/*", l.bucket, l.prefix),
         Some(l) => format!("arn:{p}:s3:::{}/*", l.bucket),
         None => format!("arn:{p}:s3:::*/*"),
     };
-    let provider_arn = issuer.map_or_else(|| format!("arn:{p}:iam::*:oidc-provider/*"), |i| format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()));
+    let provider_arn = issuer.map_or_else(
+        || format!("arn:{p}:iam::*:oidc-provider/*"),
+        |i| format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
+    );
     let mut statements = Vec::new();
     let stmt = |sid: &str, actions: &[&str], resource: &str| json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource});
     if caps.contains(&Capability::Publish) || caps.contains(&Capability::Bucket) {
-        statements.push(stmt("IrsaIssuerPublishObjects", PUBLISH_OBJECT_ACTIONS, &objects_arn));
-        statements.push(stmt("IrsaIssuerPublishBucket", PUBLISH_BUCKET_ACTIONS, &bucket_arn));
+        statements.push(stmt(
+            "IrsaIssuerPublishObjects",
+            PUBLISH_OBJECT_ACTIONS,
+            &objects_arn,
+        ));
+        statements.push(stmt(
+            "IrsaIssuerPublishBucket",
+            PUBLISH_BUCKET_ACTIONS,
+            &bucket_arn,
+        ));
     }
     if caps.contains(&Capability::Bucket) {
         statements.push(stmt("IrsaIssuerBucketSetup", BUCKET_ACTIONS, &bucket_arn));
     }
     if caps.contains(&Capability::Provider) {
-        statements.push(stmt("IrsaIssuerOidcProvider", PROVIDER_ACTIONS, &provider_arn));
+        statements.push(stmt(
+            "IrsaIssuerOidcProvider",
+            PROVIDER_ACTIONS,
+            &provider_arn,
+        ));
     }
     if caps.contains(&Capability::AssumeRole) {
         statements.push(stmt("IrsaIssuerAssumeRole", &["sts:AssumeRole"], "*"));
@@ -81,14 +104,22 @@ mod tests {
 
     #[test]
     fn scoped_to_bucket_prefix_and_provider() {
-        let loc = S3Location::parse("s3://b/c1").unwrap();
-        let i = IssuerUrl::parse("https://s3.eu-west-1.amazonaws.com/b/c1", false).unwrap();
-        let v = policy(&[Capability::Publish, Capability::Provider], Partition::Aws, Some(&loc), Some(&i));
+        let loc = S3Location::parse("s3://bkt/c1").unwrap();
+        let i = IssuerUrl::parse("https://s3.eu-west-1.amazonaws.com/bkt/c1", false).unwrap();
+        let v = policy(
+            &[Capability::Publish, Capability::Provider],
+            Partition::Aws,
+            Some(&loc),
+            Some(&i),
+        );
         let st = v["Statement"].as_array().unwrap();
         assert_eq!(st.len(), 3);
-        assert_eq!(st[0]["Resource"], "arn:aws:s3:::b/c1/*");
-        assert_eq!(st[1]["Resource"], "arn:aws:s3:::b");
-        assert_eq!(st[2]["Resource"], "arn:aws:iam::*:oidc-provider/s3.eu-west-1.amazonaws.com/b/c1");
+        assert_eq!(st[0]["Resource"], "arn:aws:s3:::bkt/c1/*");
+        assert_eq!(st[1]["Resource"], "arn:aws:s3:::bkt");
+        assert_eq!(
+            st[2]["Resource"],
+            "arn:aws:iam::*:oidc-provider/s3.eu-west-1.amazonaws.com/bkt/c1"
+        );
         assert!(!v.to_string().contains("s3:CreateBucket"));
     }
 }

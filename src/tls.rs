@@ -104,23 +104,34 @@ pub fn server_config(
 
 /// A client configuration trusting the Mozilla root set (what public relying parties such as
 /// STS trust) plus the certificates in `extra_ca_pem` (a private CA, a test CA).
-pub fn client_config(extra_ca_pem: Option<(&[u8], &str)>) -> Result<rustls::ClientConfig, TlsError> {
+pub fn client_config(
+    extra_ca_pem: Option<(&[u8], &str)>,
+) -> Result<rustls::ClientConfig, TlsError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some((pem, file)) = extra_ca_pem {
         let certs = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TlsError::BadChain { file: file.into(), reason: e.to_string() })?;
+            .map_err(|e| TlsError::BadChain {
+                file: file.into(),
+                reason: e.to_string(),
+            })?;
         if certs.is_empty() {
             return Err(TlsError::NoCertificate { file: file.into() });
         }
         for c in certs {
-            roots.add(c).map_err(|e| TlsError::BadChain { file: file.into(), reason: e.to_string() })?;
+            roots.add(c).map_err(|e| TlsError::BadChain {
+                file: file.into(),
+                reason: e.to_string(),
+            })?;
         }
     }
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Handshake { host: String::new(), reason: e.to_string() })?
+        .map_err(|e| TlsError::Handshake {
+            host: String::new(),
+            reason: e.to_string(),
+        })?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -136,20 +147,34 @@ pub async fn fetch_chain(
     connect_to: Option<std::net::SocketAddr>,
     config: Arc<rustls::ClientConfig>,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let err = |reason: String| TlsError::Handshake { host: format!("{host}:{port}"), reason };
-    let name = rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| err(e.to_string()))?;
+    let err = |reason: String| TlsError::Handshake {
+        host: format!("{host}:{port}"),
+        reason,
+    };
+    let name =
+        rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| err(e.to_string()))?;
     let connect = async {
         let tcp = match connect_to {
             Some(addr) => tokio::net::TcpStream::connect(addr).await,
             None => tokio::net::TcpStream::connect((host, port)).await,
         }
         .map_err(|e| err(format!("cannot connect: {e}")))?;
-        tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(|e| err(e.to_string()))
+        tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| err(e.to_string()))
     };
     let tls = tokio::time::timeout(std::time::Duration::from_secs(15), connect)
         .await
         .map_err(|_| err("timed out after 15 s".into()))??;
-    let chain = tls.get_ref().1.peer_certificates().unwrap_or_default().iter().map(|c| c.clone().into_owned()).collect::<Vec<_>>();
+    let chain = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.clone().into_owned())
+        .collect::<Vec<_>>();
     if chain.is_empty() {
         return Err(err("the server presented no certificate".into()));
     }

@@ -20,10 +20,14 @@ pub struct Providers {
 fn tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
     map.iter()
         .map(|(k, v)| {
-            Tag::builder().key(k).value(v).build().map_err(|e| AwsError::Call {
-                operation: "iam:Tag",
-                message: e.to_string(),
-            })
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::Call {
+                    operation: "iam:Tag",
+                    message: e.to_string(),
+                })
         })
         .collect()
 }
@@ -37,7 +41,13 @@ impl Providers {
     /// The provider at `arn`, or `None` if there is none.
     #[instrument(skip_all, fields(arn))]
     pub async fn get(&self, arn: &str) -> Result<Option<ProviderState>, AwsError> {
-        let out = match self.client.get_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await {
+        let out = match self
+            .client
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
             Err(e) => return Err(call_error("iam:GetOpenIDConnectProvider", &e)),
@@ -46,8 +56,16 @@ impl Providers {
             arn: arn.to_string(),
             url: out.url().unwrap_or_default().to_string(),
             client_ids: out.client_id_list().iter().cloned().collect(),
-            thumbprints: out.thumbprint_list().iter().map(|t| t.to_ascii_lowercase()).collect(),
-            tags: out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+            thumbprints: out
+                .thumbprint_list()
+                .iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect(),
+            tags: out
+                .tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
         }))
     }
 
@@ -64,18 +82,25 @@ impl Providers {
                         .create_open_id_connect_provider()
                         .url(&spec.url)
                         .set_client_id_list(Some(spec.client_ids.iter().cloned().collect()))
-                        .set_thumbprint_list(Some(spec.thumbprints.iter().map(|t| t.to_string()).collect()))
+                        .set_thumbprint_list(Some(
+                            spec.thumbprints.iter().map(|t| t.to_string()).collect(),
+                        ))
                         .set_tags(Some(tags(&spec.tags)?))
                         .send()
                         .await
                         .map_err(|e| call_error("iam:CreateOpenIDConnectProvider", &e))?;
-                    arn = out.open_id_connect_provider_arn().unwrap_or(&arn).to_string();
+                    arn = out
+                        .open_id_connect_provider_arn()
+                        .unwrap_or(&arn)
+                        .to_string();
                 }
                 ProviderChange::SetThumbprints { thumbprints, .. } => {
                     self.client
                         .update_open_id_connect_provider_thumbprint()
                         .open_id_connect_provider_arn(&arn)
-                        .set_thumbprint_list(Some(thumbprints.iter().map(|t| t.to_string()).collect()))
+                        .set_thumbprint_list(Some(
+                            thumbprints.iter().map(|t| t.to_string()).collect(),
+                        ))
                         .send()
                         .await
                         .map_err(|e| call_error("iam:UpdateOpenIDConnectProviderThumbprint", &e))?;
@@ -96,7 +121,9 @@ impl Providers {
                         .client_id(client_id)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:RemoveClientIDFromOpenIDConnectProvider", &e))?;
+                        .map_err(|e| {
+                            call_error("iam:RemoveClientIDFromOpenIDConnectProvider", &e)
+                        })?;
                 }
                 ProviderChange::Tag { tags: t } => {
                     self.client

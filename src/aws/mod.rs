@@ -62,7 +62,12 @@ impl Intercept for CallRecorder {
         "irsa-issuer-call-recorder"
     }
 
-    fn read_before_transmit(&self, _: &BeforeTransmitInterceptorContextRef<'_>, _: &RuntimeComponents, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if let Some(m) = cfg.load::<Metadata>() {
             if let Ok(mut v) = self.0.lock() {
                 v.push(format!("{}:{}", m.service().to_ascii_lowercase(), m.name()));
@@ -115,7 +120,11 @@ impl AwsContext {
 
     /// A context for other credentials (an assumed role), sharing region and recorder.
     pub fn with_sdk_config(&self, sdk: SdkConfig) -> Self {
-        Self { sdk, region: self.region.clone(), recorder: self.recorder.clone() }
+        Self {
+            sdk,
+            region: self.region.clone(),
+            recorder: self.recorder.clone(),
+        }
     }
 
     /// The shared SDK configuration.
@@ -134,20 +143,29 @@ impl AwsContext {
 
     /// An IAM client.
     pub fn iam(&self) -> aws_sdk_iam::Client {
-        let conf = aws_sdk_iam::config::Builder::from(&self.sdk).interceptor(self.recorder.clone()).build();
+        let conf = aws_sdk_iam::config::Builder::from(&self.sdk)
+            .interceptor(self.recorder.clone())
+            .build();
         aws_sdk_iam::Client::from_conf(conf)
     }
 
     /// An STS client.
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        let conf = aws_sdk_sts::config::Builder::from(&self.sdk).interceptor(self.recorder.clone()).build();
+        let conf = aws_sdk_sts::config::Builder::from(&self.sdk)
+            .interceptor(self.recorder.clone())
+            .build();
         aws_sdk_sts::Client::from_conf(conf)
     }
 
     /// Who the credentials belong to (STS GetCallerIdentity; needs no permission).
     #[instrument(skip_all)]
     pub async fn caller(&self) -> Result<Caller, AwsError> {
-        let out = self.sts().get_caller_identity().send().await.map_err(|e| call_error("sts:GetCallerIdentity", &e))?;
+        let out = self
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| call_error("sts:GetCallerIdentity", &e))?;
         let arn = out.arn().unwrap_or_default().to_string();
         Ok(Caller {
             account: out.account().unwrap_or_default().to_string(),
@@ -174,7 +192,11 @@ where
         SdkError::ServiceError(se) => {
             let e = se.err();
             let status = se.raw().status().as_u16();
-            let code = e.code().unwrap_or(if status >= 500 { "the service failed" } else { "error" });
+            let code = e.code().unwrap_or(if status >= 500 {
+                "the service failed"
+            } else {
+                "error"
+            });
             let hint = match code {
                 "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
                     "; the credentials lack this permission: `irsa-issuer iam-policy` prints the policy irsa-issuer needs"
@@ -184,8 +206,15 @@ where
                 }
                 _ => "",
             };
-            let hint = if hint.is_empty() && status >= 500 { "; retry later (the service itself failed)" } else { hint };
-            format!("{code} (HTTP {status}): {}{hint}", e.message().unwrap_or("no message"))
+            let hint = if hint.is_empty() && status >= 500 {
+                "; retry later (the service itself failed)"
+            } else {
+                hint
+            };
+            format!(
+                "{code} (HTTP {status}): {}{hint}",
+                e.message().unwrap_or("no message")
+            )
         }
         other => {
             let text = DisplayErrorContext(other).to_string();

@@ -117,7 +117,10 @@ impl IssuerArgs {
         let Some(issuer) = &self.issuer else {
             anyhow::bail!("--issuer URL is required here (the URL kube-apiserver's --service-account-issuer names)");
         };
-        Ok((IssuerUrl::parse(issuer, self.allow_insecure_http)?, JwksPath::parse(&self.jwks_path)?))
+        Ok((
+            IssuerUrl::parse(issuer, self.allow_insecure_http)?,
+            JwksPath::parse(&self.jwks_path)?,
+        ))
     }
 
     fn parse_optional(&self) -> anyhow::Result<(Option<IssuerUrl>, JwksPath)> {
@@ -161,11 +164,20 @@ pub struct TlsArgs {
 impl TlsArgs {
     fn fetcher(&self) -> anyhow::Result<crate::fetch::Fetcher> {
         let ca = match &self.ca_file {
-            Some(p) => Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?),
+            Some(p) => {
+                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
+            }
             None => None,
         };
-        let name = self.ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-        Ok(crate::fetch::Fetcher::new(ca.as_deref().map(|c| (c, name.as_str())), self.connect_to)?)
+        let name = self
+            .ca_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Ok(crate::fetch::Fetcher::new(
+            ca.as_deref().map(|c| (c, name.as_str())),
+            self.connect_to,
+        )?)
     }
 }
 

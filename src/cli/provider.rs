@@ -4,7 +4,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::{parse_tag, print_json, AwsArgs, OutputFormat, Outcome, TlsArgs};
+use super::{parse_tag, print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
 use crate::aws::iam::Providers;
 use crate::aws_names::{provider_arn, Partition, S3Location, Thumbprint};
 use crate::fetch::HostThumbprint;
@@ -113,7 +113,10 @@ fn print_thumbprints(found: &[HostThumbprint], out: OutputFormat) -> anyhow::Res
         OutputFormat::Json => print_json(&found)?,
         OutputFormat::Text => {
             for t in found {
-                println!("{}  {} ({}, last of {} certificates)", t.thumbprint, t.host, t.role, t.chain_length);
+                println!(
+                    "{}  {} ({}, last of {} certificates)",
+                    t.thumbprint, t.host, t.role, t.chain_length
+                );
             }
         }
     }
@@ -154,9 +157,21 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     }
     let ctx = a.target.aws.load().await?;
     let partition = Partition::of_region(&ctx.region);
-    let client_ids = if a.client_ids.is_empty() { vec![partition.default_audience().to_string()] } else { a.client_ids.clone() };
+    let client_ids = if a.client_ids.is_empty() {
+        vec![partition.default_audience().to_string()]
+    } else {
+        a.client_ids.clone()
+    };
     // Limits on client IDs and tags before the thumbprint fetch (a placeholder stands in for it).
-    ProviderSpec::new(&issuer, client_ids.clone(), thumbprints.iter().cloned().chain(auto.then(|| Thumbprint::of_der(b""))), a.tags.clone())?;
+    ProviderSpec::new(
+        &issuer,
+        client_ids.clone(),
+        thumbprints
+            .iter()
+            .cloned()
+            .chain(auto.then(|| Thumbprint::of_der(b""))),
+        a.tags.clone(),
+    )?;
     if auto {
         let found = a.tls.fetcher()?.issuer_thumbprints(&issuer).await?;
         if out == OutputFormat::Text {
@@ -184,24 +199,45 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         (None, false) => "create",
         (Some(_), false) => "update",
     };
-    let final_arn = if a.plan || changes.is_empty() { arn.clone() } else { providers.apply(&arn, &changes).await? };
+    let final_arn = if a.plan || changes.is_empty() {
+        arn.clone()
+    } else {
+        providers.apply(&arn, &changes).await?
+    };
     match out {
         OutputFormat::Json => print_json(&ProviderOutput {
             account: &caller.account,
             arn: &final_arn,
-            action: if a.plan && !changes.is_empty() { "plan" } else { action },
+            action: if a.plan && !changes.is_empty() {
+                "plan"
+            } else {
+                action
+            },
             changes: &changes,
             provider: actual.as_ref(),
             aws_calls: ctx.recorder.calls(),
         })?,
         OutputFormat::Text if a.plan => println!("Plan only: nothing was changed."),
-        OutputFormat::Text if !changes.is_empty() => println!("Applied {} change(s).", changes.len()),
+        OutputFormat::Text if !changes.is_empty() => {
+            println!("Applied {} change(s).", changes.len())
+        }
         OutputFormat::Text => {}
     }
-    Ok(if a.plan && !changes.is_empty() { Outcome::ChangesPending } else { Outcome::Done })
+    Ok(if a.plan && !changes.is_empty() {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Done
+    })
 }
 
-async fn lookup(t: &ProviderTarget) -> anyhow::Result<(crate::aws::AwsContext, String, String, Option<ProviderState>)> {
+async fn lookup(
+    t: &ProviderTarget,
+) -> anyhow::Result<(
+    crate::aws::AwsContext,
+    String,
+    String,
+    Option<ProviderState>,
+)> {
     let issuer = IssuerUrl::parse(&t.issuer, false)?;
     let ctx = t.aws.load().await?;
     let caller = ctx.caller().await?;
@@ -220,10 +256,41 @@ async fn show(a: ShowArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         OutputFormat::Text => {
             println!("arn          {}", state.arn);
             println!("url          {}", state.url);
-            println!("client IDs   {}", state.client_ids.iter().cloned().collect::<Vec<_>>().join(", "));
-            println!("thumbprints  {}", state.thumbprints.iter().cloned().collect::<Vec<_>>().join(", "));
-            println!("tags         {}", state.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "));
-            println!("managed      {}", if state.is_managed() { "yes (managed-by=irsa-issuer)" } else { "no" });
+            println!(
+                "client IDs   {}",
+                state
+                    .client_ids
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "thumbprints  {}",
+                state
+                    .thumbprints
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "tags         {}",
+                state
+                    .tags
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "managed      {}",
+                if state.is_managed() {
+                    "yes (managed-by=irsa-issuer)"
+                } else {
+                    "no"
+                }
+            );
         }
     }
     Ok(Outcome::Done)
@@ -233,7 +300,9 @@ async fn delete(a: DeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let (ctx, account, arn, state) = lookup(&a.target).await?;
     let action = match &state {
         None => "absent",
-        Some(s) if !s.is_managed() && !a.force => return Err(crate::provider::ProviderError::NotManaged { arn }.into()),
+        Some(s) if !s.is_managed() && !a.force => {
+            return Err(crate::provider::ProviderError::NotManaged { arn }.into())
+        }
         Some(_) if a.plan => "plan",
         Some(_) => {
             Providers::new(ctx.iam()).delete(&arn).await?;
@@ -241,20 +310,40 @@ async fn delete(a: DeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         }
     };
     match out {
-        OutputFormat::Json => print_json(&ProviderOutput { account: &account, arn: &arn, action, changes: &[], provider: state.as_ref(), aws_calls: ctx.recorder.calls() })?,
+        OutputFormat::Json => print_json(&ProviderOutput {
+            account: &account,
+            arn: &arn,
+            action,
+            changes: &[],
+            provider: state.as_ref(),
+            aws_calls: ctx.recorder.calls(),
+        })?,
         OutputFormat::Text => match action {
             "absent" => println!("No provider {arn}: nothing to delete."),
             "plan" => println!("- delete provider {arn}\nPlan only: nothing was changed."),
             _ => println!("Deleted provider {arn}."),
         },
     }
-    Ok(if action == "plan" { Outcome::ChangesPending } else { Outcome::Done })
+    Ok(if action == "plan" {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Done
+    })
 }
 
 pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
     let location = a.to.as_deref().map(S3Location::parse).transpose()?;
-    let issuer = a.issuer.as_deref().map(|i| IssuerUrl::parse(i, false)).transpose()?;
+    let issuer = a
+        .issuer
+        .as_deref()
+        .map(|i| IssuerUrl::parse(i, false))
+        .transpose()?;
     let partition = Partition::of_arn(&format!("arn:{}:", a.partition)).unwrap_or(Partition::Aws);
-    print_json(&runner_policy::policy(&a.capabilities, partition, location.as_ref(), issuer.as_ref()))?;
+    print_json(&runner_policy::policy(
+        &a.capabilities,
+        partition,
+        location.as_ref(),
+        issuer.as_ref(),
+    ))?;
     Ok(Outcome::Done)
 }

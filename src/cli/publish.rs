@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::keycmd::required_keys;
-use super::{parse_tag, print_json, AwsArgs, IssuerArgs, KeyArgs, OutputFormat, Outcome};
+use super::{parse_tag, print_json, AwsArgs, IssuerArgs, KeyArgs, Outcome, OutputFormat};
 use crate::aws_names::{Partition, S3Location};
 use crate::bucket::{self, BucketChange, BucketWanted, PublicAccess};
 use crate::documents::{render, KeySet};
@@ -79,7 +79,10 @@ pub(super) async fn run(a: PublishArgs, out: OutputFormat) -> anyhow::Result<Out
         return run_s3(a, set, out).await;
     }
     if a.to.contains("://") {
-        bail!("--to {}: publish targets are a directory or s3://BUCKET[/PREFIX]", a.to);
+        bail!(
+            "--to {}: publish targets are a directory or s3://BUCKET[/PREFIX]",
+            a.to
+        );
     }
     let (issuer, jwks_path) = a.issuer.parse()?;
     let docs = render(&set, &issuer, &jwks_path);
@@ -101,7 +104,11 @@ async fn run_s3(a: PublishArgs, set: KeySet, out: OutputFormat) -> anyhow::Resul
     };
     let docs = render(&set, &issuer, &jwks_path);
     let desired = publish_objects(&docs, &loc.prefix, Some(&a.cache_control));
-    let store = S3Store::new(ctx.s3(loc.bucket.contains('.')), loc.clone(), a.public_access == PublicAccess::Acl);
+    let store = S3Store::new(
+        ctx.s3(loc.bucket.contains('.')),
+        loc.clone(),
+        a.public_access == PublicAccess::Acl,
+    );
 
     let exists = match store.bucket_region().await? {
         Some(r) if r != ctx.region => bail!(
@@ -119,7 +126,11 @@ async fn run_s3(a: PublishArgs, set: KeySet, out: OutputFormat) -> anyhow::Resul
             region: ctx.region.clone(),
             public_access: a.public_access,
             tags: a.tags.iter().cloned().collect(),
-            statement: bucket::public_read_statement(Partition::of_region(&ctx.region), &loc, &keys),
+            statement: bucket::public_read_statement(
+                Partition::of_region(&ctx.region),
+                &loc,
+                &keys,
+            ),
         };
         bucket::plan(&loc.bucket, &store.bucket_state(exists).await?, &wanted)?
     } else {
@@ -128,9 +139,26 @@ async fn run_s3(a: PublishArgs, set: KeySet, out: OutputFormat) -> anyhow::Resul
     let plan = if exists {
         store::plan(&store, desired).await?
     } else {
-        PublishPlan { steps: desired.into_iter().map(|object| PublishStep { object, action: ObjectAction::Create }).collect() }
+        PublishPlan {
+            steps: desired
+                .into_iter()
+                .map(|object| PublishStep {
+                    object,
+                    action: ObjectAction::Create,
+                })
+                .collect(),
+        }
     };
-    finish(&a, out, &store, issuer.as_str(), &set, &plan, Some((&store, &bucket_changes, &ctx))).await
+    finish(
+        &a,
+        out,
+        &store,
+        issuer.as_str(),
+        &set,
+        &plan,
+        Some((&store, &bucket_changes, &ctx)),
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -147,7 +175,11 @@ async fn finish<S: Store + Sync>(
     let target = store.describe();
     let pending = plan.has_changes() || !bucket_changes.is_empty();
     if out == OutputFormat::Text {
-        let bucket = a.to.trim_start_matches("s3://").split('/').next().unwrap_or_default();
+        let bucket =
+            a.to.trim_start_matches("s3://")
+                .split('/')
+                .next()
+                .unwrap_or_default();
         let lines: Vec<String> = bucket_changes.iter().map(|c| c.describe(bucket)).collect();
         print_plan(plan, &lines, &target);
     }
@@ -171,10 +203,18 @@ async fn finish<S: Store + Sync>(
             aws_calls: s3.map(|(_, _, c)| c.recorder.calls()),
         })?,
         OutputFormat::Text => match (&result, pending) {
-            (Some(r), _) => println!("Published {issuer}: {} written, {} unchanged.", r.written.len(), r.unchanged.len()),
+            (Some(r), _) => println!(
+                "Published {issuer}: {} written, {} unchanged.",
+                r.written.len(),
+                r.unchanged.len()
+            ),
             (None, false) => println!("No changes: the published documents are up to date."),
             (None, true) => println!("Plan only: nothing was written."),
         },
     }
-    Ok(if a.plan && pending { Outcome::ChangesPending } else { Outcome::Done })
+    Ok(if a.plan && pending {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Done
+    })
 }

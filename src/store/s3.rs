@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, ObjectCannedAcl, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-    PublicAccessBlockConfiguration, Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, ObjectCannedAcl, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, Tag, Tagging,
 };
 use tracing::instrument;
 
@@ -25,13 +25,21 @@ pub struct S3Store {
 }
 
 fn remote(action: &'static str, location: String, e: AwsError) -> StoreError {
-    StoreError::Remote { action, location, message: e.to_string() }
+    StoreError::Remote {
+        action,
+        location,
+        message: e.to_string(),
+    }
 }
 
 impl S3Store {
     /// A store writing through `client`; `acl` adds a `public-read` ACL to each object.
     pub fn new(client: aws_sdk_s3::Client, location: S3Location, acl: bool) -> Self {
-        Self { client, location, acl }
+        Self {
+            client,
+            location,
+            acl,
+        }
     }
 
     fn bucket(&self) -> &str {
@@ -45,14 +53,29 @@ impl S3Store {
     /// The bucket's region, or `None` when the bucket does not exist.
     #[instrument(skip_all)]
     pub async fn bucket_region(&self) -> Result<Option<String>, StoreError> {
-        match self.client.get_bucket_location().bucket(self.bucket()).send().await {
-            Ok(out) => Ok(Some(match out.location_constraint().map(BucketLocationConstraint::as_str) {
-                None | Some("") => "us-east-1".to_string(),
-                Some("EU") => "eu-west-1".to_string(),
-                Some(r) => r.to_string(),
-            })),
+        match self
+            .client
+            .get_bucket_location()
+            .bucket(self.bucket())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                match out
+                    .location_constraint()
+                    .map(BucketLocationConstraint::as_str)
+                {
+                    None | Some("") => "us-east-1".to_string(),
+                    Some("EU") => "eu-west-1".to_string(),
+                    Some(r) => r.to_string(),
+                },
+            )),
             Err(e) if error_code(&e) == Some("NoSuchBucket") => Ok(None),
-            Err(e) => Err(remote("locating", format!("bucket {}", self.bucket()), call_error("s3:GetBucketLocation", &e))),
+            Err(e) => Err(remote(
+                "locating",
+                format!("bucket {}", self.bucket()),
+                call_error("s3:GetBucketLocation", &e),
+            )),
         }
     }
 
@@ -64,35 +87,78 @@ impl S3Store {
         }
         let b = self.bucket();
         let loc = || format!("bucket {b}");
-        let public_access_block = match self.client.get_public_access_block().bucket(b).send().await {
-            Ok(out) => out.public_access_block_configuration().map(|c| PublicAccessBlock {
-                block_public_acls: c.block_public_acls().unwrap_or(false),
-                ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-                block_public_policy: c.block_public_policy().unwrap_or(false),
-                restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-            }),
+        let public_access_block = match self.client.get_public_access_block().bucket(b).send().await
+        {
+            Ok(out) => out
+                .public_access_block_configuration()
+                .map(|c| PublicAccessBlock {
+                    block_public_acls: c.block_public_acls().unwrap_or(false),
+                    ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+                    block_public_policy: c.block_public_policy().unwrap_or(false),
+                    restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+                }),
             Err(e) if error_code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => None,
-            Err(e) => return Err(remote("reading", loc(), call_error("s3:GetPublicAccessBlock", &e))),
+            Err(e) => {
+                return Err(remote(
+                    "reading",
+                    loc(),
+                    call_error("s3:GetPublicAccessBlock", &e),
+                ))
+            }
         };
         let policy = match self.client.get_bucket_policy().bucket(b).send().await {
             Ok(out) => out.policy().map(str::to_string),
             Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => None,
-            Err(e) => return Err(remote("reading", loc(), call_error("s3:GetBucketPolicy", &e))),
+            Err(e) => {
+                return Err(remote(
+                    "reading",
+                    loc(),
+                    call_error("s3:GetBucketPolicy", &e),
+                ))
+            }
         };
         let tags = match self.client.get_bucket_tagging().bucket(b).send().await {
-            Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+            Ok(out) => out
+                .tag_set()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect(),
             Err(e) if error_code(&e) == Some("NoSuchTagSet") => BTreeMap::new(),
-            Err(e) => return Err(remote("reading", loc(), call_error("s3:GetBucketTagging", &e))),
+            Err(e) => {
+                return Err(remote(
+                    "reading",
+                    loc(),
+                    call_error("s3:GetBucketTagging", &e),
+                ))
+            }
         };
-        let object_ownership = match self.client.get_bucket_ownership_controls().bucket(b).send().await {
+        let object_ownership = match self
+            .client
+            .get_bucket_ownership_controls()
+            .bucket(b)
+            .send()
+            .await
+        {
             Ok(out) => out
                 .ownership_controls()
                 .and_then(|c| c.rules().first())
                 .map(|r| r.object_ownership().as_str().to_string()),
             Err(e) if error_code(&e) == Some("OwnershipControlsNotFoundError") => None,
-            Err(e) => return Err(remote("reading", loc(), call_error("s3:GetBucketOwnershipControls", &e))),
+            Err(e) => {
+                return Err(remote(
+                    "reading",
+                    loc(),
+                    call_error("s3:GetBucketOwnershipControls", &e),
+                ))
+            }
         };
-        Ok(BucketState { exists: true, public_access_block, policy, tags, object_ownership })
+        Ok(BucketState {
+            exists: true,
+            public_access_block,
+            policy,
+            tags,
+            object_ownership,
+        })
     }
 
     /// Applies a bucket plan in order.
@@ -100,17 +166,34 @@ impl S3Store {
     pub async fn apply_bucket(&self, changes: &[BucketChange]) -> Result<(), StoreError> {
         let b = self.bucket();
         let loc = || format!("bucket {b}");
-        let build = |op: &'static str| move |e: aws_sdk_s3::error::BuildError| remote("building", format!("bucket {b}"), AwsError::Call { operation: op, message: e.to_string() });
+        let build = |op: &'static str| {
+            move |e: aws_sdk_s3::error::BuildError| {
+                remote(
+                    "building",
+                    format!("bucket {b}"),
+                    AwsError::Call {
+                        operation: op,
+                        message: e.to_string(),
+                    },
+                )
+            }
+        };
         for change in changes {
             match change {
                 BucketChange::Create { region } => {
                     let mut req = self.client.create_bucket().bucket(b);
                     if region != "us-east-1" {
                         req = req.create_bucket_configuration(
-                            CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::from(region.as_str())).build(),
+                            CreateBucketConfiguration::builder()
+                                .location_constraint(BucketLocationConstraint::from(
+                                    region.as_str(),
+                                ))
+                                .build(),
                         );
                     }
-                    req.send().await.map_err(|e| remote("creating", loc(), call_error("s3:CreateBucket", &e)))?;
+                    req.send().await.map_err(|e| {
+                        remote("creating", loc(), call_error("s3:CreateBucket", &e))
+                    })?;
                 }
                 BucketChange::Tags { tags } => {
                     let set = tags
@@ -118,14 +201,19 @@ impl S3Store {
                         .map(|(k, v)| Tag::builder().key(k).value(v).build())
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(build("s3:PutBucketTagging"))?;
-                    let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(build("s3:PutBucketTagging"))?;
+                    let tagging = Tagging::builder()
+                        .set_tag_set(Some(set))
+                        .build()
+                        .map_err(build("s3:PutBucketTagging"))?;
                     self.client
                         .put_bucket_tagging()
                         .bucket(b)
                         .tagging(tagging)
                         .send()
                         .await
-                        .map_err(|e| remote("tagging", loc(), call_error("s3:PutBucketTagging", &e)))?;
+                        .map_err(|e| {
+                            remote("tagging", loc(), call_error("s3:PutBucketTagging", &e))
+                        })?;
                 }
                 BucketChange::PublicAccessBlock { config } => {
                     let c = PublicAccessBlockConfiguration::builder()
@@ -140,21 +228,36 @@ impl S3Store {
                         .public_access_block_configuration(c)
                         .send()
                         .await
-                        .map_err(|e| remote("configuring", loc(), call_error("s3:PutPublicAccessBlock", &e)))?;
+                        .map_err(|e| {
+                            remote(
+                                "configuring",
+                                loc(),
+                                call_error("s3:PutPublicAccessBlock", &e),
+                            )
+                        })?;
                 }
                 BucketChange::AllowAcls => {
                     let rule = OwnershipControlsRule::builder()
                         .object_ownership(ObjectOwnership::ObjectWriter)
                         .build()
                         .map_err(build("s3:PutBucketOwnershipControls"))?;
-                    let controls = OwnershipControls::builder().rules(rule).build().map_err(build("s3:PutBucketOwnershipControls"))?;
+                    let controls = OwnershipControls::builder()
+                        .rules(rule)
+                        .build()
+                        .map_err(build("s3:PutBucketOwnershipControls"))?;
                     self.client
                         .put_bucket_ownership_controls()
                         .bucket(b)
                         .ownership_controls(controls)
                         .send()
                         .await
-                        .map_err(|e| remote("configuring", loc(), call_error("s3:PutBucketOwnershipControls", &e)))?;
+                        .map_err(|e| {
+                            remote(
+                                "configuring",
+                                loc(),
+                                call_error("s3:PutBucketOwnershipControls", &e),
+                            )
+                        })?;
                 }
                 BucketChange::Policy { document } => {
                     self.client
@@ -163,7 +266,13 @@ impl S3Store {
                         .policy(document)
                         .send()
                         .await
-                        .map_err(|e| remote("setting the policy of", loc(), call_error("s3:PutBucketPolicy", &e)))?;
+                        .map_err(|e| {
+                            remote(
+                                "setting the policy of",
+                                loc(),
+                                call_error("s3:PutBucketPolicy", &e),
+                            )
+                        })?;
                 }
             }
         }
@@ -178,10 +287,23 @@ impl Store for S3Store {
 
     #[instrument(skip_all, fields(key))]
     async fn get(&self, key: &str) -> Result<Option<ExistingObject>, StoreError> {
-        let out = match self.client.get_object().bucket(self.bucket()).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(self.bucket())
+            .key(key)
+            .send()
+            .await
+        {
             Ok(o) => o,
             Err(e) if matches!(error_code(&e), Some("NoSuchKey" | "NotFound")) => return Ok(None),
-            Err(e) => return Err(remote("reading", self.describe_key(key), call_error("s3:GetObject", &e))),
+            Err(e) => {
+                return Err(remote(
+                    "reading",
+                    self.describe_key(key),
+                    call_error("s3:GetObject", &e),
+                ))
+            }
         };
         let metadata = ObjectMetadata {
             content_type: out.content_type().map(str::to_string),
@@ -192,7 +314,10 @@ impl Store for S3Store {
             location: self.describe_key(key),
             message: e.to_string(),
         })?;
-        Ok(Some(ExistingObject { body: body.into_bytes().to_vec(), metadata: Some(metadata) }))
+        Ok(Some(ExistingObject {
+            body: body.into_bytes().to_vec(),
+            metadata: Some(metadata),
+        }))
     }
 
     #[instrument(skip_all, fields(key = %object.key))]
@@ -208,9 +333,13 @@ impl Store for S3Store {
         if self.acl {
             req = req.acl(ObjectCannedAcl::PublicRead);
         }
-        req.send()
-            .await
-            .map_err(|e| remote("writing", self.describe_key(&object.key), call_error("s3:PutObject", &e)))?;
+        req.send().await.map_err(|e| {
+            remote(
+                "writing",
+                self.describe_key(&object.key),
+                call_error("s3:PutObject", &e),
+            )
+        })?;
         Ok(())
     }
 }

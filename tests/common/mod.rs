@@ -206,3 +206,154 @@ pub fn sign_token(
     };
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
+
+/// moto's endpoint, started by scripts/test.sh. Missing moto fails the test, loudly.
+pub fn moto_endpoint() -> String {
+    std::env::var("IRSA_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!("IRSA_TEST_MOTO_ENDPOINT is not set: the AWS tests need moto's server; run them through scripts/test.sh, which installs and starts it")
+    })
+}
+
+/// Credentials for a fresh moto account of its own (STS AssumeRole into a random account ID:
+/// moto files what these credentials create under that account).
+pub struct Account {
+    pub id: String,
+    pub region: String,
+    pub env: Vec<(String, String)>,
+}
+
+fn base_env(endpoint: &str, region: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", region),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/nonexistent/aws-config"),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        ),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+impl Account {
+    pub async fn new(region: &str) -> Self {
+        let endpoint = moto_endpoint();
+        let id = format!("{:012}", rand::random::<u64>() % 1_000_000_000_000);
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .endpoint_url(&endpoint)
+                .region(aws_config::Region::new(region.to_string()))
+                .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .build(),
+        );
+        let out = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{id}:role/irsa-issuer-test"))
+            .role_session_name("test")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("moto at {endpoint} did not answer AssumeRole: {e:?}"));
+        let c = out.credentials().unwrap();
+        let mut env = base_env(&endpoint, region);
+        env.push(("AWS_ACCESS_KEY_ID".into(), c.access_key_id().into()));
+        env.push(("AWS_SECRET_ACCESS_KEY".into(), c.secret_access_key().into()));
+        env.push(("AWS_SESSION_TOKEN".into(), c.session_token().into()));
+        Self {
+            id,
+            region: region.into(),
+            env,
+        }
+    }
+
+    /// The binary with this account's credentials and nothing else from the environment's AWS set-up.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(bin());
+        for k in [
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_REGION",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.env.iter().cloned())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run irsa-issuer")
+    }
+
+    /// SDK configuration for checks the test makes itself.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        let get = |k: &str| {
+            self.env
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(moto_endpoint())
+            .region(aws_config::Region::new(self.region.clone()))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                get("AWS_ACCESS_KEY_ID"),
+                get("AWS_SECRET_ACCESS_KEY"),
+                Some(get("AWS_SESSION_TOKEN")),
+                None,
+                "test",
+            ))
+            .load()
+            .await
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk().await)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk().await)
+    }
+}
+
+/// A bucket name of its own for one test.
+pub fn bucket_name(test: &str) -> String {
+    format!("irsa-{test}-{:08x}", rand::random::<u32>())
+}
+
+/// The mutating AWS calls in a command's `--output json` (everything but Get*, Head*, List*).
+pub fn mutating_calls(json: &serde_json::Value) -> Vec<String> {
+    json["aws_calls"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no aws_calls in {json}"))
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .filter(|c| {
+            let op = c.split(':').nth(1).unwrap();
+            !(op.starts_with("Get") || op.starts_with("Head") || op.starts_with("List"))
+        })
+        .collect()
+}
+
+/// How many requests moto's own log shows with `method` on a path containing `needle`: an
+/// observation independent of irsa-issuer's call recorder.
+pub fn moto_log_count(method: &str, needle: &str) -> usize {
+    let path =
+        std::env::var("IRSA_TEST_MOTO_LOG").expect("IRSA_TEST_MOTO_LOG (set by scripts/test.sh)");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&format!("\"{method} ")) && l.contains(needle))
+        .count()
+}
