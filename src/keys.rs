@@ -497,27 +497,11 @@ fn from_spki(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
             let k = rsa::RsaPublicKey::from_public_key_der(der).map_err(|e| in_block(src, e))?;
             PublicKey::from_rsa(&k).map_err(|e| with_source(src, e))
         }
-        OID_EC => {
-            let oid = spki.algorithm.parameters_oid().ok();
-            let bad = |e: spki::Error| in_block(src, format!("invalid EC public key: {e}"));
-            match curve(oid, src)? {
-                Curve::P256 => PublicKey::from_ec(
-                    &p256::PublicKey::from_public_key_der(der).map_err(bad)?,
-                    Algorithm::ES256,
-                    "P-256",
-                ),
-                Curve::P384 => PublicKey::from_ec(
-                    &p384::PublicKey::from_public_key_der(der).map_err(bad)?,
-                    Algorithm::ES384,
-                    "P-384",
-                ),
-                Curve::P521 => PublicKey::from_ec(
-                    &p521::PublicKey::from_public_key_der(der).map_err(bad)?,
-                    Algorithm::ES512,
-                    "P-521",
-                ),
-            }
-        }
+        OID_EC => ec_key(
+            curve(spki.algorithm.parameters_oid().ok(), src)?,
+            EcDer::Spki(der),
+        )
+        .map_err(|e| in_block(src, format!("invalid EC public key: {e}"))),
         other => Err(refuse_oid(other, src)),
     }
 }
@@ -530,33 +514,11 @@ fn from_pkcs8(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
             let k = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| in_block(src, e))?;
             PublicKey::from_rsa(&k.to_public_key()).map_err(|e| with_source(src, e))
         }
-        OID_EC => {
-            let oid = info.algorithm.parameters_oid().ok();
-            let bad = |e: pkcs8::Error| in_block(src, format!("invalid EC private key: {e}"));
-            match curve(oid, src)? {
-                Curve::P256 => PublicKey::from_ec(
-                    &p256::SecretKey::from_pkcs8_der(der)
-                        .map_err(bad)?
-                        .public_key(),
-                    Algorithm::ES256,
-                    "P-256",
-                ),
-                Curve::P384 => PublicKey::from_ec(
-                    &p384::SecretKey::from_pkcs8_der(der)
-                        .map_err(bad)?
-                        .public_key(),
-                    Algorithm::ES384,
-                    "P-384",
-                ),
-                Curve::P521 => PublicKey::from_ec(
-                    &p521::SecretKey::from_pkcs8_der(der)
-                        .map_err(bad)?
-                        .public_key(),
-                    Algorithm::ES512,
-                    "P-521",
-                ),
-            }
-        }
+        OID_EC => ec_key(
+            curve(info.algorithm.parameters_oid().ok(), src)?,
+            EcDer::Pkcs8(der),
+        )
+        .map_err(|e| in_block(src, format!("invalid EC private key: {e}"))),
         other => Err(refuse_oid(other, src)),
     }
 }
@@ -565,30 +527,76 @@ fn from_sec1(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
     let ec = sec1::EcPrivateKey::from_der(der)
         .map_err(|e| in_block(src, format!("not a SEC1 EC private key: {e}")))?;
     let oid = ec.parameters.and_then(|p| p.named_curve());
-    let bad = |e: elliptic_curve::Error| in_block(src, format!("invalid EC private key: {e}"));
-    match curve(oid, src)? {
-        Curve::P256 => PublicKey::from_ec(
-            &p256::SecretKey::from_sec1_der(der)
-                .map_err(bad)?
-                .public_key(),
-            Algorithm::ES256,
-            "P-256",
-        ),
-        Curve::P384 => PublicKey::from_ec(
-            &p384::SecretKey::from_sec1_der(der)
-                .map_err(bad)?
-                .public_key(),
-            Algorithm::ES384,
-            "P-384",
-        ),
-        Curve::P521 => PublicKey::from_ec(
-            &p521::SecretKey::from_sec1_der(der)
-                .map_err(bad)?
-                .public_key(),
-            Algorithm::ES512,
-            "P-521",
-        ),
+    ec_key(curve(oid, src)?, EcDer::Sec1(der))
+        .map_err(|e| in_block(src, format!("invalid EC private key: {e}")))
+}
+
+/// An EC key in one of the DER encodings kube-apiserver reads.
+#[derive(Clone, Copy)]
+enum EcDer<'a> {
+    Spki(&'a [u8]),
+    Pkcs8(&'a [u8]),
+    Sec1(&'a [u8]),
+}
+
+impl Curve {
+    fn alg(self) -> (Algorithm, &'static str) {
+        match self {
+            Curve::P256 => (Algorithm::ES256, "P-256"),
+            Curve::P384 => (Algorithm::ES384, "P-384"),
+            Curve::P521 => (Algorithm::ES512, "P-521"),
+        }
     }
+}
+
+/// The public key of an EC key on `curve`, from any of its encodings.
+fn ec_key(curve: Curve, der: EcDer<'_>) -> Result<PublicKey, KeyError> {
+    match curve {
+        Curve::P256 => ec_key_on::<p256::NistP256>(der, curve),
+        Curve::P384 => ec_key_on::<p384::NistP384>(der, curve),
+        Curve::P521 => ec_key_on::<p521::NistP521>(der, curve),
+    }
+}
+
+fn ec_key_on<C>(der: EcDer<'_>, curve: Curve) -> Result<PublicKey, KeyError>
+where
+    C: CurveArithmetic + AssociatedOid,
+    AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
+    FieldBytesSize<C>: ModulusSize,
+{
+    let bad = |e: &dyn fmt::Display| KeyError::Encode(e.to_string());
+    let public = match der {
+        EcDer::Spki(d) => {
+            elliptic_curve::PublicKey::<C>::from_public_key_der(d).map_err(|e| bad(&e))?
+        }
+        EcDer::Pkcs8(d) => elliptic_curve::SecretKey::<C>::from_pkcs8_der(d)
+            .map_err(|e| bad(&e))?
+            .public_key(),
+        EcDer::Sec1(d) => elliptic_curve::SecretKey::<C>::from_sec1_der(d)
+            .map_err(|e| bad(&e))?
+            .public_key(),
+    };
+    let (alg, crv) = curve.alg();
+    PublicKey::from_ec(&public, alg, crv)
+}
+
+/// A new EC key on `C`: the private key as PKCS#8 PEM and its public half.
+fn generate_ec<C, R>(rng: &mut R, curve: Curve) -> Result<GeneratedKey, KeyError>
+where
+    C: CurveArithmetic + AssociatedOid,
+    AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
+    FieldBytesSize<C>: ModulusSize,
+    R: RngCore + CryptoRng,
+{
+    use elliptic_curve::pkcs8::{EncodePrivateKey, LineEnding};
+    let k = elliptic_curve::SecretKey::<C>::random(rng);
+    let (alg, crv) = curve.alg();
+    Ok(GeneratedKey {
+        private_pem: k
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| KeyError::Encode(e.to_string()))?,
+        public: PublicKey::from_ec(&k.public_key(), alg, crv)?,
+    })
 }
 
 /// Drops keys whose kid was already seen (the same key given twice, or a private key and its
@@ -643,7 +651,7 @@ pub fn generate<R: RngCore + CryptoRng>(
     spec: KeySpec,
     rng: &mut R,
 ) -> Result<GeneratedKey, KeyError> {
-    use elliptic_curve::pkcs8::{EncodePrivateKey, LineEnding};
+    use elliptic_curve::pkcs8::LineEnding;
     let enc = |e: &dyn fmt::Display| KeyError::Encode(e.to_string());
     match spec.alg {
         Algorithm::RS256 => {
@@ -656,27 +664,9 @@ pub fn generate<R: RngCore + CryptoRng>(
                 public: PublicKey::from_rsa(&k.to_public_key())?,
             })
         }
-        Algorithm::ES256 => {
-            let k = p256::SecretKey::random(rng);
-            Ok(GeneratedKey {
-                private_pem: k.to_pkcs8_pem(LineEnding::LF).map_err(|e| enc(&e))?,
-                public: PublicKey::from_ec(&k.public_key(), Algorithm::ES256, "P-256")?,
-            })
-        }
-        Algorithm::ES384 => {
-            let k = p384::SecretKey::random(rng);
-            Ok(GeneratedKey {
-                private_pem: k.to_pkcs8_pem(LineEnding::LF).map_err(|e| enc(&e))?,
-                public: PublicKey::from_ec(&k.public_key(), Algorithm::ES384, "P-384")?,
-            })
-        }
-        Algorithm::ES512 => {
-            let k = p521::SecretKey::random(rng);
-            Ok(GeneratedKey {
-                private_pem: k.to_pkcs8_pem(LineEnding::LF).map_err(|e| enc(&e))?,
-                public: PublicKey::from_ec(&k.public_key(), Algorithm::ES512, "P-521")?,
-            })
-        }
+        Algorithm::ES256 => generate_ec::<p256::NistP256, R>(rng, Curve::P256),
+        Algorithm::ES384 => generate_ec::<p384::NistP384, R>(rng, Curve::P384),
+        Algorithm::ES512 => generate_ec::<p521::NistP521, R>(rng, Curve::P521),
     }
 }
 
