@@ -1,7 +1,7 @@
 //! irsa-issuer: IAM Roles for Service Accounts for self-managed Kubernetes.
 //!
 //! The core (`issuer`, `keys`, `documents`, `plan`, `apiserver`, `aws_names`, `bucket`,
-//! `provider`, `runner_policy`) is pure: values in, values out,
+//! `provider`, `role`, `runner_policy`, `trust`) is pure: values in, values out,
 //! no I/O, no clock. The adapters (`store`, `aws`, `server`, `serve`, `tls`, `fetch`, `pki`, `fsutil`) do the
 //! I/O, and `cli` is the only place that wires the two together.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -21,8 +21,10 @@ pub mod keys;
 pub mod pki;
 pub mod plan;
 pub mod provider;
+pub mod role;
 pub mod runner_policy;
 pub mod serve;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod trust;

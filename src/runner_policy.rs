@@ -16,6 +16,8 @@ pub enum Capability {
     Bucket,
     /// `provider apply|show|delete`.
     Provider,
+    /// `role apply|delete|manifest`.
+    Role,
     /// `--assume-role` into other accounts.
     AssumeRole,
 }
@@ -45,6 +47,24 @@ pub const PROVIDER_ACTIONS: &[&str] = &[
     "iam:RemoveClientIDFromOpenIDConnectProvider",
     "iam:TagOpenIDConnectProvider",
     "iam:DeleteOpenIDConnectProvider",
+];
+
+/// IAM actions for roles.
+pub const ROLE_ACTIONS: &[&str] = &[
+    "iam:GetRole",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "iam:UpdateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole",
+    "iam:ListAttachedRolePolicies",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:PutRolePermissionsBoundary",
 ];
 
 /// The policy document for `caps`, scoped to `location` and `issuer` when given (else `*`).
@@ -90,6 +110,13 @@ pub fn policy(
             "IrsaIssuerOidcProvider",
             PROVIDER_ACTIONS,
             &provider_arn,
+        ));
+    }
+    if caps.contains(&Capability::Role) {
+        statements.push(stmt(
+            "IrsaIssuerRoles",
+            ROLE_ACTIONS,
+            &format!("arn:{p}:iam::*:role/*"),
         ));
     }
     if caps.contains(&Capability::AssumeRole) {

@@ -566,8 +566,8 @@ async fn provider_apply_is_idempotent_repairs_drift_and_deletes_only_its_own() {
     ];
     let first = json(&acct.run(&apply));
     let arn = format!("arn:aws:iam::{}:oidc-provider/localhost", acct.id);
-    assert_eq!(first["arn"], arn.as_str());
-    assert_eq!(first["action"], "create");
+    assert_eq!(first["results"][0]["arn"], arn.as_str());
+    assert_eq!(first["results"][0]["action"], "create");
     assert_eq!(
         mutating_calls(&first),
         vec!["iam:CreateOpenIDConnectProvider"]
@@ -585,7 +585,7 @@ async fn provider_apply_is_idempotent_repairs_drift_and_deletes_only_its_own() {
     assert_eq!(got.client_id_list(), ["sts.amazonaws.com"]);
 
     let second = json(&acct.run(&apply));
-    assert_eq!(second["action"], "unchanged");
+    assert_eq!(second["results"][0]["action"], "unchanged");
     assert_eq!(mutating_calls(&second), Vec::<String>::new());
 
     // Drift by hand: a stale thumbprint. Apply repairs exactly that.
@@ -596,7 +596,7 @@ async fn provider_apply_is_idempotent_repairs_drift_and_deletes_only_its_own() {
         .await
         .unwrap();
     let repaired = json(&acct.run(&apply));
-    assert_eq!(repaired["action"], "update");
+    assert_eq!(repaired["results"][0]["action"], "update");
     assert_eq!(
         mutating_calls(&repaired),
         vec!["iam:UpdateOpenIDConnectProviderThumbprint"]
@@ -617,8 +617,11 @@ async fn provider_apply_is_idempotent_repairs_drift_and_deletes_only_its_own() {
         "--output",
         "json",
     ]));
-    assert_eq!(shown["tags"]["managed-by"], "irsa-issuer");
-    assert_eq!(shown["tags"]["cluster"], "c1");
+    assert_eq!(
+        shown["results"][0]["detail"]["tags"]["managed-by"],
+        "irsa-issuer"
+    );
+    assert_eq!(shown["results"][0]["detail"]["tags"]["cluster"], "c1");
 
     let o = acct.run(&[
         "provider",
@@ -827,8 +830,74 @@ async fn iam_policy_covers_every_call_the_commands_make() {
         "json",
     ]));
     take(acct.run(&[
+        "provider",
+        "show",
+        "--issuer",
+        &issuer,
+        "--assume-role",
+        &format!("arn:aws:iam::{}:role/admin", acct.id),
+        "--no-current-account",
+        "--output",
+        "json",
+    ]));
+    take(acct.run(&[
         "provider", "delete", "--issuer", &issuer, "--output", "json",
     ]));
+    let dir = tempfile::tempdir().unwrap();
+    let inline = dir.path().join("p.json");
+    std::fs::write(&inline, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#).unwrap();
+    let inline_arg = format!("p={}", inline.display());
+    let boundary = acct
+        .iam()
+        .await
+        .create_policy()
+        .policy_name("boundary")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let role = |sa: &str, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "role",
+            "apply",
+            "--name",
+            "r1",
+            "--issuer",
+            &issuer,
+            "--service-account",
+            sa,
+            "--output",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let first = role(
+        "a/b",
+        &["--policy-arn", &boundary, "--inline-policy", &inline_arg],
+    );
+    take(acct.run(&first.iter().map(String::as_str).collect::<Vec<_>>()));
+    let second = role(
+        "a/c",
+        &[
+            "--permissions-boundary",
+            &boundary,
+            "--max-session-duration",
+            "7200",
+            "--tag",
+            "k=v",
+        ],
+    );
+    take(acct.run(&second.iter().map(String::as_str).collect::<Vec<_>>()));
+    take(acct.run(&["role", "delete", "--name", "r1", "--output", "json"]));
     calls.sort();
     calls.dedup();
     let action = |call: &str| -> Option<&'static str> {
@@ -852,6 +921,21 @@ async fn iam_policy_covers_every_call_the_commands_make() {
             }
             "iam:TagOpenIDConnectProvider" => "iam:TagOpenIDConnectProvider",
             "iam:DeleteOpenIDConnectProvider" => "iam:DeleteOpenIDConnectProvider",
+            "iam:GetRole" => "iam:GetRole",
+            "iam:CreateRole" => "iam:CreateRole",
+            "iam:DeleteRole" => "iam:DeleteRole",
+            "iam:UpdateRole" => "iam:UpdateRole",
+            "iam:UpdateAssumeRolePolicy" => "iam:UpdateAssumeRolePolicy",
+            "iam:TagRole" => "iam:TagRole",
+            "iam:ListAttachedRolePolicies" => "iam:ListAttachedRolePolicies",
+            "iam:AttachRolePolicy" => "iam:AttachRolePolicy",
+            "iam:DetachRolePolicy" => "iam:DetachRolePolicy",
+            "iam:ListRolePolicies" => "iam:ListRolePolicies",
+            "iam:GetRolePolicy" => "iam:GetRolePolicy",
+            "iam:PutRolePolicy" => "iam:PutRolePolicy",
+            "iam:DeleteRolePolicy" => "iam:DeleteRolePolicy",
+            "iam:PutRolePermissionsBoundary" => "iam:PutRolePermissionsBoundary",
+            "sts:AssumeRole" => "sts:AssumeRole",
             // GetCallerIdentity needs no permission (AWS: "No permissions are required").
             "sts:GetCallerIdentity" => return None,
             other => panic!("no action known for {other}: add it to this table and to the policy"),
@@ -860,7 +944,7 @@ async fn iam_policy_covers_every_call_the_commands_make() {
     let o = run(&[
         "iam-policy",
         "--for",
-        "publish,bucket,provider",
+        "publish,bucket,provider,role,assume-role",
         "--to",
         &format!("s3://{bucket}/c"),
         "--issuer",
@@ -879,7 +963,7 @@ async fn iam_policy_covers_every_call_the_commands_make() {
                 .map(|a| a.as_str().unwrap().to_string())
         })
         .collect();
-    assert!(calls.len() >= 15, "too few calls observed: {calls:?}");
+    assert!(calls.len() >= 30, "too few calls observed: {calls:?}");
     for c in &calls {
         if let Some(a) = action(c) {
             assert!(

@@ -18,6 +18,7 @@ use tracing::instrument;
 use crate::aws_names::Partition;
 
 pub mod iam;
+pub mod roles;
 
 /// Why an AWS call failed, said so a user knows what to do.
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +156,43 @@ impl AwsContext {
             .interceptor(self.recorder.clone())
             .build();
         aws_sdk_sts::Client::from_conf(conf)
+    }
+
+    /// A context with the credentials of `role_arn`, assumed through STS (with an external ID
+    /// when the role's trust policy asks for one). Calls are recorded in the same recorder.
+    #[instrument(skip_all, fields(role_arn))]
+    pub async fn assume_role(
+        &self,
+        role_arn: &str,
+        external_id: Option<&str>,
+        session_name: &str,
+    ) -> Result<Self, AwsError> {
+        let out = self
+            .sts()
+            .assume_role()
+            .role_arn(role_arn)
+            .role_session_name(session_name)
+            .set_external_id(external_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| call_error("sts:AssumeRole", &e))?;
+        let c = out.credentials().ok_or(AwsError::Call {
+            operation: "sts:AssumeRole",
+            message: "no credentials in the answer".into(),
+        })?;
+        let creds = aws_sdk_sts::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "irsa-issuer-assume-role",
+        );
+        let sdk = self
+            .sdk
+            .to_builder()
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(creds))
+            .build();
+        Ok(self.with_sdk_config(sdk))
     }
 
     /// Who the credentials belong to (STS GetCallerIdentity; needs no permission).

@@ -11,10 +11,12 @@ use serde::Serialize;
 use crate::issuer::{IssuerUrl, JwksPath};
 use crate::keys::{self, LoadedKey};
 
+mod accounts;
 mod docs;
 mod keycmd;
 mod provider;
 mod publish;
+mod role;
 mod serve;
 
 /// irsa-issuer: AWS IAM Roles for Service Accounts on any Kubernetes cluster.
@@ -58,6 +60,11 @@ pub enum Command {
     Provider(provider::ProviderCommand),
     /// Print the least-privilege IAM policy the principal running irsa-issuer needs.
     IamPolicy(provider::IamPolicyArgs),
+    /// Print the trust policy that lets service accounts assume a role with their tokens.
+    TrustPolicy(role::TrustPolicyArgs),
+    /// Manage IAM roles for service accounts, and their ServiceAccount manifests.
+    #[command(subcommand)]
+    Role(role::RoleCommand),
 }
 
 /// How results are printed.
@@ -241,5 +248,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Thumbprint(a) => provider::thumbprint(a, out).await,
         Command::Provider(c) => provider::run(c, out).await,
         Command::IamPolicy(a) => provider::iam_policy(a),
+        Command::TrustPolicy(a) => role::trust_policy(a).await,
+        Command::Role(c) => role::run(c, out).await,
     }
 }

@@ -4,12 +4,13 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
+use super::accounts::{self, AccountArgs, Done};
 use super::{parse_tag, print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
 use crate::aws::iam::Providers;
 use crate::aws_names::{provider_arn, Partition, S3Location, Thumbprint};
 use crate::fetch::HostThumbprint;
 use crate::issuer::IssuerUrl;
-use crate::provider::{plan, ProviderChange, ProviderSpec, ProviderState};
+use crate::provider::{plan, ProviderSpec};
 use crate::runner_policy::{self, Capability};
 
 /// Arguments of `thumbprint`.
@@ -33,7 +34,7 @@ pub enum ProviderCommand {
     Delete(DeleteArgs),
 }
 
-/// Identifies the provider.
+/// Identifies the provider, and the accounts it lives in.
 #[derive(Debug, Args)]
 pub struct ProviderTarget {
     /// The issuer URL (the tokens' `iss`).
@@ -41,6 +42,8 @@ pub struct ProviderTarget {
     issuer: String,
     #[command(flatten)]
     aws: AwsArgs,
+    #[command(flatten)]
+    accounts: AccountArgs,
 }
 
 /// Arguments of `provider apply`.
@@ -88,7 +91,7 @@ pub struct DeleteArgs {
 #[derive(Debug, Args)]
 pub struct IamPolicyArgs {
     /// The commands the principal will run.
-    #[arg(long = "for", value_enum, value_delimiter = ',', default_values = ["publish", "bucket", "provider"])]
+    #[arg(long = "for", value_enum, value_delimiter = ',', default_values = ["publish", "bucket", "provider", "role"])]
     capabilities: Vec<Capability>,
     /// Scope the S3 statements to this target (else any bucket).
     #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
@@ -123,17 +126,6 @@ fn print_thumbprints(found: &[HostThumbprint], out: OutputFormat) -> anyhow::Res
     Ok(())
 }
 
-#[derive(Serialize)]
-struct ProviderOutput<'a> {
-    account: &'a str,
-    arn: &'a str,
-    action: &'static str,
-    changes: &'a [ProviderChange],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provider: Option<&'a ProviderState>,
-    aws_calls: Vec<String>,
-}
-
 pub(super) async fn run(cmd: ProviderCommand, out: OutputFormat) -> anyhow::Result<Outcome> {
     match cmd {
         ProviderCommand::Apply(a) => apply(a, out).await,
@@ -142,10 +134,18 @@ pub(super) async fn run(cmd: ProviderCommand, out: OutputFormat) -> anyhow::Resu
     }
 }
 
+fn values<T: Serialize>(items: &[T]) -> Vec<serde_json::Value> {
+    items
+        .iter()
+        .filter_map(|c| serde_json::to_value(c).ok())
+        .collect()
+}
+
 async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
-    // IAM's URL rules are checked before any network or AWS call.
+    // IAM's URL rules and the account flags are checked before any network or AWS call.
     crate::provider::validate_url(&issuer)?;
+    a.target.accounts.validate()?;
     let mut thumbprints = Vec::new();
     let mut auto = a.thumbprints.is_empty();
     for t in &a.thumbprints {
@@ -179,156 +179,107 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         }
         thumbprints.extend(found.into_iter().map(|t| t.thumbprint));
     }
+    // One spec for every account: the same URL, client IDs and thumbprints everywhere.
     let spec = ProviderSpec::new(&issuer, client_ids, thumbprints, a.tags.clone())?;
-    let caller = ctx.caller().await?;
-    let arn = provider_arn(caller.partition, &caller.account, &issuer);
-    let providers = Providers::new(ctx.iam());
-    let actual = providers.get(&arn).await?;
-    let changes = plan(&spec, actual.as_ref());
-    if out == OutputFormat::Text {
-        println!("Provider {arn} (account {}):", caller.account);
-        if changes.is_empty() {
-            println!("  no changes");
-        }
-        for c in &changes {
-            println!("  {}", c.describe());
-        }
-    }
-    let action = match (&actual, changes.is_empty()) {
-        (_, true) => "unchanged",
-        (None, false) => "create",
-        (Some(_), false) => "update",
-    };
-    let final_arn = if a.plan || changes.is_empty() {
-        arn.clone()
-    } else {
-        providers.apply(&arn, &changes).await?
-    };
-    match out {
-        OutputFormat::Json => print_json(&ProviderOutput {
-            account: &caller.account,
-            arn: &final_arn,
-            action: if a.plan && !changes.is_empty() {
-                "plan"
+    let (plan_only, text) = (a.plan, out == OutputFormat::Text);
+    let results = accounts::for_each(&ctx, &a.target.accounts, |ctx, caller| {
+        let (spec, issuer) = (spec.clone(), issuer.clone());
+        async move {
+            let arn = provider_arn(caller.partition, &caller.account, &issuer);
+            let providers = Providers::new(ctx.iam());
+            let actual = providers.get(&arn).await?;
+            let changes = plan(&spec, actual.as_ref());
+            if text {
+                println!("Provider {arn} (account {}):", caller.account);
+                if changes.is_empty() {
+                    println!("  no changes");
+                }
+                for c in &changes {
+                    println!("  {}", c.describe());
+                }
+            }
+            let action = match (&actual, changes.is_empty()) {
+                (_, true) => "unchanged",
+                (_, false) if plan_only => "plan",
+                (None, false) => "create",
+                (Some(_), false) => "update",
+            };
+            let arn = if plan_only || changes.is_empty() {
+                arn
             } else {
-                action
-            },
-            changes: &changes,
-            provider: actual.as_ref(),
-            aws_calls: ctx.recorder.calls(),
-        })?,
-        OutputFormat::Text if a.plan => println!("Plan only: nothing was changed."),
-        OutputFormat::Text if !changes.is_empty() => {
-            println!("Applied {} change(s).", changes.len())
+                providers.apply(&arn, &changes).await?
+            };
+            Ok(Done {
+                arn,
+                action: action.into(),
+                changes: values(&changes),
+                detail: None,
+            })
         }
-        OutputFormat::Text => {}
-    }
-    Ok(if a.plan && !changes.is_empty() {
-        Outcome::ChangesPending
-    } else {
-        Outcome::Done
     })
-}
-
-async fn lookup(
-    t: &ProviderTarget,
-) -> anyhow::Result<(
-    crate::aws::AwsContext,
-    String,
-    String,
-    Option<ProviderState>,
-)> {
-    let issuer = IssuerUrl::parse(&t.issuer, false)?;
-    let ctx = t.aws.load().await?;
-    let caller = ctx.caller().await?;
-    let arn = provider_arn(caller.partition, &caller.account, &issuer);
-    let state = Providers::new(ctx.iam()).get(&arn).await?;
-    Ok((ctx, caller.account, arn, state))
+    .await;
+    let pending = results.iter().any(|r| r.action == "plan");
+    accounts::report(&results, &ctx, out, pending)
 }
 
 async fn show(a: ShowArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let (_, account, arn, state) = lookup(&a.target).await?;
-    let Some(state) = state else {
-        bail!("there is no OIDC provider {arn} in account {account}: create it with `irsa-issuer provider apply --issuer {}`", a.target.issuer);
-    };
-    match out {
-        OutputFormat::Json => print_json(&state)?,
-        OutputFormat::Text => {
-            println!("arn          {}", state.arn);
-            println!("url          {}", state.url);
-            println!(
-                "client IDs   {}",
-                state
-                    .client_ids
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            println!(
-                "thumbprints  {}",
-                state
-                    .thumbprints
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            println!(
-                "tags         {}",
-                state
-                    .tags
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            println!(
-                "managed      {}",
-                if state.is_managed() {
-                    "yes (managed-by=irsa-issuer)"
-                } else {
-                    "no"
-                }
-            );
+    let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
+    a.target.accounts.validate()?;
+    let ctx = a.target.aws.load().await?;
+    let text = out == OutputFormat::Text;
+    let results = accounts::for_each(&ctx, &a.target.accounts, |ctx, caller| {
+        let issuer = issuer.clone();
+        async move {
+            let arn = provider_arn(caller.partition, &caller.account, &issuer);
+            let Some(state) = Providers::new(ctx.iam()).get(&arn).await? else {
+                bail!("there is no OIDC provider {arn}: create it with `irsa-issuer provider apply --issuer {issuer}`");
+            };
+            if text {
+                println!("arn          {}", state.arn);
+                println!("url          {}", state.url);
+                println!("client IDs   {}", state.client_ids.iter().cloned().collect::<Vec<_>>().join(", "));
+                println!("thumbprints  {}", state.thumbprints.iter().cloned().collect::<Vec<_>>().join(", "));
+                println!("tags         {}", state.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "));
+                println!("managed      {}\n", if state.is_managed() { "yes (managed-by=irsa-issuer)" } else { "no" });
+            }
+            Ok(Done { arn, action: "show".into(), changes: Vec::new(), detail: serde_json::to_value(&state).ok() })
         }
-    }
-    Ok(Outcome::Done)
+    })
+    .await;
+    accounts::report(&results, &ctx, out, false)
 }
 
 async fn delete(a: DeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let (ctx, account, arn, state) = lookup(&a.target).await?;
-    let action = match &state {
-        None => "absent",
-        Some(s) if !s.is_managed() && !a.force => {
-            return Err(crate::provider::ProviderError::NotManaged { arn }.into())
+    let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
+    a.target.accounts.validate()?;
+    let ctx = a.target.aws.load().await?;
+    let (force, plan_only) = (a.force, a.plan);
+    let results = accounts::for_each(&ctx, &a.target.accounts, |ctx, caller| {
+        let issuer = issuer.clone();
+        async move {
+            let arn = provider_arn(caller.partition, &caller.account, &issuer);
+            let providers = Providers::new(ctx.iam());
+            let action = match providers.get(&arn).await? {
+                None => "absent",
+                Some(s) if !s.is_managed() && !force => {
+                    return Err(crate::provider::ProviderError::NotManaged { arn }.into())
+                }
+                Some(_) if plan_only => "plan",
+                Some(_) => {
+                    providers.delete(&arn).await?;
+                    "delete"
+                }
+            };
+            Ok(Done {
+                arn,
+                action: action.into(),
+                ..Done::default()
+            })
         }
-        Some(_) if a.plan => "plan",
-        Some(_) => {
-            Providers::new(ctx.iam()).delete(&arn).await?;
-            "deleted"
-        }
-    };
-    match out {
-        OutputFormat::Json => print_json(&ProviderOutput {
-            account: &account,
-            arn: &arn,
-            action,
-            changes: &[],
-            provider: state.as_ref(),
-            aws_calls: ctx.recorder.calls(),
-        })?,
-        OutputFormat::Text => match action {
-            "absent" => println!("No provider {arn}: nothing to delete."),
-            "plan" => println!("- delete provider {arn}\nPlan only: nothing was changed."),
-            _ => println!("Deleted provider {arn}."),
-        },
-    }
-    Ok(if action == "plan" {
-        Outcome::ChangesPending
-    } else {
-        Outcome::Done
     })
+    .await;
+    let pending = results.iter().any(|r| r.action == "plan");
+    accounts::report(&results, &ctx, out, pending)
 }
 
 pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {

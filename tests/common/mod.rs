@@ -240,8 +240,17 @@ fn base_env(endpoint: &str, region: &str) -> Vec<(String, String)> {
 
 impl Account {
     pub async fn new(region: &str) -> Self {
+        Self::with_id(
+            &format!("{:012}", rand::random::<u64>() % 1_000_000_000_000),
+            region,
+        )
+        .await
+    }
+
+    /// Credentials for the moto account `id`.
+    pub async fn with_id(id: &str, region: &str) -> Self {
         let endpoint = moto_endpoint();
-        let id = format!("{:012}", rand::random::<u64>() % 1_000_000_000_000);
+        let id = id.to_string();
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::Config::builder()
                 .behavior_version(aws_config::BehaviorVersion::latest())

@@ -1,0 +1,389 @@
+//! `irsa-issuer trust-policy` and `role apply|delete|manifest`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
+
+use super::accounts::{self, AccountArgs, Done};
+use super::{parse_tag, AwsArgs, Outcome, OutputFormat};
+use crate::aws::roles::Roles;
+use crate::aws_names::Partition;
+use crate::issuer::IssuerUrl;
+use crate::provider::MANAGED_TAG;
+use crate::role::{plan, RoleSpec};
+use crate::trust::{self, ManifestOptions, ServiceAccountRef};
+
+/// Who may assume the role.
+#[derive(Debug, Clone, Args)]
+pub struct TrustArgs {
+    /// The issuer URL (the tokens' `iss`; names the provider in the trust policy).
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+    /// A service account NAMESPACE/NAME allowed to assume the role (repeatable; `*` wildcards
+    /// allowed, e.g. payments/*).
+    #[arg(long = "service-account", value_name = "NS/NAME", required = true)]
+    service_accounts: Vec<String>,
+    /// The token audience to require (default sts.amazonaws.com; .com.cn in China).
+    #[arg(long, value_name = "AUD")]
+    audience: Option<String>,
+}
+
+impl TrustArgs {
+    fn parse(&self) -> anyhow::Result<(IssuerUrl, Vec<ServiceAccountRef>)> {
+        let issuer = IssuerUrl::parse(&self.issuer, false)?;
+        let sas = self
+            .service_accounts
+            .iter()
+            .map(|s| ServiceAccountRef::parse(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((issuer, sas))
+    }
+
+    fn audiences(&self, partition: Partition) -> Vec<String> {
+        vec![self
+            .audience
+            .clone()
+            .unwrap_or_else(|| partition.default_audience().to_string())]
+    }
+}
+
+/// Arguments of `trust-policy`.
+#[derive(Debug, Args)]
+pub struct TrustPolicyArgs {
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// The account that holds the role (and so the provider the policy names); default: the
+    /// account of the current AWS credentials.
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// The partition, when --account is given.
+    #[arg(long, default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
+    partition: String,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+/// Role commands.
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Create or reconcile a role for service accounts (a plan is printed first).
+    Apply(RoleApplyArgs),
+    /// Detach the role's policies and delete it (only a role irsa-issuer created, unless --force).
+    Delete(RoleDeleteArgs),
+    /// Print ServiceAccount manifests annotated with an existing role's ARN.
+    Manifest(RoleManifestArgs),
+}
+
+/// ServiceAccount annotation options.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    /// Annotate `eks.amazonaws.com/sts-regional-endpoints: "true"`.
+    #[arg(long)]
+    sts_regional_endpoints: bool,
+    /// Annotate `eks.amazonaws.com/token-expiration` (seconds).
+    #[arg(long, value_name = "SECONDS")]
+    token_expiration: Option<u32>,
+}
+
+/// Arguments of `role apply`.
+#[derive(Debug, Args)]
+pub struct RoleApplyArgs {
+    /// The role name.
+    #[arg(long, value_name = "ROLE")]
+    name: String,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// A managed policy to attach (repeatable); attached policies not listed are detached.
+    #[arg(long = "policy-arn", value_name = "ARN")]
+    policy_arns: Vec<String>,
+    /// An inline policy NAME=FILE (JSON; repeatable); inline policies not listed are deleted.
+    #[arg(long = "inline-policy", value_name = "NAME=FILE", value_parser = parse_tag)]
+    inline_policies: Vec<(String, String)>,
+    /// Permissions boundary policy ARN (never removed once set).
+    #[arg(long, value_name = "ARN")]
+    permissions_boundary: Option<String>,
+    /// Maximum session duration, 3600 to 43200 seconds.
+    #[arg(long, value_name = "SECONDS")]
+    max_session_duration: Option<i32>,
+    /// A tag KEY=VALUE (repeatable); irsa-issuer adds managed-by=irsa-issuer.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    tags: Vec<(String, String)>,
+    /// Manage a role that exists but was not created by irsa-issuer.
+    #[arg(long)]
+    force: bool,
+    /// Only print the plan; exit 0 if nothing would change, 2 if something would.
+    #[arg(long)]
+    plan: bool,
+    /// Print the ServiceAccount manifests on stdout (plan and results go to stderr), ready for
+    /// `kubectl apply -f -`. Needs exactly one target account.
+    #[arg(long)]
+    service_account_manifest: bool,
+    #[command(flatten)]
+    manifest: ManifestArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    accounts: AccountArgs,
+}
+
+/// Arguments of `role delete`.
+#[derive(Debug, Args)]
+pub struct RoleDeleteArgs {
+    /// The role name.
+    #[arg(long, value_name = "ROLE")]
+    name: String,
+    /// Delete even a role irsa-issuer did not create.
+    #[arg(long)]
+    force: bool,
+    /// Only print what would be deleted; exit 2 if something would.
+    #[arg(long)]
+    plan: bool,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    accounts: AccountArgs,
+}
+
+/// Arguments of `role manifest`.
+#[derive(Debug, Args)]
+pub struct RoleManifestArgs {
+    /// The role name.
+    #[arg(long, value_name = "ROLE")]
+    name: String,
+    /// A service account NAMESPACE/NAME (repeatable).
+    #[arg(long = "service-account", value_name = "NS/NAME", required = true)]
+    service_accounts: Vec<String>,
+    /// Annotate `eks.amazonaws.com/audience` (only when not the default).
+    #[arg(long, value_name = "AUD")]
+    audience: Option<String>,
+    #[command(flatten)]
+    manifest: ManifestArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+fn manifest_options(
+    m: &ManifestArgs,
+    audience: Option<&str>,
+    partition: Partition,
+) -> ManifestOptions {
+    ManifestOptions {
+        audience: audience
+            .filter(|a| *a != partition.default_audience())
+            .map(str::to_string),
+        sts_regional_endpoints: m.sts_regional_endpoints,
+        token_expiration: m.token_expiration,
+    }
+}
+
+pub(super) async fn trust_policy(a: TrustPolicyArgs) -> anyhow::Result<Outcome> {
+    let (issuer, sas) = a.trust.parse()?;
+    let (account, partition) = match &a.account {
+        Some(acct) => (
+            acct.clone(),
+            Partition::of_arn(&format!("arn:{}:", a.partition)).unwrap_or(Partition::Aws),
+        ),
+        None => {
+            let c = a.aws.load().await?.caller().await?;
+            (c.account, c.partition)
+        }
+    };
+    let policy = trust::trust_policy(
+        &issuer,
+        partition,
+        &account,
+        &a.trust.audiences(partition),
+        &sas,
+    )?;
+    println!("{}", serde_json::to_string_pretty(&policy)?);
+    Ok(Outcome::Done)
+}
+
+pub(super) async fn run(cmd: RoleCommand, out: OutputFormat) -> anyhow::Result<Outcome> {
+    match cmd {
+        RoleCommand::Apply(a) => apply(a, out).await,
+        RoleCommand::Delete(a) => delete(a, out).await,
+        RoleCommand::Manifest(a) => manifest(a).await,
+    }
+}
+
+async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    let (issuer, sas) = a.trust.parse()?;
+    a.accounts.validate()?;
+    if a.service_account_manifest && a.accounts.count() != 1 {
+        bail!("--service-account-manifest needs exactly one target account (a ServiceAccount names one role ARN); use --no-current-account with one --assume-role");
+    }
+    let mut inline = BTreeMap::new();
+    for (name, file) in &a.inline_policies {
+        let text = std::fs::read_to_string(PathBuf::from(file))
+            .with_context(|| format!("cannot read inline policy {name} from {file}"))?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("inline policy {name} ({file}) is not JSON"))?;
+        inline.insert(name.clone(), doc);
+    }
+    let mut tags: BTreeMap<String, String> = a.tags.iter().cloned().collect();
+    tags.insert(MANAGED_TAG.0.into(), MANAGED_TAG.1.into());
+    let ctx = a.aws.load().await?;
+    let partition = Partition::of_region(&ctx.region);
+    let audiences = a.trust.audiences(partition);
+    // Everything but the trust policy's account is known now: check it before any call.
+    let template = |account: &str, partition: Partition| -> anyhow::Result<RoleSpec> {
+        let policy = trust::trust_policy(&issuer, partition, account, &audiences, &sas)?;
+        let spec = RoleSpec {
+            name: a.name.clone(),
+            trust_policy: serde_json::to_value(&policy)?,
+            managed_policies: a.policy_arns.iter().cloned().collect(),
+            inline_policies: inline.clone(),
+            permissions_boundary: a.permissions_boundary.clone(),
+            max_session_duration: a.max_session_duration,
+            tags: tags.clone(),
+        };
+        spec.validate()?;
+        Ok(spec)
+    };
+    template("000000000000", partition)?;
+    // With manifests on stdout, everything else goes to stderr.
+    let say = |line: String| {
+        if a.service_account_manifest {
+            eprintln!("{line}")
+        } else if out == OutputFormat::Text {
+            println!("{line}")
+        }
+    };
+    let results = accounts::for_each(&ctx, &a.accounts, |ctx, caller| {
+        let spec = template(&caller.account, caller.partition);
+        let (force, plan_only, name) = (a.force, a.plan, a.name.clone());
+        async move {
+            let spec = spec?;
+            let roles = Roles::new(ctx.iam());
+            let actual = roles.get(&name).await?;
+            let changes = plan(&spec, actual.as_ref(), force)?;
+            say(format!("Role {name} (account {}):", caller.account));
+            if changes.is_empty() {
+                say("  no changes".into());
+            }
+            for c in &changes {
+                say(format!("  {}", c.describe()));
+            }
+            let action = match (&actual, changes.is_empty()) {
+                (_, true) => "unchanged",
+                (_, false) if plan_only => "plan",
+                (None, false) => "create",
+                (Some(_), false) => "update",
+            };
+            let created = if plan_only {
+                None
+            } else {
+                roles.apply(&name, &changes).await?
+            };
+            // The ARN IAM returned (on create) or reported (on read).
+            let arn = created.or(actual.map(|s| s.arn)).unwrap_or_else(|| {
+                format!(
+                    "arn:{}:iam::{}:role/{name}",
+                    caller.partition.as_str(),
+                    caller.account
+                )
+            });
+            Ok(Done {
+                arn,
+                action: action.into(),
+                changes: changes
+                    .iter()
+                    .filter_map(|c| serde_json::to_value(c).ok())
+                    .collect(),
+                detail: None,
+            })
+        }
+    })
+    .await;
+    let pending = results.iter().any(|r| r.action == "plan");
+    if a.service_account_manifest {
+        for r in results.iter().filter(|r| r.status == "ok") {
+            print!(
+                "{}",
+                trust::manifests(
+                    &r.arn,
+                    &sas,
+                    &manifest_options(&a.manifest, a.trust.audience.as_deref(), partition)
+                )
+            );
+        }
+        for r in results.iter().filter(|r| r.status == "failed") {
+            eprintln!(
+                "account {}: failed: {}",
+                r.account,
+                r.error.as_deref().unwrap_or("?")
+            );
+        }
+        return if results.iter().any(|r| r.status == "failed") {
+            bail!("the role could not be applied; no manifest was printed for it")
+        } else {
+            Ok(if pending {
+                Outcome::ChangesPending
+            } else {
+                Outcome::Done
+            })
+        };
+    }
+    accounts::report(&results, &ctx, out, pending)
+}
+
+async fn delete(a: RoleDeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    a.accounts.validate()?;
+    let ctx = a.aws.load().await?;
+    let (force, plan_only) = (a.force, a.plan);
+    let results = accounts::for_each(&ctx, &a.accounts, |ctx, _caller| {
+        let name = a.name.clone();
+        async move {
+            let roles = Roles::new(ctx.iam());
+            let Some(state) = roles.get(&name).await? else {
+                return Ok(Done {
+                    arn: name,
+                    action: "absent".into(),
+                    ..Done::default()
+                });
+            };
+            if !state.is_managed() && !force {
+                return Err(crate::role::RoleError::NotManaged { name }.into());
+            }
+            if !plan_only {
+                roles.delete(&state, &name).await?;
+            }
+            Ok(Done {
+                arn: state.arn,
+                action: if plan_only { "plan" } else { "delete" }.into(),
+                ..Done::default()
+            })
+        }
+    })
+    .await;
+    let pending = results.iter().any(|r| r.action == "plan");
+    accounts::report(&results, &ctx, out, pending)
+}
+
+async fn manifest(a: RoleManifestArgs) -> anyhow::Result<Outcome> {
+    let sas = a
+        .service_accounts
+        .iter()
+        .map(|s| ServiceAccountRef::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ctx = a.aws.load().await?;
+    let Some(role) = Roles::new(ctx.iam()).get(&a.name).await? else {
+        bail!(
+            "there is no role {} in this account: create it with `irsa-issuer role apply`",
+            a.name
+        );
+    };
+    let partition = Partition::of_region(&ctx.region);
+    print!(
+        "{}",
+        trust::manifests(
+            &role.arn,
+            &sas,
+            &manifest_options(&a.manifest, a.audience.as_deref(), partition)
+        )
+    );
+    Ok(Outcome::Done)
+}
