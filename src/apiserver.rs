@@ -31,6 +31,22 @@ impl ApiServerFlags {
         }
     }
 
+    /// The same as a kubeadm `ClusterConfiguration` (v1beta4, whose `extraArgs` is a list, so
+    /// `service-account-key-file` can repeat; v1beta3's map cannot express that). Values are
+    /// JSON-quoted, which YAML reads as double-quoted scalars.
+    pub fn kubeadm_snippet(&self) -> String {
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let mut out = String::from("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\napiServer:\n  extraArgs:\n");
+        for arg in self.args() {
+            let (name, value) = arg
+                .trim_start_matches("--")
+                .split_once('=')
+                .unwrap_or((&arg, ""));
+            out.push_str(&format!("  - name: {name}\n    value: {}\n", q(value)));
+        }
+        out
+    }
+
     /// As command-line arguments, one per element.
     pub fn args(&self) -> Vec<String> {
         let mut v = vec![format!(
@@ -72,6 +88,12 @@ mod tests {
                 "--service-account-signing-key-file=/pki/sa.key",
                 "--api-audiences=https://oidc.example.com/c",
             ]
+        );
+        let k = f.kubeadm_snippet();
+        assert!(k.starts_with("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\napiServer:\n  extraArgs:\n"));
+        assert_eq!(k.matches("  - name: service-account-key-file\n").count(), 2);
+        assert!(
+            k.contains("  - name: service-account-signing-key-file\n    value: \"/pki/sa.key\"\n")
         );
     }
 }

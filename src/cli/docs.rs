@@ -2,7 +2,6 @@
 
 use clap::Args;
 
-use super::keycmd::required_keys;
 use super::{IssuerArgs, KeyArgs, Outcome};
 use crate::documents::{to_json, KeySet};
 
@@ -29,7 +28,7 @@ pub struct DiscoveryArgs {
 }
 
 pub(super) fn jwks(a: JwksArgs) -> anyhow::Result<Outcome> {
-    let set = KeySet::new(required_keys(&a.keys.keys)?)?;
+    let set = KeySet::new(a.keys.load()?)?;
     println!(
         "{}",
         String::from_utf8_lossy(&to_json(&set.jwks(), a.pretty))
@@ -39,7 +38,7 @@ pub(super) fn jwks(a: JwksArgs) -> anyhow::Result<Outcome> {
 
 pub(super) fn discovery(a: DiscoveryArgs) -> anyhow::Result<Outcome> {
     let (issuer, jwks_path) = a.issuer.parse()?;
-    let set = KeySet::new(required_keys(&a.keys.keys)?)?;
+    let set = KeySet::new(a.keys.load()?)?;
     println!(
         "{}",
         String::from_utf8_lossy(&to_json(&set.discovery(&issuer, &jwks_path), a.pretty))

@@ -135,6 +135,5 @@ pub(super) fn run(cmd: KeysCommand, out: OutputFormat) -> anyhow::Result<Outcome
 
 /// Keys read from files, for commands that need at least one.
 pub(super) fn required_keys(files: &[PathBuf]) -> anyhow::Result<Vec<keys::PublicKey>> {
-    let loaded = load_keys(files)?;
-    Ok(loaded.into_iter().map(|k| k.key).collect())
+    Ok(load_keys(files)?.into_iter().map(|k| k.key).collect())
 }

@@ -17,6 +17,7 @@ mod keycmd;
 mod provider;
 mod publish;
 mod role;
+mod rotate;
 mod serve;
 
 /// irsa-issuer: AWS IAM Roles for Service Accounts on any Kubernetes cluster.
@@ -65,6 +66,11 @@ pub enum Command {
     /// Manage IAM roles for service accounts, and their ServiceAccount manifests.
     #[command(subcommand)]
     Role(role::RoleCommand),
+    /// Rotate the signing keys of a key directory without breaking a live token.
+    #[command(subcommand)]
+    Rotate(rotate::RotateCommand),
+    /// Print kube-apiserver's service-account flags for a key directory.
+    ApiserverFlags(rotate::ApiServerFlagsArgs),
 }
 
 /// How results are printed.
@@ -101,6 +107,22 @@ pub struct KeyArgs {
     /// kube-apiserver's --service-account-key-file reads. Repeat for several files.
     #[arg(long = "key", value_name = "FILE")]
     pub keys: Vec<PathBuf>,
+    /// A key directory (`irsa-issuer rotate init`): every key it publishes (next, active, previous).
+    #[arg(long, value_name = "DIR")]
+    pub key_dir: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The public keys named by --key and --key-dir.
+    pub(crate) fn load(&self) -> anyhow::Result<Vec<keys::PublicKey>> {
+        let mut out: Vec<keys::PublicKey> =
+            load_keys(&self.keys)?.into_iter().map(|k| k.key).collect();
+        if let Some(dir) = &self.key_dir {
+            let kd = crate::keydir::KeyDir::new(dir);
+            out.extend(kd.published_keys(&kd.load_state()?)?);
+        }
+        Ok(out)
+    }
 }
 
 /// The issuer and where its JWKS lives.
@@ -221,6 +243,7 @@ pub fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     let default = match (cli.verbose, &cli.command) {
         (0, Command::Serve(_) | Command::Quickstart(_)) => "info",
+        (0, Command::Rotate(_)) => "warn",
         (0, _) => "warn",
         (1, _) => "debug",
         _ => "trace",
@@ -250,5 +273,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::IamPolicy(a) => provider::iam_policy(a),
         Command::TrustPolicy(a) => role::trust_policy(a).await,
         Command::Role(c) => role::run(c, out).await,
+        Command::Rotate(c) => rotate::run(c, out).await,
+        Command::ApiserverFlags(a) => rotate::apiserver_flags(a, out),
     }
 }

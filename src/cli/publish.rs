@@ -6,7 +6,6 @@ use anyhow::bail;
 use clap::Args;
 use serde::Serialize;
 
-use super::keycmd::required_keys;
 use super::{parse_tag, print_json, AwsArgs, IssuerArgs, KeyArgs, Outcome, OutputFormat};
 use crate::aws_names::{Partition, S3Location};
 use crate::bucket::{self, BucketChange, BucketWanted, PublicAccess};
@@ -18,16 +17,23 @@ use crate::store::{self, dir::DirStore, s3::S3Store, PublishReport, Store};
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     #[command(flatten)]
-    issuer: IssuerArgs,
-    #[command(flatten)]
     keys: KeyArgs,
-    /// Where to publish: a directory (served as the issuer's root by any web server), or
-    /// s3://BUCKET[/PREFIX] (the issuer is then https://s3.REGION.amazonaws.com/BUCKET[/PREFIX]).
-    #[arg(long, value_name = "DIR|s3://BUCKET[/PREFIX]")]
-    to: String,
+    #[command(flatten)]
+    target: PublishTarget,
     /// Only print what would be written; exit 0 if nothing, 2 if something would change.
     #[arg(long)]
     plan: bool,
+}
+
+/// Where and how documents are published (shared by `publish` and `rotate`).
+#[derive(Debug, Args)]
+pub struct PublishTarget {
+    #[command(flatten)]
+    pub(super) issuer: IssuerArgs,
+    /// Where to publish: a directory (served as the issuer's root by any web server), or
+    /// s3://BUCKET[/PREFIX] (the issuer is then https://s3.REGION.amazonaws.com/BUCKET[/PREFIX]).
+    #[arg(long, value_name = "DIR|s3://BUCKET[/PREFIX]")]
+    pub(super) to: Option<String>,
     /// S3: create the bucket if missing, tag it, and make the two documents publicly readable.
     #[arg(long)]
     create_bucket: bool,
@@ -41,7 +47,7 @@ pub struct PublishArgs {
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
     tags: Vec<(String, String)>,
     #[command(flatten)]
-    aws: AwsArgs,
+    pub(super) aws: AwsArgs,
 }
 
 #[derive(Serialize)]
@@ -74,25 +80,41 @@ fn print_plan(plan: &PublishPlan, bucket_lines: &[String], target: &str) {
 }
 
 pub(super) async fn run(a: PublishArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let set = KeySet::new(required_keys(&a.keys.keys)?)?;
-    if a.to.starts_with("s3://") {
-        return run_s3(a, set, out).await;
-    }
-    if a.to.contains("://") {
-        bail!(
-            "--to {}: publish targets are a directory or s3://BUCKET[/PREFIX]",
-            a.to
-        );
-    }
-    let (issuer, jwks_path) = a.issuer.parse()?;
-    let docs = render(&set, &issuer, &jwks_path);
-    let store = DirStore::new(PathBuf::from(&a.to));
-    let plan = store::plan(&store, publish_objects(&docs, "", None)).await?;
-    finish(&a, out, &store, issuer.as_str(), &set, &plan, None).await
+    let set = KeySet::new(a.keys.load()?)?;
+    publish(&set, &a.target, a.plan, out).await
 }
 
-async fn run_s3(a: PublishArgs, set: KeySet, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let loc = S3Location::parse(&a.to)?;
+/// Publishes `set` to `a`'s target (which must be given).
+pub(super) async fn publish(
+    set: &KeySet,
+    a: &PublishTarget,
+    plan: bool,
+    out: OutputFormat,
+) -> anyhow::Result<Outcome> {
+    let Some(to) = a.to.as_deref() else {
+        bail!("--to is required: a directory, or s3://BUCKET[/PREFIX]");
+    };
+    if to.starts_with("s3://") {
+        return run_s3(a, to, plan, set, out).await;
+    }
+    if to.contains("://") {
+        bail!("--to {to}: publish targets are a directory or s3://BUCKET[/PREFIX]");
+    }
+    let (issuer, jwks_path) = a.issuer.parse()?;
+    let docs = render(set, &issuer, &jwks_path);
+    let store = DirStore::new(PathBuf::from(to));
+    let steps = store::plan(&store, publish_objects(&docs, "", None)).await?;
+    finish(to, plan, out, &store, issuer.as_str(), set, &steps, None).await
+}
+
+async fn run_s3(
+    a: &PublishTarget,
+    to: &str,
+    plan_only: bool,
+    set: &KeySet,
+    out: OutputFormat,
+) -> anyhow::Result<Outcome> {
+    let loc = S3Location::parse(to)?;
     let (given, jwks_path) = a.issuer.parse_optional()?;
     let ctx = a.aws.load().await?;
     let issuer = match given {
@@ -102,7 +124,7 @@ async fn run_s3(a: PublishArgs, set: KeySet, out: OutputFormat) -> anyhow::Resul
         }
         None => loc.issuer(&ctx.region)?,
     };
-    let docs = render(&set, &issuer, &jwks_path);
+    let docs = render(set, &issuer, &jwks_path);
     let desired = publish_objects(&docs, &loc.prefix, Some(&a.cache_control));
     let store = S3Store::new(
         ctx.s3(loc.bucket.contains('.')),
@@ -150,11 +172,12 @@ async fn run_s3(a: PublishArgs, set: KeySet, out: OutputFormat) -> anyhow::Resul
         }
     };
     finish(
-        &a,
+        to,
+        plan_only,
         out,
         &store,
         issuer.as_str(),
-        &set,
+        set,
         &plan,
         Some((&store, &bucket_changes, &ctx)),
     )
@@ -163,7 +186,8 @@ async fn run_s3(a: PublishArgs, set: KeySet, out: OutputFormat) -> anyhow::Resul
 
 #[allow(clippy::too_many_arguments)]
 async fn finish<S: Store + Sync>(
-    a: &PublishArgs,
+    to: &str,
+    plan_only: bool,
     out: OutputFormat,
     store: &S,
     issuer: &str,
@@ -175,15 +199,15 @@ async fn finish<S: Store + Sync>(
     let target = store.describe();
     let pending = plan.has_changes() || !bucket_changes.is_empty();
     if out == OutputFormat::Text {
-        let bucket =
-            a.to.trim_start_matches("s3://")
-                .split('/')
-                .next()
-                .unwrap_or_default();
+        let bucket = to
+            .trim_start_matches("s3://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
         let lines: Vec<String> = bucket_changes.iter().map(|c| c.describe(bucket)).collect();
         print_plan(plan, &lines, &target);
     }
-    let result = if a.plan || !pending {
+    let result = if plan_only || !pending {
         None
     } else {
         // The bucket first: the objects may need it to exist.
@@ -212,7 +236,7 @@ async fn finish<S: Store + Sync>(
             (None, true) => println!("Plan only: nothing was written."),
         },
     }
-    Ok(if a.plan && pending {
+    Ok(if plan_only && pending {
         Outcome::ChangesPending
     } else {
         Outcome::Done

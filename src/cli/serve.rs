@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// `Cache-Control: public, max-age=N` on both documents.
     #[arg(long, default_value_t = DEFAULT_CACHE_MAX_AGE, value_name = "SECONDS")]
     cache_max_age: u32,
+    /// How often --key-dir is checked for changes.
+    #[arg(long, default_value = "2s", value_parser = crate::rotation::parse_duration, value_name = "DURATION")]
+    reload_interval: std::time::Duration,
 }
 
 /// Arguments of `quickstart`.
@@ -81,6 +84,16 @@ async fn run_server(
 ) -> anyhow::Result<Outcome> {
     let docs = render(set, issuer, jwks_path);
     let state = AppState::new(Snapshot::new(&docs, issuer, cache_max_age));
+    run_with_state(listener, state, issuer, set, tls).await
+}
+
+async fn run_with_state(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    issuer: &IssuerUrl,
+    set: &KeySet,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> anyhow::Result<Outcome> {
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, issuer = %issuer, keys = set.keys().len(), "serving");
@@ -97,15 +110,69 @@ async fn run_server(
     Ok(Outcome::Done)
 }
 
+/// Watches the key directory and swaps in new documents when its published content changes. A
+/// change that cannot be loaded (a half-written or broken file) is logged and counted, and the
+/// previous documents keep being served until a later change loads.
+fn spawn_reloader(
+    state: Arc<AppState>,
+    keys: KeyArgs,
+    dir: PathBuf,
+    issuer: IssuerUrl,
+    jwks_path: JwksPath,
+    cache_max_age: u32,
+    interval: std::time::Duration,
+) {
+    let kd = crate::keydir::KeyDir::new(dir);
+    tokio::spawn(async move {
+        let mut last = kd.digest();
+        loop {
+            tokio::time::sleep(interval).await;
+            let digest = kd.digest();
+            if digest == last {
+                continue;
+            }
+            last = digest;
+            match keys.load().and_then(|k| Ok(KeySet::new(k)?)) {
+                Ok(set) => {
+                    let docs = render(&set, &issuer, &jwks_path);
+                    state.replace(Snapshot::new(&docs, &issuer, cache_max_age));
+                    state.metrics().reload_ok();
+                    tracing::info!(keys = set.keys().len(), kids = ?set.kids().iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>(), "key directory changed: new documents served");
+                }
+                Err(e) => {
+                    state.metrics().reload_failed();
+                    tracing::warn!(error = %format!("{e:#}"), "key directory changed but cannot be loaded; still serving the previous documents");
+                }
+            }
+        }
+    });
+}
+
 pub(super) async fn serve(a: ServeArgs) -> anyhow::Result<Outcome> {
     let (issuer, jwks_path) = a.issuer.parse()?;
-    let set = KeySet::new(required_keys(&a.keys.keys)?)?;
+    let set = KeySet::new(a.keys.load()?)?;
     let tls = match (&a.tls_cert, &a.tls_key) {
         (Some(c), Some(k)) => Some(tls_config(c, k)?),
         _ => None,
     };
     let listener = bind(&a.listen).await?;
-    run_server(listener, &issuer, &jwks_path, &set, tls, a.cache_max_age).await
+    let state = AppState::new(Snapshot::new(
+        &render(&set, &issuer, &jwks_path),
+        &issuer,
+        a.cache_max_age,
+    ));
+    if let Some(dir) = a.keys.key_dir.clone() {
+        spawn_reloader(
+            state.clone(),
+            a.keys.clone(),
+            dir,
+            issuer.clone(),
+            jwks_path.clone(),
+            a.cache_max_age,
+            a.reload_interval,
+        );
+    }
+    run_with_state(listener, state, &issuer, &set, tls).await
 }
 
 /// The files quickstart keeps, relative to its directory.

@@ -1,0 +1,500 @@
+//! `irsa-issuer rotate init|stage|promote|retire|status` and `apiserver-flags`.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::publish::{publish, PublishTarget};
+use super::{print_json, Outcome, OutputFormat, TlsArgs};
+use crate::apiserver::ApiServerFlags;
+use crate::aws_names::S3Location;
+use crate::documents::KeySet;
+use crate::issuer::IssuerUrl;
+use crate::keydir::KeyDir;
+use crate::keys::{self, Algorithm, KeySpec, PublicKey};
+use crate::rotation::{parse_duration, KeySetState, KeyState, TokenPolicy};
+
+/// Rotation commands.
+#[derive(Debug, Subcommand)]
+pub enum RotateCommand {
+    /// Create a key directory with its first (active) key.
+    Init(NewKeyArgs),
+    /// Create (or import) the next key and publish it beside the active one.
+    Stage(NewKeyArgs),
+    /// Make the next key active, once the public issuer serves it; print kube-apiserver's flags.
+    Promote(PromoteArgs),
+    /// Remove previous keys once every token they signed has expired.
+    Retire(RetireArgs),
+    /// Show each key's state and dates, and the next step.
+    Status(StatusArgs),
+}
+
+/// Token lifetime settings.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// The longest lifetime of a service-account token the cluster issues.
+    #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]
+    max_token_age: Duration,
+    /// Clock skew allowed between kube-apiserver and relying parties.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    clock_skew: Duration,
+}
+
+impl PolicyArgs {
+    fn policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            max_token_age: self.max_token_age,
+            skew: self.clock_skew,
+        }
+    }
+}
+
+/// Arguments of `rotate init` and `rotate stage`.
+#[derive(Debug, Args)]
+pub struct NewKeyArgs {
+    /// The key directory.
+    #[arg(long, value_name = "DIR")]
+    key_dir: PathBuf,
+    /// Import this PEM key instead of generating one (a public key alone when the private key
+    /// lives elsewhere, e.g. in an HSM or on the control-plane nodes only).
+    #[arg(long, value_name = "FILE")]
+    import: Option<PathBuf>,
+    /// Algorithm of a generated key.
+    #[arg(long, default_value = "RS256", value_parser = ["RS256", "ES256", "ES384", "ES512"])]
+    alg: String,
+    /// RSA modulus size of a generated key.
+    #[arg(long, default_value_t = 2048, value_name = "2048|3072|4096")]
+    bits: usize,
+    #[command(flatten)]
+    target: PublishTarget,
+}
+
+/// Arguments of `rotate promote`.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The key directory.
+    #[arg(long, value_name = "DIR")]
+    key_dir: PathBuf,
+    /// Poll the public issuer until it serves the next key.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait polls.
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Duration,
+    /// Time between polls.
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    interval: Duration,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    target: PublishTarget,
+}
+
+/// Arguments of `rotate retire`.
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// The key directory.
+    #[arg(long, value_name = "DIR")]
+    key_dir: PathBuf,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Retire previous keys even if tokens they signed may still be valid (those tokens will
+    /// fail to verify).
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    target: PublishTarget,
+}
+
+/// Arguments of `rotate status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The key directory.
+    #[arg(long, value_name = "DIR")]
+    key_dir: PathBuf,
+    #[command(flatten)]
+    policy: PolicyArgs,
+}
+
+/// Arguments of `apiserver-flags`.
+#[derive(Debug, Args)]
+pub struct ApiServerFlagsArgs {
+    /// The key directory.
+    #[arg(long, value_name = "DIR")]
+    key_dir: PathBuf,
+    /// The issuer URL.
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+}
+
+/// Unix seconds, read at the edge: the core takes time as a parameter.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn rfc3339(t: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).unwrap_or(0))
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// The new key: generated, or imported from a file holding exactly one key.
+fn new_key(a: &NewKeyArgs) -> anyhow::Result<(PublicKey, Option<zeroize::Zeroizing<String>>)> {
+    match &a.import {
+        Some(file) => {
+            let data =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let loaded = keys::parse_pem(&data, &file.display().to_string())?;
+            let [one] = loaded.as_slice() else {
+                bail!(
+                    "{} holds {} keys: --import takes a file with exactly one",
+                    file.display(),
+                    loaded.len()
+                );
+            };
+            // Keep the private PEM only when the file is a private key: then kube-apiserver
+            // can be pointed at the copy in the key directory.
+            let private = one
+                .from_private
+                .then(|| zeroize::Zeroizing::new(String::from_utf8_lossy(&data).into_owned()));
+            Ok((one.key.clone(), private))
+        }
+        None => {
+            let g = keys::generate(
+                KeySpec {
+                    alg: a.alg.parse::<Algorithm>()?,
+                    rsa_bits: a.bits,
+                },
+                &mut rand::rngs::OsRng,
+            )?;
+            Ok((g.public, Some(g.private_pem)))
+        }
+    }
+}
+
+/// The issuer: --issuer, or derived from an s3:// target and the region.
+async fn resolve_issuer(t: &PublishTarget) -> anyhow::Result<IssuerUrl> {
+    let (given, _) = t.issuer.parse_optional()?;
+    if let Some(i) = given {
+        return Ok(i);
+    }
+    match t.to.as_deref() {
+        Some(to) if to.starts_with("s3://") => {
+            let ctx = t.aws.load().await?;
+            Ok(S3Location::parse(to)?.issuer(&ctx.region)?)
+        }
+        _ => bail!("--issuer URL is required (or an s3:// --to it can be derived from)"),
+    }
+}
+
+fn published_set(
+    kd: &KeyDir,
+    state: &KeySetState,
+    extra: Option<&PublicKey>,
+) -> anyhow::Result<KeySet> {
+    let mut keys = kd.published_keys(state)?;
+    keys.extend(extra.cloned());
+    Ok(KeySet::new(keys)?)
+}
+
+async fn maybe_publish(set: &KeySet, t: &PublishTarget, out: OutputFormat) -> anyhow::Result<()> {
+    if t.to.is_some() {
+        publish(set, t, false, out).await?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Changed<'a> {
+    kid: String,
+    state: &'a KeySetState,
+}
+
+pub(super) async fn run(cmd: RotateCommand, out: OutputFormat) -> anyhow::Result<Outcome> {
+    match cmd {
+        RotateCommand::Init(a) => init_or_stage(a, out, true).await,
+        RotateCommand::Stage(a) => init_or_stage(a, out, false).await,
+        RotateCommand::Promote(a) => promote(a, out).await,
+        RotateCommand::Retire(a) => retire(a, out).await,
+        RotateCommand::Status(a) => status(a, out),
+    }
+}
+
+async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::Result<Outcome> {
+    let kd = KeyDir::new(&a.key_dir);
+    let mut state = if init {
+        kd.load_state_or_empty()?
+    } else {
+        kd.load_state()?
+    };
+    let (public, private) = new_key(&a)?;
+    // Every check before anything is written: the transition, and the JWKS size.
+    if init {
+        state.init(public.kid().clone(), public.alg(), now())?;
+    } else {
+        state.stage(public.kid().clone(), public.alg(), now())?;
+    }
+    // The new key is not on disk yet: the others are read from the directory.
+    let others = KeySetState {
+        keys: state
+            .keys
+            .iter()
+            .filter(|k| k.kid != *public.kid())
+            .cloned()
+            .collect(),
+        ..state.clone()
+    };
+    let set = published_set(&kd, &others, Some(&public))?;
+    kd.store_key(&public, private.as_deref().map(String::as_str))?;
+    kd.save_state(&state)?;
+    maybe_publish(&set, &a.target, out).await?;
+    match out {
+        OutputFormat::Json => print_json(&Changed {
+            kid: public.kid().to_string(),
+            state: &state,
+        })?,
+        OutputFormat::Text => {
+            let what = if init { "active" } else { "next" };
+            println!(
+                "{} is the {what} key ({}), in {}",
+                public.kid(),
+                public.alg(),
+                kd.root().display()
+            );
+            if private.is_none() {
+                println!("  public key only: kube-apiserver must be given the private key from where it lives");
+            }
+            if init {
+                println!("Point kube-apiserver at it: irsa-issuer apiserver-flags --key-dir {} --issuer URL", kd.root().display());
+            } else {
+                println!(
+                    "Next: publish it (done if --to was given; `serve --key-dir` reloads by itself), wait until relying parties' caches have it (at least the JWKS max-age), then `irsa-issuer rotate promote --key-dir {} --issuer URL`",
+                    kd.root().display()
+                );
+            }
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// The kids the public issuer serves, fetched as STS would: discovery first, then its jwks_uri.
+async fn served_kids(
+    fetcher: &crate::fetch::Fetcher,
+    issuer: &IssuerUrl,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let disc = fetcher.discovery(issuer).await?;
+    if disc["issuer"].as_str() != Some(issuer.as_str()) {
+        bail!(
+            "the discovery document at {} names issuer {}, not {issuer}",
+            issuer.discovery_url(),
+            disc["issuer"]
+        );
+    }
+    let jwks_uri = disc["jwks_uri"]
+        .as_str()
+        .context("the discovery document has no jwks_uri")?
+        .to_string();
+    let (body, _) = fetcher.get(&jwks_uri).await?;
+    let jwks: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("{jwks_uri} is not JSON"))?;
+    let kids = jwks["keys"]
+        .as_array()
+        .map(|ks| {
+            ks.iter()
+                .filter_map(|k| k["kid"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((jwks_uri, kids))
+}
+
+fn flags_for(kd: &KeyDir, state: &KeySetState, issuer: &IssuerUrl) -> ApiServerFlags {
+    let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p).display().to_string();
+    let signing = match state.active() {
+        Some(k) if kd.private_path(&k.kid).exists() => abs(kd.private_path(&k.kid)),
+        Some(k) => format!(
+            "<private key of {} (kept outside {})>",
+            k.kid,
+            kd.root().display()
+        ),
+        None => "<no active key>".into(),
+    };
+    let publics: Vec<String> = state
+        .keys
+        .iter()
+        .map(|k| abs(kd.public_path(&k.kid)))
+        .collect();
+    ApiServerFlags::new(issuer, &signing, &publics)
+}
+
+fn print_flags(flags: &ApiServerFlags) {
+    println!("kube-apiserver flags:");
+    for f in flags.args() {
+        println!("  {f}");
+    }
+    println!("\nkubeadm ClusterConfiguration (v1beta4 lists extraArgs, so the key-file flag can repeat):");
+    print!("{}", flags.kubeadm_snippet());
+}
+
+async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    let kd = KeyDir::new(&a.key_dir);
+    let mut state = kd.load_state()?;
+    let Some(next) = state.next().cloned() else {
+        return Err(crate::rotation::RotationError::NothingStaged.into());
+    };
+    let issuer = resolve_issuer(&a.target).await?;
+    let fetcher = a.tls.fetcher()?;
+    let deadline = std::time::Instant::now() + a.timeout;
+    loop {
+        let result = served_kids(&fetcher, &issuer).await;
+        match &result {
+            Ok((_, kids)) if kids.iter().any(|k| k == next.kid.as_str()) => break,
+            _ if a.wait && std::time::Instant::now() < deadline => {
+                tracing::info!(kid = %next.kid, "the public issuer does not serve the next key yet; waiting");
+                tokio::time::sleep(a.interval).await;
+            }
+            Ok((jwks_uri, kids)) => bail!(
+                "refusing to promote: the public issuer does not serve key {} yet (its JWKS at {jwks_uri} has {}). Publish it (rotate stage --to ..., or let `serve --key-dir` reload), wait for caches, then promote again, or use --wait",
+                next.kid,
+                if kids.is_empty() { "no keys".to_string() } else { kids.join(", ") }
+            ),
+            Err(e) => bail!("refusing to promote: cannot fetch the public issuer's keys: {e:#}"),
+        }
+    }
+    state.promote(now())?;
+    let set = published_set(&kd, &state, None)?;
+    kd.save_state(&state)?;
+    maybe_publish(&set, &a.target, out).await?;
+    let flags = flags_for(&kd, &state, &issuer);
+    match out {
+        OutputFormat::Json => print_json(
+            &serde_json::json!({"active": next.kid, "state": state, "apiserver_flags": flags.args(), "kubeadm": flags.kubeadm_snippet()}),
+        )?,
+        OutputFormat::Text => {
+            println!("{} is now the active key. Restart kube-apiserver with these flags so it signs with it:\n", next.kid);
+            print_flags(&flags);
+            println!("\nTokens signed by the previous key stay valid; retire it once they have expired (`irsa-issuer rotate status` says when).");
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+async fn retire(a: RetireArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    let kd = KeyDir::new(&a.key_dir);
+    let mut state = kd.load_state()?;
+    let retired = state.retire(now(), &a.policy.policy(), a.force)?;
+    if retired.forced {
+        eprintln!("warning: --force retires keys that may have signed tokens still valid; those tokens will fail to verify");
+    }
+    // Publish the smaller set first: if that fails, the key directory is left as it was.
+    let set = published_set(&kd, &state, None)?;
+    maybe_publish(&set, &a.target, out).await?;
+    kd.save_state(&state)?;
+    for kid in &retired.removed {
+        kd.remove_key(kid)?;
+    }
+    match out {
+        OutputFormat::Json => print_json(&retired)?,
+        OutputFormat::Text => {
+            for k in &retired.removed {
+                println!("retired {k}");
+            }
+            for k in &retired.kept {
+                println!("kept {k} (it may still verify live tokens)");
+            }
+            println!("Remove the retired keys' --service-account-key-file flags from kube-apiserver at its next restart (`irsa-issuer apiserver-flags`).");
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+#[derive(Serialize)]
+struct StatusKey {
+    kid: String,
+    alg: Algorithm,
+    state: KeyState,
+    created: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    promoted: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    demoted: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    removable_from: Option<String>,
+    private_key: bool,
+}
+
+fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    let kd = KeyDir::new(&a.key_dir);
+    let state = kd.load_state()?;
+    let policy = a.policy.policy();
+    let t = now();
+    let keys: Vec<StatusKey> = state
+        .keys
+        .iter()
+        .map(|k| StatusKey {
+            kid: k.kid.to_string(),
+            alg: k.alg,
+            state: k.state,
+            created: rfc3339(k.created),
+            promoted: k.promoted.map(rfc3339),
+            demoted: k.demoted.map(rfc3339),
+            removable_from: k.demoted.map(|d| rfc3339(policy.safe_to_remove_at(d))),
+            private_key: kd.private_path(&k.kid).exists(),
+        })
+        .collect();
+    let next = state.next_step(t, &policy);
+    match out {
+        OutputFormat::Json => print_json(
+            &serde_json::json!({"keys": keys, "next_step": {"command": next.command, "safe_from": next.safe_from.map(rfc3339), "why": next.why}}),
+        )?,
+        OutputFormat::Text => {
+            println!(
+                "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}",
+                "KID", "ALG", "STATE", "CREATED", "PROMOTED", "DEMOTED"
+            );
+            for k in &keys {
+                println!(
+                    "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}",
+                    k.kid,
+                    k.alg.as_str(),
+                    format!("{:?}", k.state).to_lowercase(),
+                    k.created,
+                    k.promoted.as_deref().unwrap_or("-"),
+                    k.demoted.as_deref().unwrap_or("-")
+                );
+            }
+            match next.safe_from {
+                Some(at) if at > t => println!(
+                    "\nnext: {} — safe from {} ({})",
+                    next.command,
+                    rfc3339(at),
+                    next.why
+                ),
+                _ => println!("\nnext: {} ({})", next.command, next.why),
+            }
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+pub(super) fn apiserver_flags(a: ApiServerFlagsArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    let issuer = IssuerUrl::parse(&a.issuer, false)?;
+    let kd = KeyDir::new(&a.key_dir);
+    let state = kd.load_state()?;
+    let flags = flags_for(&kd, &state, &issuer);
+    match out {
+        OutputFormat::Json => print_json(&flags)?,
+        OutputFormat::Text => print_flags(&flags),
+    }
+    Ok(Outcome::Done)
+}
