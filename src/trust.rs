@@ -318,8 +318,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            p.statement[0].principal["Federated"],
-            "arn:aws:iam::444455556666:oidc-provider/s3.eu-west-1.amazonaws.com/acme-oidc/c1"
+            render(&p),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::444455556666:oidc-provider/s3.eu-west-1.amazonaws.com/acme-oidc/c1"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"s3.eu-west-1.amazonaws.com/acme-oidc/c1:aud":"sts.amazonaws.com","s3.eu-west-1.amazonaws.com/acme-oidc/c1:sub":"system:serviceaccount:payments:api"}}}]}"#
         );
     }
 
@@ -345,7 +345,10 @@ mod tests {
             &sas(&["a/x", "b/y"]),
         )
         .unwrap();
-        assert!(render(&p).contains(r#""StringEquals":{"s3.eu-west-1.amazonaws.com/acme-oidc/c1:aud":"sts.amazonaws.com","s3.eu-west-1.amazonaws.com/acme-oidc/c1:sub":["system:serviceaccount:a:x","system:serviceaccount:b:y"]}"#));
+        assert_eq!(
+            render(&p),
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/s3.eu-west-1.amazonaws.com/acme-oidc/c1"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"s3.eu-west-1.amazonaws.com/acme-oidc/c1:aud":"sts.amazonaws.com","s3.eu-west-1.amazonaws.com/acme-oidc/c1:sub":["system:serviceaccount:a:x","system:serviceaccount:b:y"]}}}]}"#
+        );
     }
 
     #[test]
