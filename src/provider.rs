@@ -11,6 +11,24 @@ use crate::issuer::IssuerUrl;
 /// The tag that marks what irsa-issuer created (and so may change or delete).
 pub const MANAGED_TAG: (&str, &str) = ("managed-by", "irsa-issuer");
 
+/// Whether a resource with these tags was created by irsa-issuer.
+pub fn is_managed(tags: &BTreeMap<String, String>) -> bool {
+    tags.get(MANAGED_TAG.0).map(String::as_str) == Some(MANAGED_TAG.1)
+}
+
+/// The tags of `wanted` that `actual` lacks or has with another value. Tags irsa-issuer was not
+/// asked for are never removed: other tools (cost allocation, ownership) set them.
+pub fn tags_to_set(
+    wanted: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    wanted
+        .iter()
+        .filter(|(k, v)| actual.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// IAM's limits on an OIDC provider.
 pub mod limits {
     /// Characters in the provider URL.
@@ -160,7 +178,7 @@ pub struct ProviderState {
 impl ProviderState {
     /// Whether irsa-issuer created it.
     pub fn is_managed(&self) -> bool {
-        self.tags.get(MANAGED_TAG.0).map(String::as_str) == Some(MANAGED_TAG.1)
+        is_managed(&self.tags)
     }
 }
 
@@ -260,12 +278,7 @@ pub fn plan(spec: &ProviderSpec, actual: Option<&ProviderState>) -> Vec<Provider
             client_id: id.clone(),
         });
     }
-    let tags: BTreeMap<String, String> = spec
-        .tags
-        .iter()
-        .filter(|(k, v)| actual.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let tags = tags_to_set(&spec.tags, &actual.tags);
     if !tags.is_empty() {
         changes.push(ProviderChange::Tag { tags });
     }

@@ -100,7 +100,7 @@ pub struct RoleState {
 impl RoleState {
     /// Whether irsa-issuer created it.
     pub fn is_managed(&self) -> bool {
-        self.tags.get(MANAGED_TAG.0).map(String::as_str) == Some(MANAGED_TAG.1)
+        crate::provider::is_managed(&self.tags)
     }
 }
 
@@ -244,12 +244,7 @@ pub fn plan(
             changes.push(RoleChange::SetMaxSessionDuration { seconds: d });
         }
     }
-    let tags: BTreeMap<String, String> = spec
-        .tags
-        .iter()
-        .filter(|(k, v)| actual.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let tags = crate::provider::tags_to_set(&spec.tags, &actual.tags);
     if !tags.is_empty() {
         changes.push(RoleChange::Tag { tags });
     }

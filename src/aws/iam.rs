@@ -3,33 +3,15 @@
 //! A concrete type rather than a trait: it has one implementation, and tests run it against
 //! moto's IAM instead of a fake.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_iam::types::Tag;
 use tracing::instrument;
 
-use super::{call_error, error_code, AwsError};
+use super::{call_error, error_code, iam_tags as tags, AwsError};
 use crate::provider::{ProviderChange, ProviderState};
 
 /// The OIDC providers of one account.
 #[derive(Debug, Clone)]
 pub struct Providers {
     client: aws_sdk_iam::Client,
-}
-
-fn tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
-    map.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::Call {
-                    operation: "iam:Tag",
-                    message: e.to_string(),
-                })
-        })
-        .collect()
 }
 
 impl Providers {

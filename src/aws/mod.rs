@@ -213,6 +213,24 @@ impl AwsContext {
     }
 }
 
+/// Tags in IAM's shape.
+pub(crate) fn iam_tags(
+    map: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<aws_sdk_iam::types::Tag>, AwsError> {
+    map.iter()
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::Call {
+                    operation: "iam:Tag",
+                    message: e.to_string(),
+                })
+        })
+        .collect()
+}
+
 /// The error code of a service error, if it is one.
 pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     match err {

@@ -2,11 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 use tracing::instrument;
 
-use super::{call_error, error_code, AwsError};
+use super::{call_error, error_code, iam_tags, AwsError};
 use crate::role::{RoleChange, RoleState};
 
 /// The roles of one account.
@@ -21,21 +20,6 @@ fn decode_policy(text: &str) -> Value {
         let decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy();
         serde_json::from_str(&decoded).unwrap_or(Value::String(decoded.into_owned()))
     })
-}
-
-fn iam_tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
-    map.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| AwsError::Call {
-                    operation: "iam:Tag",
-                    message: e.to_string(),
-                })
-        })
-        .collect()
 }
 
 impl Roles {
