@@ -257,6 +257,9 @@ where
                 "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
                     "; the credentials lack this permission: `irsa-issuer iam-policy` prints the policy irsa-issuer needs"
                 }
+                "MalformedPolicyDocument" => {
+                    "; if the policy names an OIDC provider, create it in this account first (`irsa-issuer provider apply`, with --assume-role for other accounts)"
+                }
                 "InvalidClientTokenId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidAccessKeyId" => {
                     "; check the AWS credentials in use (AWS_PROFILE, AWS_ACCESS_KEY_ID, `aws sts get-caller-identity`)"
                 }
