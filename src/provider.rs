@@ -107,6 +107,16 @@ impl ProviderSpec {
         thumbprints: impl IntoIterator<Item = Thumbprint>,
         tags: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ProviderError> {
+        Self::without_thumbprints(issuer, client_ids, tags)?.with_thumbprints(thumbprints)
+    }
+
+    /// Checks the URL, client IDs and tags: what is known before the thumbprint is fetched.
+    /// The spec is complete only after [`ProviderSpec::with_thumbprints`].
+    pub fn without_thumbprints(
+        issuer: &IssuerUrl,
+        client_ids: impl IntoIterator<Item = String>,
+        tags: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ProviderError> {
         validate_url(issuer)?;
         let client_ids: BTreeSet<String> = client_ids.into_iter().collect();
         if client_ids.is_empty() || client_ids.len() > limits::CLIENT_IDS_MAX {
@@ -123,14 +133,6 @@ impl ProviderSpec {
             return Err(ProviderError::Limit(format!(
                 "client ID `{bad}` must be 1 to {} characters",
                 limits::CLIENT_ID_MAX
-            )));
-        }
-        let thumbprints: BTreeSet<Thumbprint> = thumbprints.into_iter().collect();
-        if thumbprints.is_empty() || thumbprints.len() > limits::THUMBPRINTS_MAX {
-            return Err(ProviderError::Limit(format!(
-                "a provider takes 1 to {} thumbprints, not {}",
-                limits::THUMBPRINTS_MAX,
-                thumbprints.len()
             )));
         }
         let mut all_tags: BTreeMap<String, String> = tags.into_iter().collect();
@@ -154,9 +156,26 @@ impl ProviderSpec {
         Ok(Self {
             url: issuer.as_str().to_string(),
             client_ids,
-            thumbprints,
+            thumbprints: BTreeSet::new(),
             tags: all_tags,
         })
+    }
+
+    /// Sets the thumbprint list (1 to 5).
+    pub fn with_thumbprints(
+        mut self,
+        thumbprints: impl IntoIterator<Item = Thumbprint>,
+    ) -> Result<Self, ProviderError> {
+        let thumbprints: BTreeSet<Thumbprint> = thumbprints.into_iter().collect();
+        if thumbprints.is_empty() || thumbprints.len() > limits::THUMBPRINTS_MAX {
+            return Err(ProviderError::Limit(format!(
+                "a provider takes 1 to {} thumbprints, not {}",
+                limits::THUMBPRINTS_MAX,
+                thumbprints.len()
+            )));
+        }
+        self.thumbprints = thumbprints;
+        Ok(self)
     }
 }
 

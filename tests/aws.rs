@@ -404,21 +404,12 @@ async fn bad_s3_inputs_fail_clearly_and_change_nothing() {
 /// A TLS issuer on loopback (throwaway CA, leaf + intermediate) for thumbprint tests.
 struct TlsIssuer {
     _server: Server,
-    dir: tempfile::TempDir,
+    dir: Tls,
     addr: String,
 }
 
 fn tls_issuer(issuer: &str) -> TlsIssuer {
-    let dir = tempfile::tempdir().unwrap();
-    let p = irsa_issuer::pki::generate(&["localhost"]).unwrap();
-    std::fs::write(dir.path().join("ca.crt"), &p.ca_cert_pem).unwrap();
-    std::fs::write(dir.path().join("tls.crt"), &p.chain_pem).unwrap();
-    std::fs::write(dir.path().join("tls.key"), p.leaf_key_pem.as_bytes()).unwrap();
-    std::fs::write(
-        dir.path().join("intermediate.crt"),
-        &p.intermediate_cert_pem,
-    )
-    .unwrap();
+    let dir = Tls::new();
     let server = Server::start(&[
         "serve",
         "--issuer",
@@ -489,11 +480,7 @@ fn openssl_last_cert_sha1(addr: &str) -> String {
 fn thumbprint_is_the_last_certificate_in_the_chain_as_openssl_sees_it() {
     let port = free_port();
     let issuer = format!("https://localhost:{port}");
-    let dir = tempfile::tempdir().unwrap();
-    let p = irsa_issuer::pki::generate(&["localhost"]).unwrap();
-    std::fs::write(dir.path().join("ca.crt"), &p.ca_cert_pem).unwrap();
-    std::fs::write(dir.path().join("tls.crt"), &p.chain_pem).unwrap();
-    std::fs::write(dir.path().join("tls.key"), p.leaf_key_pem.as_bytes()).unwrap();
+    let dir = Tls::new();
     let server = Server::start(&[
         "serve",
         "--issuer",
@@ -510,7 +497,9 @@ fn thumbprint_is_the_last_certificate_in_the_chain_as_openssl_sees_it() {
     let expected = openssl_last_cert_sha1(&server.addr);
     // The leaf is not what IAM wants: make sure the two differ here.
     let leaf = irsa_issuer::aws_names::Thumbprint::of_der(
-        pem::parse(&p.leaf_cert_pem).unwrap().contents(),
+        pem::parse(std::fs::read(dir.path().join("leaf.crt")).unwrap())
+            .unwrap()
+            .contents(),
     );
     assert_ne!(leaf.as_str(), expected);
     let o = run(&[

@@ -22,30 +22,6 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-struct Tls {
-    dir: tempfile::TempDir,
-}
-
-impl Tls {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let p = irsa_issuer::pki::generate(&["localhost"]).unwrap();
-        std::fs::write(dir.path().join("ca.crt"), &p.ca_cert_pem).unwrap();
-        std::fs::write(dir.path().join("tls.crt"), &p.chain_pem).unwrap();
-        std::fs::write(dir.path().join("tls.key"), p.leaf_key_pem.as_bytes()).unwrap();
-        Self { dir }
-    }
-    fn ca(&self) -> String {
-        self.dir.path().join("ca.crt").display().to_string()
-    }
-    fn cert(&self) -> String {
-        self.dir.path().join("tls.crt").display().to_string()
-    }
-    fn key(&self) -> String {
-        self.dir.path().join("tls.key").display().to_string()
-    }
-}
-
 fn active_kid(kd: &std::path::Path) -> String {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(kd.join("keyset.json")).unwrap()).unwrap();

@@ -179,17 +179,6 @@ async fn metrics_count_requests_by_route_and_status_and_list_kids() {
     assert!(text.contains("irsa_issuer_keys 2"));
 }
 
-/// A throwaway CA (root, intermediate, localhost leaf) written to a temp dir.
-fn tls_dir() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let p = irsa_issuer::pki::generate(&["localhost", "127.0.0.1"]).unwrap();
-    std::fs::write(d.path().join("ca.crt"), &p.ca_cert_pem).unwrap();
-    std::fs::write(d.path().join("tls.crt"), &p.chain_pem).unwrap();
-    std::fs::write(d.path().join("tls.key"), p.leaf_key_pem.as_bytes()).unwrap();
-    std::fs::write(d.path().join("intermediate.crt"), &p.intermediate_cert_pem).unwrap();
-    d
-}
-
 fn kid_of(file: &str) -> String {
     let keys = parse_pem(&std::fs::read(fixture(file)).unwrap(), file).unwrap();
     keys[0].key.kid().to_string()
@@ -244,7 +233,7 @@ async fn verify_with_jsonwebtoken(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_verify_end_to_end_over_tls_and_foreign_keys_fail() {
-    let tls = tls_dir();
+    let tls = Tls::new();
     let port = free_port();
     let issuer = format!("https://localhost:{port}/cluster-a");
     let server = Server::start(&[
@@ -359,7 +348,7 @@ async fn tokens_verify_end_to_end_over_tls_and_foreign_keys_fail() {
 
 #[test]
 fn tls_presents_the_chain_as_given_and_sigterm_stops_gracefully() {
-    let tls = tls_dir();
+    let tls = Tls::new();
     let mut server = Server::start(&[
         "serve",
         "--issuer",
@@ -419,7 +408,7 @@ fn tls_presents_the_chain_as_given_and_sigterm_stops_gracefully() {
 
 #[test]
 fn serve_refuses_bad_tls_files_and_half_tls_flags() {
-    let tls = tls_dir();
+    let tls = Tls::new();
     let k = fixture("rsa2048.pub");
     let o = run(&[
         "serve",

@@ -45,17 +45,6 @@ impl CallRecorder {
     pub fn calls(&self) -> Vec<String> {
         self.0.lock().map(|v| v.clone()).unwrap_or_default()
     }
-
-    /// The requests that change something (anything but Get*, Head*, List*).
-    pub fn mutating(&self) -> Vec<String> {
-        self.calls()
-            .into_iter()
-            .filter(|c| {
-                let op = c.split(':').nth(1).unwrap_or(c);
-                !(op.starts_with("Get") || op.starts_with("Head") || op.starts_with("List"))
-            })
-            .collect()
-    }
 }
 
 impl Intercept for CallRecorder {
@@ -126,11 +115,6 @@ impl AwsContext {
             region: self.region.clone(),
             recorder: self.recorder.clone(),
         }
-    }
-
-    /// The shared SDK configuration.
-    pub fn sdk_config(&self) -> &SdkConfig {
-        &self.sdk
     }
 
     /// An S3 client; path-style when the bucket name has dots (virtual-hosted TLS breaks there).

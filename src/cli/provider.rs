@@ -162,16 +162,9 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     } else {
         a.client_ids.clone()
     };
-    // Limits on client IDs and tags before the thumbprint fetch (a placeholder stands in for it).
-    ProviderSpec::new(
-        &issuer,
-        client_ids.clone(),
-        thumbprints
-            .iter()
-            .cloned()
-            .chain(auto.then(|| Thumbprint::of_der(b""))),
-        a.tags.clone(),
-    )?;
+    // Everything known so far is checked before the thumbprint fetch and any AWS call (loading
+    // the configuration makes none).
+    let partial = ProviderSpec::without_thumbprints(&issuer, client_ids, a.tags.clone())?;
     if auto {
         let found = a.tls.fetcher()?.issuer_thumbprints(&issuer).await?;
         if out == OutputFormat::Text {
@@ -179,8 +172,8 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         }
         thumbprints.extend(found.into_iter().map(|t| t.thumbprint));
     }
+    let spec = partial.with_thumbprints(thumbprints)?;
     // One spec for every account: the same URL, client IDs and thumbprints everywhere.
-    let spec = ProviderSpec::new(&issuer, client_ids, thumbprints, a.tags.clone())?;
     let (plan_only, text) = (a.plan, out == OutputFormat::Text);
     let results = accounts::for_each(&ctx, &a.target.accounts, |ctx, caller| {
         let (spec, issuer) = (spec.clone(), issuer.clone());

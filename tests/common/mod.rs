@@ -366,3 +366,48 @@ pub fn moto_log_count(method: &str, needle: &str) -> usize {
         .filter(|l| l.contains(&format!("\"{method} ")) && l.contains(needle))
         .count()
 }
+
+/// A throwaway CA (root → intermediate → `localhost`/127.0.0.1 leaf) written to a temp dir:
+/// `ca.crt`, `tls.crt` (leaf + intermediate, as a server sends it), `tls.key`,
+/// `intermediate.crt`, `leaf.crt`.
+pub struct Tls {
+    dir: tempfile::TempDir,
+}
+
+impl Tls {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let p = irsa_issuer::pki::generate(&["localhost", "127.0.0.1"]).unwrap();
+        let files = [
+            ("ca.crt", p.ca_cert_pem.as_str()),
+            ("tls.crt", p.chain_pem.as_str()),
+            ("tls.key", p.leaf_key_pem.as_str()),
+            ("intermediate.crt", p.intermediate_cert_pem.as_str()),
+            ("leaf.crt", p.leaf_cert_pem.as_str()),
+        ];
+        for (name, pem) in files {
+            std::fs::write(dir.path().join(name), pem).unwrap();
+        }
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    pub fn ca(&self) -> String {
+        self.file("ca.crt")
+    }
+
+    pub fn cert(&self) -> String {
+        self.file("tls.crt")
+    }
+
+    pub fn key(&self) -> String {
+        self.file("tls.key")
+    }
+}
