@@ -13,6 +13,7 @@ pub mod aws;
 pub mod aws_names;
 pub mod bucket;
 pub mod cli;
+pub mod config;
 pub mod documents;
 pub mod fetch;
 pub mod fsutil;
