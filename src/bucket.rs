@@ -174,6 +174,38 @@ pub fn merge_policy(
     Ok(Some(doc.to_string()))
 }
 
+/// `existing` without the statement `sid`: `None` when it has no such statement, `Some(None)`
+/// when nothing else is left (delete the policy), `Some(Some(doc))` otherwise.
+pub fn remove_statement(
+    bucket: &str,
+    existing: Option<&str>,
+    sid: &str,
+) -> Result<Option<Option<String>>, BucketError> {
+    let Some(text) = existing.filter(|t| !t.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let bad = |reason: String| BucketError::BadPolicy {
+        bucket: bucket.into(),
+        reason,
+    };
+    let mut doc: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let mut statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => return Ok(None),
+    };
+    let before = statements.len();
+    statements.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(sid));
+    if statements.len() == before {
+        return Ok(None);
+    }
+    if statements.is_empty() {
+        return Ok(Some(None));
+    }
+    doc["Statement"] = Value::Array(statements);
+    Ok(Some(Some(doc.to_string())))
+}
+
 /// What the bucket must look like.
 #[derive(Debug, Clone)]
 pub struct BucketWanted {
@@ -256,6 +288,21 @@ pub fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_statement_keeps_other_statements() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Sid":"A","Effect":"Allow"},{"Sid":"B","Effect":"Deny"}]}"#;
+        let left = remove_statement("b", Some(doc), "A")
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(&left).unwrap();
+        assert_eq!(v["Statement"], json!([{"Sid":"B","Effect":"Deny"}]));
+        assert_eq!(remove_statement("b", Some(doc), "C").unwrap(), None);
+        let only = r#"{"Statement":{"Sid":"A"}}"#;
+        assert_eq!(remove_statement("b", Some(only), "A").unwrap(), Some(None));
+        assert_eq!(remove_statement("b", None, "A").unwrap(), None);
+    }
 
     fn loc() -> S3Location {
         S3Location::parse("s3://bkt/c1").unwrap()

@@ -12,6 +12,7 @@ use crate::issuer::{IssuerUrl, JwksPath};
 use crate::keys::{self, LoadedKey};
 
 mod accounts;
+mod apply;
 mod docs;
 mod keycmd;
 mod provider;
@@ -41,6 +42,15 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write an annotated configuration file (irsa-issuer.toml) to start from.
+    Init(apply::InitArgs),
+    /// Converge everything the file describes: keys, documents, provider in every account,
+    /// roles. Prints a plan first.
+    Apply(apply::ApplyArgs),
+    /// Delete what `apply` created (only what carries the managed-by=irsa-issuer tag).
+    Destroy(apply::DestroyArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
     /// Generate signing keys and show key IDs.
     #[command(subcommand)]
     Keys(keycmd::KeysCommand),
@@ -238,6 +248,21 @@ pub(crate) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Arguments of `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+fn completions(a: CompletionsArgs) -> anyhow::Result<Outcome> {
+    use clap::CommandFactory as _;
+    let mut cmd = Cli::command();
+    clap_complete::generate(a.shell, &mut cmd, "irsa-issuer", &mut std::io::stdout());
+    Ok(Outcome::Done)
+}
+
 /// Starts logging on stderr.
 pub fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
@@ -262,6 +287,10 @@ pub fn init_tracing(cli: &Cli) {
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let out = cli.output;
     match cli.command {
+        Command::Init(a) => apply::init(a),
+        Command::Apply(a) => apply::apply(a, out).await,
+        Command::Destroy(a) => apply::destroy(a, out).await,
+        Command::Completions(a) => completions(a),
         Command::Keys(c) => keycmd::run(c, out),
         Command::Jwks(a) => docs::jwks(a),
         Command::Discovery(a) => docs::discovery(a),

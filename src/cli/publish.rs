@@ -10,7 +10,10 @@ use super::{parse_tag, print_json, AwsArgs, IssuerArgs, KeyArgs, Outcome, Output
 use crate::aws_names::{Partition, S3Location};
 use crate::bucket::{self, BucketChange, BucketWanted, PublicAccess};
 use crate::documents::{render, KeySet};
-use crate::plan::{publish_objects, ObjectAction, PublishPlan, PublishStep};
+use crate::issuer::IssuerUrl;
+use crate::plan::{
+    publish_objects, DesiredObject, ExistingObject, ObjectAction, PublishPlan, PublishStep,
+};
 use crate::store::{self, dir::DirStore, s3::S3Store, PublishReport, Store};
 
 /// Arguments of `publish`.
@@ -36,16 +39,16 @@ pub struct PublishTarget {
     pub(super) to: Option<String>,
     /// S3: create the bucket if missing, tag it, and make the two documents publicly readable.
     #[arg(long)]
-    create_bucket: bool,
+    pub(super) create_bucket: bool,
     /// S3: how the documents are made public by --create-bucket.
     #[arg(long, value_enum, default_value_t = PublicAccess::Policy)]
-    public_access: PublicAccess,
+    pub(super) public_access: PublicAccess,
     /// S3: the Cache-Control of both objects.
     #[arg(long, default_value = "public, max-age=300", value_name = "VALUE")]
-    cache_control: String,
+    pub(super) cache_control: String,
     /// S3: a bucket tag KEY=VALUE for --create-bucket (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
-    tags: Vec<(String, String)>,
+    pub(super) tags: Vec<(String, String)>,
     #[command(flatten)]
     pub(super) aws: AwsArgs,
 }
@@ -64,59 +67,190 @@ struct PublishOutput<'a> {
     aws_calls: Option<Vec<String>>,
 }
 
-fn print_plan(plan: &PublishPlan, bucket_lines: &[String], target: &str) {
-    println!("Publish plan for {target}:");
-    for line in bucket_lines {
-        println!("  {line}");
-    }
-    for step in &plan.steps {
-        let (sign, what) = match &step.action {
-            ObjectAction::Create => ("+", "create".to_string()),
-            ObjectAction::Update { reasons } => ("~", format!("update ({})", reasons.join(", "))),
-            ObjectAction::Unchanged => ("=", "unchanged".to_string()),
-        };
-        println!("  {sign} {:<40} {what}", step.object.key);
-    }
-}
-
 pub(super) async fn run(a: PublishArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let set = KeySet::new(a.keys.load()?)?;
     publish(&set, &a.target, a.plan, out).await
+}
+
+/// Either kind of document store.
+pub(super) enum AnyStore {
+    /// A directory.
+    Dir(DirStore),
+    /// An S3 bucket and prefix.
+    S3(S3Store),
+}
+
+impl Store for AnyStore {
+    fn describe(&self) -> String {
+        match self {
+            Self::Dir(s) => s.describe(),
+            Self::S3(s) => s.describe(),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<ExistingObject>, store::StoreError> {
+        match self {
+            Self::Dir(s) => s.get(key).await,
+            Self::S3(s) => s.get(key).await,
+        }
+    }
+
+    async fn put(&self, object: &DesiredObject) -> Result<(), store::StoreError> {
+        match self {
+            Self::Dir(s) => s.put(object).await,
+            Self::S3(s) => s.put(object).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), store::StoreError> {
+        match self {
+            Self::Dir(s) => s.delete(key).await,
+            Self::S3(s) => s.delete(key).await,
+        }
+    }
+}
+
+/// A publish that has been planned (everything read, nothing written).
+pub(super) struct Prepared {
+    /// The issuer the documents name.
+    pub issuer: IssuerUrl,
+    /// The store.
+    pub store: AnyStore,
+    /// The bucket, for an S3 target.
+    pub bucket: Option<String>,
+    /// Bucket set-up to do first.
+    pub bucket_changes: Vec<BucketChange>,
+    /// The objects.
+    pub plan: PublishPlan,
+    /// The AWS context used (S3 targets).
+    pub ctx: Option<crate::aws::AwsContext>,
+}
+
+impl Prepared {
+    /// Whether anything would be written.
+    pub fn pending(&self) -> bool {
+        self.plan.has_changes() || !self.bucket_changes.is_empty()
+    }
+
+    /// The plan as lines (`+ key  create`).
+    pub fn lines(&self) -> Vec<String> {
+        let bucket = self.bucket.as_deref().unwrap_or_default();
+        let mut lines: Vec<String> = self
+            .bucket_changes
+            .iter()
+            .map(|c| c.describe(bucket))
+            .collect();
+        for step in &self.plan.steps {
+            let (sign, what) = match &step.action {
+                ObjectAction::Create => ("+", "create".to_string()),
+                ObjectAction::Update { reasons } => {
+                    ("~", format!("update ({})", reasons.join(", ")))
+                }
+                ObjectAction::Unchanged => ("=", "unchanged".to_string()),
+            };
+            lines.push(format!("{sign} {:<40} {what}", step.object.key));
+        }
+        lines
+    }
+
+    /// Sets up the bucket (if asked), then writes the changed objects, JWKS first.
+    pub async fn apply(&self) -> anyhow::Result<PublishReport> {
+        if let AnyStore::S3(s3) = &self.store {
+            s3.apply_bucket(&self.bucket_changes).await?;
+        }
+        Ok(store::apply(&self.store, &self.plan).await?)
+    }
 }
 
 /// Publishes `set` to `a`'s target (which must be given).
 pub(super) async fn publish(
     set: &KeySet,
     a: &PublishTarget,
-    plan: bool,
+    plan_only: bool,
     out: OutputFormat,
 ) -> anyhow::Result<Outcome> {
+    let p = prepare(set, a, None).await?;
+    let pending = p.pending();
+    if out == OutputFormat::Text {
+        println!("Publish plan for {}:", p.store.describe());
+        for line in p.lines() {
+            println!("  {line}");
+        }
+    }
+    let result = if plan_only || !pending {
+        None
+    } else {
+        Some(p.apply().await?)
+    };
+    match out {
+        OutputFormat::Json => print_json(&PublishOutput {
+            issuer: p.issuer.as_str(),
+            target: p.store.describe(),
+            kids: set.kids().into_iter().map(|(k, _)| k.to_string()).collect(),
+            bucket_changes: &p.bucket_changes,
+            plan: &p.plan,
+            result,
+            aws_calls: p.ctx.as_ref().map(|c| c.recorder.calls()),
+        })?,
+        OutputFormat::Text => match (&result, pending) {
+            (Some(r), _) => println!(
+                "Published {}: {} written, {} unchanged.",
+                p.issuer,
+                r.written.len(),
+                r.unchanged.len()
+            ),
+            (None, false) => println!("No changes: the published documents are up to date."),
+            (None, true) => println!("Plan only: nothing was written."),
+        },
+    }
+    Ok(if plan_only && pending {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Done
+    })
+}
+
+/// Reads the target and plans the publish of `set`; `ctx` is reused for S3 when given.
+pub(super) async fn prepare(
+    set: &KeySet,
+    a: &PublishTarget,
+    ctx: Option<crate::aws::AwsContext>,
+) -> anyhow::Result<Prepared> {
     let Some(to) = a.to.as_deref() else {
         bail!("--to is required: a directory, or s3://BUCKET[/PREFIX]");
     };
     if to.starts_with("s3://") {
-        return run_s3(a, to, plan, set, out).await;
+        return prepare_s3(a, to, set, ctx).await;
     }
     if to.contains("://") {
         bail!("--to {to}: publish targets are a directory or s3://BUCKET[/PREFIX]");
     }
     let (issuer, jwks_path) = a.issuer.parse()?;
     let docs = render(set, &issuer, &jwks_path);
-    let store = DirStore::new(PathBuf::from(to));
-    let steps = store::plan(&store, publish_objects(&docs, "", None)).await?;
-    finish(to, plan, out, &store, issuer.as_str(), set, &steps, None).await
+    let store = AnyStore::Dir(DirStore::new(PathBuf::from(to)));
+    let plan = store::plan(&store, publish_objects(&docs, "", None)).await?;
+    Ok(Prepared {
+        issuer,
+        store,
+        bucket: None,
+        bucket_changes: Vec::new(),
+        plan,
+        ctx: None,
+    })
 }
 
-async fn run_s3(
+async fn prepare_s3(
     a: &PublishTarget,
     to: &str,
-    plan_only: bool,
     set: &KeySet,
-    out: OutputFormat,
-) -> anyhow::Result<Outcome> {
+    ctx: Option<crate::aws::AwsContext>,
+) -> anyhow::Result<Prepared> {
     let loc = S3Location::parse(to)?;
     let (given, jwks_path) = a.issuer.parse_optional()?;
-    let ctx = a.aws.load().await?;
+    let ctx = match ctx {
+        Some(c) => c,
+        None => a.aws.load().await?,
+    };
     let issuer = match given {
         Some(i) => {
             loc.check_issuer(&i, &ctx.region)?;
@@ -171,74 +305,12 @@ async fn run_s3(
                 .collect(),
         }
     };
-    finish(
-        to,
-        plan_only,
-        out,
-        &store,
-        issuer.as_str(),
-        set,
-        &plan,
-        Some((&store, &bucket_changes, &ctx)),
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn finish<S: Store + Sync>(
-    to: &str,
-    plan_only: bool,
-    out: OutputFormat,
-    store: &S,
-    issuer: &str,
-    set: &KeySet,
-    plan: &PublishPlan,
-    s3: Option<(&S3Store, &[BucketChange], &crate::aws::AwsContext)>,
-) -> anyhow::Result<Outcome> {
-    let bucket_changes = s3.map(|(_, c, _)| c).unwrap_or_default();
-    let target = store.describe();
-    let pending = plan.has_changes() || !bucket_changes.is_empty();
-    if out == OutputFormat::Text {
-        let bucket = to
-            .trim_start_matches("s3://")
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        let lines: Vec<String> = bucket_changes.iter().map(|c| c.describe(bucket)).collect();
-        print_plan(plan, &lines, &target);
-    }
-    let result = if plan_only || !pending {
-        None
-    } else {
-        // The bucket first: the objects may need it to exist.
-        if let Some((bucket, changes, _)) = s3 {
-            bucket.apply_bucket(changes).await?;
-        }
-        Some(store::apply(store, plan).await?)
-    };
-    match out {
-        OutputFormat::Json => print_json(&PublishOutput {
-            issuer,
-            target,
-            kids: set.kids().into_iter().map(|(k, _)| k.to_string()).collect(),
-            bucket_changes,
-            plan,
-            result,
-            aws_calls: s3.map(|(_, _, c)| c.recorder.calls()),
-        })?,
-        OutputFormat::Text => match (&result, pending) {
-            (Some(r), _) => println!(
-                "Published {issuer}: {} written, {} unchanged.",
-                r.written.len(),
-                r.unchanged.len()
-            ),
-            (None, false) => println!("No changes: the published documents are up to date."),
-            (None, true) => println!("Plan only: nothing was written."),
-        },
-    }
-    Ok(if plan_only && pending {
-        Outcome::ChangesPending
-    } else {
-        Outcome::Done
+    Ok(Prepared {
+        issuer,
+        store: AnyStore::S3(store),
+        bucket: Some(loc.bucket.clone()),
+        bucket_changes,
+        plan,
+        ctx: Some(ctx),
     })
 }

@@ -49,6 +49,15 @@ impl Store for DirStore {
         fsutil::write_atomic(&path, &object.body, 0o644)
             .map_err(|source| io("writing", &path, source))
     }
+
+    #[instrument(skip_all, fields(key))]
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("deleting", &path, e)),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn io(action: &'static str, path: &Path, source: std::io::Error) -> StoreError {

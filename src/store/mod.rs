@@ -48,6 +48,8 @@ pub trait Store {
     ) -> impl Future<Output = Result<Option<ExistingObject>, StoreError>> + Send;
     /// Writes `object` so that readers see either the old or the new bytes, never a mix.
     fn put(&self, object: &DesiredObject) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Removes the object at `key` (no error if there is none).
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Reads what exists and plans the publish of `desired`.
@@ -131,6 +133,10 @@ mod tests {
                 .lock()
                 .unwrap()
                 .insert(object.key.clone(), object.body.clone());
+            Ok(())
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.objects.lock().unwrap().remove(key);
             Ok(())
         }
     }

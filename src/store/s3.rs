@@ -161,6 +161,76 @@ impl S3Store {
         })
     }
 
+    /// The bucket's object keys that are not in `ours` (at most the first 1000 listed).
+    #[instrument(skip_all)]
+    pub async fn keys_besides(&self, ours: &[String]) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(self.bucket())
+            .send()
+            .await
+            .map_err(|e| {
+                remote(
+                    "listing",
+                    format!("bucket {}", self.bucket()),
+                    call_error("s3:ListBucket", &e),
+                )
+            })?;
+        Ok(out
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .filter(|k| !ours.iter().any(|o| o == k))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Replaces the bucket policy with `doc`, or deletes it when `None`.
+    #[instrument(skip_all)]
+    pub async fn set_policy(&self, doc: Option<&str>) -> Result<(), StoreError> {
+        let b = self.bucket();
+        let result = match doc {
+            Some(d) => self
+                .client
+                .put_bucket_policy()
+                .bucket(b)
+                .policy(d)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| call_error("s3:PutBucketPolicy", &e)),
+            None => self
+                .client
+                .delete_bucket_policy()
+                .bucket(b)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| call_error("s3:DeleteBucketPolicy", &e)),
+        };
+        result.map_err(|e| remote("setting the policy of", format!("bucket {b}"), e))
+    }
+
+    /// Deletes the (empty) bucket.
+    #[instrument(skip_all)]
+    pub async fn delete_bucket(&self) -> Result<(), StoreError> {
+        let b = self.bucket();
+        self.client
+            .delete_bucket()
+            .bucket(b)
+            .send()
+            .await
+            .map_err(|e| {
+                remote(
+                    "deleting",
+                    format!("bucket {b}"),
+                    call_error("s3:DeleteBucket", &e),
+                )
+            })?;
+        Ok(())
+    }
+
     /// Applies a bucket plan in order.
     #[instrument(skip_all)]
     pub async fn apply_bucket(&self, changes: &[BucketChange]) -> Result<(), StoreError> {
@@ -340,6 +410,24 @@ impl Store for S3Store {
                 call_error("s3:PutObject", &e),
             )
         })?;
+        Ok(())
+    }
+
+    #[instrument(skip_all, fields(key))]
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(self.bucket())
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                remote(
+                    "deleting",
+                    self.describe_key(key),
+                    call_error("s3:DeleteObject", &e),
+                )
+            })?;
         Ok(())
     }
 }

@@ -1,0 +1,180 @@
+//! The whole-cluster plan of `apply` and `destroy`, pure: one item per resource, what would
+//! happen to it, and the Terraform-style rendering (`+` create, `~` update, `-` delete,
+//! unchanged resources counted, not listed).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// It will be created.
+    Create,
+    /// It will be changed in place.
+    Update,
+    /// It will be deleted.
+    Delete,
+    /// Nothing to do.
+    Unchanged,
+    /// Left alone on purpose (e.g. not irsa-issuer's to delete); listed with the reason.
+    Skip,
+}
+
+impl Action {
+    fn sign(self) -> &'static str {
+        match self {
+            Self::Create => "+",
+            Self::Update => "~",
+            Self::Delete => "-",
+            Self::Unchanged => "=",
+            Self::Skip => "!",
+        }
+    }
+}
+
+/// One resource in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    /// The step it belongs to: keys, bucket, documents, provider, role.
+    pub step: &'static str,
+    /// The account, for IAM resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// What it is (a path, an object key, an ARN).
+    pub resource: String,
+    /// What happens to it.
+    pub action: Action,
+    /// The individual changes, one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+/// The counts of a plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Resources to create.
+    pub add: usize,
+    /// Resources to change.
+    pub change: usize,
+    /// Resources to delete.
+    pub destroy: usize,
+    /// Resources already as wanted (or left alone).
+    pub unchanged: usize,
+}
+
+impl Summary {
+    /// Whether anything would change.
+    pub fn pending(&self) -> bool {
+        self.add + self.change + self.destroy > 0
+    }
+}
+
+/// Counts the items by action.
+pub fn summary(items: &[Item]) -> Summary {
+    let mut s = Summary::default();
+    for i in items {
+        match i.action {
+            Action::Create => s.add += 1,
+            Action::Update => s.change += 1,
+            Action::Delete => s.destroy += 1,
+            Action::Unchanged | Action::Skip => s.unchanged += 1,
+        }
+    }
+    s
+}
+
+/// The plan for people: changed and skipped resources with their details, then the counts.
+pub fn render(items: &[Item]) -> String {
+    let mut out = String::new();
+    for i in items.iter().filter(|i| i.action != Action::Unchanged) {
+        let account = i
+            .account
+            .as_deref()
+            .map(|a| format!(" (account {a})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} {} {}{account}",
+            i.action.sign(),
+            i.step,
+            i.resource
+        );
+        for d in &i.details {
+            let _ = writeln!(out, "      {d}");
+        }
+    }
+    let s = summary(items);
+    if s.pending() {
+        let _ = writeln!(
+            out,
+            "\nPlan: {} to add, {} to change, {} to destroy, {} unchanged.",
+            s.add, s.change, s.destroy, s.unchanged
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "No changes: {} resource(s) already as configured.",
+            s.unchanged
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(step: &'static str, resource: &str, action: Action) -> Item {
+        Item {
+            step,
+            account: None,
+            resource: resource.into(),
+            action,
+            details: vec![],
+        }
+    }
+
+    #[test]
+    fn counts_and_renders_terraform_style() {
+        let mut role = item("role", "r", Action::Update);
+        role.account = Some("111122223333".into());
+        role.details = vec!["+ attach policy P".into()];
+        let items = vec![
+            item("keys", "k", Action::Create),
+            item("documents", "jwks", Action::Unchanged),
+            role,
+            item("provider", "p", Action::Delete),
+            item("provider", "q", Action::Skip),
+        ];
+        let s = summary(&items);
+        assert_eq!((s.add, s.change, s.destroy, s.unchanged), (1, 1, 1, 2));
+        let text = render(&items);
+        assert!(text.contains("  + keys k\n"), "{text}");
+        assert!(
+            text.contains("  ~ role r (account 111122223333)\n      + attach policy P\n"),
+            "{text}"
+        );
+        assert!(text.contains("  - provider p\n"), "{text}");
+        assert!(text.contains("  ! provider q\n"), "{text}");
+        assert!(
+            !text.contains("jwks"),
+            "unchanged items are only counted: {text}"
+        );
+        assert!(
+            text.ends_with("Plan: 1 to add, 1 to change, 1 to destroy, 2 unchanged.\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_changes() {
+        let items = vec![item("documents", "jwks", Action::Unchanged)];
+        assert!(!summary(&items).pending());
+        assert_eq!(
+            render(&items),
+            "No changes: 1 resource(s) already as configured.\n"
+        );
+    }
+}
