@@ -33,3 +33,4 @@ pub mod store;
 pub mod tls;
 pub mod token;
 pub mod trust;
+pub mod verify;

@@ -335,7 +335,7 @@ fn publish_items(p: &Prepared, items: &mut Vec<Item>) {
 }
 
 /// The base AWS context and every account the file names, with their identities.
-async fn reach_accounts(c: &Config) -> anyhow::Result<(AwsContext, Vec<(AwsContext, Caller)>)> {
+pub(super) async fn reach_accounts(c: &Config) -> anyhow::Result<(AwsContext, Vec<(AwsContext, Caller)>)> {
     let base = AwsContext::load(c.aws.region.as_deref(), c.aws.profile.as_deref()).await?;
     let mut out = Vec::new();
     if c.aws.current_account {
@@ -381,7 +381,7 @@ async fn reach_accounts(c: &Config) -> anyhow::Result<(AwsContext, Vec<(AwsConte
     Ok((base, out))
 }
 
-fn read_inline(
+pub(super) fn read_inline(
     c: &Config,
 ) -> anyhow::Result<BTreeMap<String, BTreeMap<String, serde_json::Value>>> {
     let mut out = BTreeMap::new();
@@ -409,7 +409,7 @@ fn read_inline(
     Ok(out)
 }
 
-fn role_spec(
+pub(super) fn role_spec(
     c: &Config,
     r: &config::RoleConfig,
     inline: &BTreeMap<String, serde_json::Value>,
@@ -447,14 +447,14 @@ fn role_spec(
     Ok(spec)
 }
 
-fn roles_in<'a>(c: &'a Config, account: &str) -> impl Iterator<Item = &'a config::RoleConfig> {
+pub(super) fn roles_in<'a>(c: &'a Config, account: &str) -> impl Iterator<Item = &'a config::RoleConfig> {
     let account = account.to_string();
     c.roles
         .iter()
         .filter(move |r| r.accounts.is_empty() || r.accounts.contains(&account))
 }
 
-fn client_ids(c: &Config, partition: Partition) -> Vec<String> {
+pub(super) fn client_ids(c: &Config, partition: Partition) -> Vec<String> {
     if c.provider.client_ids.is_empty() {
         vec![partition.default_audience().to_string()]
     } else {
@@ -462,7 +462,7 @@ fn client_ids(c: &Config, partition: Partition) -> Vec<String> {
     }
 }
 
-fn fetcher(c: &Config) -> anyhow::Result<crate::fetch::Fetcher> {
+pub(super) fn fetcher(c: &Config) -> anyhow::Result<crate::fetch::Fetcher> {
     let ca = match &c.tls.ca_file {
         Some(p) => Some(
             std::fs::read(p).with_context(|| format!("cannot read tls.ca_file {}", p.display()))?,
@@ -489,21 +489,21 @@ async fn thumbprints(
 ) -> anyhow::Result<Vec<Thumbprint>> {
     let mut out = c.provider.thumbprints.fixed.clone();
     if c.provider.thumbprints.auto {
-        let found = fetcher(c)?
-            .issuer_thumbprints(issuer)
+        // The JWKS apply publishes lives on the issuer's host, so that host's chain is the one
+        // IAM checks; it is read directly, since on a first apply nothing is published yet.
+        let t = fetcher(c)?
+            .thumbprint(issuer.host(), issuer.port_or_default(), "issuer")
             .await
             .with_context(|| {
                 "cannot take the thumbprint from the issuer's TLS chain (provider.thumbprints = [\"auto\"]): make the issuer's host reachable, or list the thumbprint in the file"
             })?;
-        for t in found {
-            if text {
-                println!(
-                    "Thumbprint {} of {} (last of {} certificates)",
-                    t.thumbprint, t.host, t.chain_length
-                );
-            }
-            out.push(t.thumbprint);
+        if text {
+            println!(
+                "Thumbprint {} of {} (last of {} certificates)",
+                t.thumbprint, t.host, t.chain_length
+            );
         }
+        out.push(t.thumbprint);
     }
     Ok(out)
 }

@@ -20,6 +20,7 @@ mod publish;
 mod role;
 mod rotate;
 mod serve;
+mod verify;
 
 /// irsa-issuer: AWS IAM Roles for Service Accounts on any Kubernetes cluster.
 #[derive(Debug, Parser)]
@@ -49,6 +50,9 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Delete what `apply` created (only what carries the managed-by=irsa-issuer tag).
     Destroy(apply::DestroyArgs),
+    /// Check the issuer, provider(s), roles and optionally a token as STS would; exit 1 on any
+    /// failure.
+    Verify(verify::VerifyArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Generate signing keys and show key IDs.
@@ -290,6 +294,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Init(a) => apply::init(a),
         Command::Apply(a) => apply::apply(a, out).await,
         Command::Destroy(a) => apply::destroy(a, out).await,
+        Command::Verify(a) => verify::verify(a, out).await,
         Command::Completions(a) => completions(a),
         Command::Keys(c) => keycmd::run(c, out),
         Command::Jwks(a) => docs::jwks(a),
