@@ -506,7 +506,8 @@ fn build(
         Some(v) => {
             JwksPath::parse(&v.value).map_err(|e| ctx.err(&v.origin, "jwks_path", e.to_string()))?
         }
-        None => JwksPath::parse(JwksPath::DEFAULT).expect("the default JWKS path is valid"),
+        None => JwksPath::parse(JwksPath::DEFAULT)
+            .map_err(|e| ctx.err(&Origin::Missing, "jwks_path", e.to_string()))?,
     };
 
     let keys = build_keys(ctx, &raw.keys, env)?;
@@ -1193,7 +1194,7 @@ mod tests {
             let text = if extra.starts_with('[') {
                 format!("{MIN}{extra}")
             } else {
-                format!("target = \"s3://bkt/p\"\n[keys]\ndir = \"k\"\n").replacen(
+                "target = \"s3://bkt/p\"\n[keys]\ndir = \"k\"\n".replacen(
                     "[keys]",
                     &format!("{}[keys]", extra),
                     1,

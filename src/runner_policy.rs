@@ -20,6 +20,9 @@ pub enum Capability {
     Role,
     /// `--assume-role` into other accounts.
     AssumeRole,
+    /// `destroy`: delete the documents, and the bucket when irsa-issuer made it (the provider
+    /// and role deletions are in `provider` and `role`).
+    Destroy,
 }
 
 /// S3 actions for publishing objects.
@@ -117,6 +120,23 @@ pub fn policy(
             "IrsaIssuerRoles",
             ROLE_ACTIONS,
             &format!("arn:{p}:iam::*:role/*"),
+        ));
+    }
+    if caps.contains(&Capability::Destroy) {
+        statements.push(stmt(
+            "IrsaIssuerDestroyObjects",
+            &["s3:DeleteObject"],
+            &objects_arn,
+        ));
+        statements.push(stmt(
+            "IrsaIssuerDestroyBucket",
+            &[
+                "s3:DeleteBucket",
+                "s3:DeleteBucketPolicy",
+                "s3:PutBucketPolicy",
+                "s3:ListBucket",
+            ],
+            &bucket_arn,
         ));
     }
     if caps.contains(&Capability::AssumeRole) {

@@ -50,7 +50,11 @@ impl Check {
     }
 
     /// A failed check with its fix.
-    pub fn fail(name: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn fail(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Self {
             name: name.into(),
             status: Status::Fail,
@@ -60,7 +64,11 @@ impl Check {
     }
 
     /// A warning with its fix.
-    pub fn warn(name: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn warn(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         Self {
             name: name.into(),
             status: Status::Warn,
@@ -108,7 +116,10 @@ pub fn check_discovery(
     let mut checks = Vec::new();
     let url = issuer.discovery_url();
     if is_json(content_type) {
-        checks.push(Check::ok("discovery content type", content_type.unwrap_or_default()));
+        checks.push(Check::ok(
+            "discovery content type",
+            content_type.unwrap_or_default(),
+        ));
     } else {
         checks.push(Check::warn(
             "discovery content type",
@@ -194,9 +205,18 @@ pub fn derived_kid(jwk: &Value) -> Option<KeyId> {
             point.extend(f("x")?);
             point.extend(f("y")?);
             match jwk["crv"].as_str()? {
-                "P-256" => p256::PublicKey::from_sec1_bytes(&point).ok()?.to_public_key_der().ok()?,
-                "P-384" => p384::PublicKey::from_sec1_bytes(&point).ok()?.to_public_key_der().ok()?,
-                "P-521" => p521::PublicKey::from_sec1_bytes(&point).ok()?.to_public_key_der().ok()?,
+                "P-256" => p256::PublicKey::from_sec1_bytes(&point)
+                    .ok()?
+                    .to_public_key_der()
+                    .ok()?,
+                "P-384" => p384::PublicKey::from_sec1_bytes(&point)
+                    .ok()?
+                    .to_public_key_der()
+                    .ok()?,
+                "P-521" => p521::PublicKey::from_sec1_bytes(&point)
+                    .ok()?
+                    .to_public_key_der()
+                    .ok()?,
                 _ => return None,
             }
         }
@@ -214,7 +234,10 @@ pub fn check_jwks(
 ) -> (Vec<Check>, Vec<Value>) {
     let mut checks = Vec::new();
     if is_json(content_type) {
-        checks.push(Check::ok("JWKS content type", content_type.unwrap_or_default()));
+        checks.push(Check::ok(
+            "JWKS content type",
+            content_type.unwrap_or_default(),
+        ));
     } else {
         checks.push(Check::warn(
             "JWKS content type",
@@ -226,17 +249,29 @@ pub fn check_jwks(
         Ok(v) => match v["keys"].as_array() {
             Some(k) => k.clone(),
             None => {
-                checks.push(Check::fail("JWKS", format!("{url} has no `keys` list"), fix_publish.to_string()));
+                checks.push(Check::fail(
+                    "JWKS",
+                    format!("{url} has no `keys` list"),
+                    fix_publish.to_string(),
+                ));
                 return (checks, Vec::new());
             }
         },
         Err(e) => {
-            checks.push(Check::fail("JWKS", format!("{url} is not JSON: {e}"), fix_publish.to_string()));
+            checks.push(Check::fail(
+                "JWKS",
+                format!("{url} is not JSON: {e}"),
+                fix_publish.to_string(),
+            ));
             return (checks, Vec::new());
         }
     };
     if keys.is_empty() {
-        checks.push(Check::fail("JWKS", "it holds no keys".to_string(), fix_publish.to_string()));
+        checks.push(Check::fail(
+            "JWKS",
+            "it holds no keys".to_string(),
+            fix_publish.to_string(),
+        ));
     } else if keys.len() > 100 {
         checks.push(Check::fail(
             "JWKS",
@@ -282,29 +317,65 @@ pub fn check_jwks(
             }
         }
         if problems.is_empty() {
-            checks.push(Check::ok(name, format!("{} {}", k["kty"].as_str().unwrap_or("?"), k["alg"].as_str().unwrap_or("?"))));
+            checks.push(Check::ok(
+                name,
+                format!(
+                    "{} {}",
+                    k["kty"].as_str().unwrap_or("?"),
+                    k["alg"].as_str().unwrap_or("?")
+                ),
+            ));
         } else {
-            checks.push(Check::fail(name, problems.join("; "), fix_publish.to_string()));
+            checks.push(Check::fail(
+                name,
+                problems.join("; "),
+                fix_publish.to_string(),
+            ));
         }
     }
     (checks, keys)
 }
 
 /// The served kids against the local key set.
-pub fn check_local_keys(served: &BTreeSet<String>, local: &BTreeSet<String>, fix_publish: &str) -> Check {
+pub fn check_local_keys(
+    served: &BTreeSet<String>,
+    local: &BTreeSet<String>,
+    fix_publish: &str,
+) -> Check {
     let missing: Vec<&String> = local.difference(served).collect();
     let extra: Vec<&String> = served.difference(local).collect();
     if missing.is_empty() && extra.is_empty() {
-        return Check::ok("served keys = local keys", format!("{} key(s)", local.len()));
+        return Check::ok(
+            "served keys = local keys",
+            format!("{} key(s)", local.len()),
+        );
     }
     let mut detail = Vec::new();
     if !missing.is_empty() {
-        detail.push(format!("not served: {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        detail.push(format!(
+            "not served: {}",
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     if !extra.is_empty() {
-        detail.push(format!("served but not local: {}", extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        detail.push(format!(
+            "served but not local: {}",
+            extra
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
-    Check::fail("served keys = local keys", detail.join("; "), fix_publish.to_string())
+    Check::fail(
+        "served keys = local keys",
+        detail.join("; "),
+        fix_publish.to_string(),
+    )
 }
 
 /// The provider in one account: it exists, takes the audience, and trusts the chain the issuer
@@ -340,7 +411,10 @@ pub fn check_provider(
     }
     if let Some(t) = presented {
         if p.thumbprints.contains(t) {
-            checks.push(Check::ok(name("thumbprint"), format!("includes {t}, presented now")));
+            checks.push(Check::ok(
+                name("thumbprint"),
+                format!("includes {t}, presented now"),
+            ));
         } else {
             checks.push(Check::fail(
                 name("thumbprint"),
@@ -429,7 +503,10 @@ pub fn check_token(
         ));
     }
     match token::lifetime(&t.claims, now) {
-        Lifetime::Valid { remaining } => checks.push(Check::ok("token exp/nbf", format!("valid, {remaining} s left"))),
+        Lifetime::Valid { remaining } => checks.push(Check::ok(
+            "token exp/nbf",
+            format!("valid, {remaining} s left"),
+        )),
         Lifetime::Expired { ago } => checks.push(Check::fail(
             "token exp/nbf",
             format!("expired {ago} s ago (5 minutes of skew allowed)"),
@@ -459,7 +536,7 @@ pub fn check_token(
     if !roles.is_empty() {
         let accepting: Vec<&str> = roles
             .iter()
-            .filter(|r| auds.iter().any(|a| *a == r.audience))
+            .filter(|r| auds.contains(&r.audience))
             .filter(|r| r.subjects.iter().any(|s| token::string_like(s, sub)))
             .map(|r| r.name.as_str())
             .collect();
@@ -493,16 +570,51 @@ mod tests {
 
     #[test]
     fn discovery_issuer_is_compared_byte_for_byte() {
-        let body = |iss: &str, jwks: &str| serde_json::json!({"issuer": iss, "jwks_uri": jwks}).to_string();
-        let (c, uri) = check_discovery(&issuer(), body("https://oidc.example.com/c1", "https://oidc.example.com/c1/keys.json").as_bytes(), Some("application/json"), "fix");
+        let body = |iss: &str, jwks: &str| {
+            serde_json::json!({"issuer": iss, "jwks_uri": jwks}).to_string()
+        };
+        let (c, uri) = check_discovery(
+            &issuer(),
+            body(
+                "https://oidc.example.com/c1",
+                "https://oidc.example.com/c1/keys.json",
+            )
+            .as_bytes(),
+            Some("application/json"),
+            "fix",
+        );
         assert!(c.iter().all(|c| c.status == Status::Ok), "{c:#?}");
-        assert_eq!(uri.as_deref(), Some("https://oidc.example.com/c1/keys.json"));
-        let (c, _) = check_discovery(&issuer(), body("https://oidc.example.com/c1/", "https://x/k").as_bytes(), None, "fix");
-        assert!(failed(&c, "discovery issuer").detail.contains("trailing slash"));
-        assert!(c.iter().any(|c| c.name == "discovery content type" && c.status == Status::Warn));
-        let (c, _) = check_discovery(&issuer(), body("https://OIDC.example.com/c1", "https://x/k").as_bytes(), None, "fix");
-        assert!(failed(&c, "discovery issuer").detail.contains("not https://oidc.example.com/c1"));
-        let (c, uri) = check_discovery(&issuer(), body("https://oidc.example.com/c1", "http://x/k").as_bytes(), None, "fix");
+        assert_eq!(
+            uri.as_deref(),
+            Some("https://oidc.example.com/c1/keys.json")
+        );
+        let (c, _) = check_discovery(
+            &issuer(),
+            body("https://oidc.example.com/c1/", "https://x/k").as_bytes(),
+            None,
+            "fix",
+        );
+        assert!(failed(&c, "discovery issuer")
+            .detail
+            .contains("trailing slash"));
+        assert!(c
+            .iter()
+            .any(|c| c.name == "discovery content type" && c.status == Status::Warn));
+        let (c, _) = check_discovery(
+            &issuer(),
+            body("https://OIDC.example.com/c1", "https://x/k").as_bytes(),
+            None,
+            "fix",
+        );
+        assert!(failed(&c, "discovery issuer")
+            .detail
+            .contains("not https://oidc.example.com/c1"));
+        let (c, uri) = check_discovery(
+            &issuer(),
+            body("https://oidc.example.com/c1", "http://x/k").as_bytes(),
+            None,
+            "fix",
+        );
         assert!(failed(&c, "jwks_uri scheme").detail.contains("https"));
         assert_eq!(uri, None);
     }
@@ -510,13 +622,28 @@ mod tests {
     #[test]
     fn jwks_keys_need_kid_alg_use_and_no_private_parts() {
         let set = |k: Value| serde_json::json!({"keys": [k]}).to_string();
-        let (c, _) = check_jwks("u", set(serde_json::json!({"kty":"RSA","n":"AQAB","e":"AQAB"})).as_bytes(), Some("application/json"), "fix");
+        let (c, _) = check_jwks(
+            "u",
+            set(serde_json::json!({"kty":"RSA","n":"AQAB","e":"AQAB"})).as_bytes(),
+            Some("application/json"),
+            "fix",
+        );
         let d = &failed(&c, "JWKS key #0").detail;
-        assert!(d.contains("no kid") && d.contains("no alg") && d.contains("use"), "{d}");
+        assert!(
+            d.contains("no kid") && d.contains("no alg") && d.contains("use"),
+            "{d}"
+        );
         let (c, _) = check_jwks("u", set(serde_json::json!({"kty":"RSA","kid":"a","alg":"RS256","use":"sig","n":"AQAB","e":"AQAB","d":"AQAB"})).as_bytes(), None, "fix");
         assert!(failed(&c, "JWKS key a").detail.contains("PRIVATE"));
-        let many: Vec<Value> = (0..101).map(|i| serde_json::json!({"kid": i.to_string()})).collect();
-        let (c, _) = check_jwks("u", serde_json::json!({"keys": many}).to_string().as_bytes(), None, "fix");
+        let many: Vec<Value> = (0..101)
+            .map(|i| serde_json::json!({"kid": i.to_string()}))
+            .collect();
+        let (c, _) = check_jwks(
+            "u",
+            serde_json::json!({"keys": many}).to_string().as_bytes(),
+            None,
+            "fix",
+        );
         assert!(failed(&c, "JWKS").detail.contains("at most 100"));
     }
 
@@ -529,10 +656,31 @@ mod tests {
             thumbprints: ["a".repeat(40)].into(),
             tags: Default::default(),
         };
-        let c = check_provider("111122223333", "arn", Some(&p), "sts.amazonaws.com", Some(&"b".repeat(40)), "fix it");
-        assert!(failed(&c, "provider client IDs (111122223333)").detail.contains("sts.amazonaws.com"));
-        assert_eq!(failed(&c, "provider thumbprint (111122223333)").fix.as_deref(), Some("fix it"));
-        let c = check_provider("111122223333", "arn", None, "sts.amazonaws.com", None, "fix");
+        let c = check_provider(
+            "111122223333",
+            "arn",
+            Some(&p),
+            "sts.amazonaws.com",
+            Some(&"b".repeat(40)),
+            "fix it",
+        );
+        assert!(failed(&c, "provider client IDs (111122223333)")
+            .detail
+            .contains("sts.amazonaws.com"));
+        assert_eq!(
+            failed(&c, "provider thumbprint (111122223333)")
+                .fix
+                .as_deref(),
+            Some("fix it")
+        );
+        let c = check_provider(
+            "111122223333",
+            "arn",
+            None,
+            "sts.amazonaws.com",
+            None,
+            "fix",
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].status, Status::Fail);
     }
@@ -540,9 +688,15 @@ mod tests {
     #[test]
     fn local_keys_must_equal_served() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
-        assert_eq!(check_local_keys(&s(&["a", "b"]), &s(&["b", "a"]), "f").status, Status::Ok);
+        assert_eq!(
+            check_local_keys(&s(&["a", "b"]), &s(&["b", "a"]), "f").status,
+            Status::Ok
+        );
         let c = check_local_keys(&s(&["a"]), &s(&["a", "b"]), "f");
-        assert!(c.status == Status::Fail && c.detail.contains("not served: b"), "{c:?}");
+        assert!(
+            c.status == Status::Fail && c.detail.contains("not served: b"),
+            "{c:?}"
+        );
     }
 
     #[test]

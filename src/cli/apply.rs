@@ -335,7 +335,9 @@ fn publish_items(p: &Prepared, items: &mut Vec<Item>) {
 }
 
 /// The base AWS context and every account the file names, with their identities.
-pub(super) async fn reach_accounts(c: &Config) -> anyhow::Result<(AwsContext, Vec<(AwsContext, Caller)>)> {
+pub(super) async fn reach_accounts(
+    c: &Config,
+) -> anyhow::Result<(AwsContext, Vec<(AwsContext, Caller)>)> {
     let base = AwsContext::load(c.aws.region.as_deref(), c.aws.profile.as_deref()).await?;
     let mut out = Vec::new();
     if c.aws.current_account {
@@ -447,7 +449,10 @@ pub(super) fn role_spec(
     Ok(spec)
 }
 
-pub(super) fn roles_in<'a>(c: &'a Config, account: &str) -> impl Iterator<Item = &'a config::RoleConfig> {
+pub(super) fn roles_in<'a>(
+    c: &'a Config,
+    account: &str,
+) -> impl Iterator<Item = &'a config::RoleConfig> {
     let account = account.to_string();
     c.roles
         .iter()

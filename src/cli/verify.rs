@@ -87,7 +87,8 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
     a.accounts.validate()?;
     let fix_publish = match &a.file {
         Some(f) => format!("run `irsa-issuer apply -f {}`", f.display()),
-        None => "republish the documents (`irsa-issuer apply -f FILE` or `irsa-issuer publish`)".to_string(),
+        None => "republish the documents (`irsa-issuer apply -f FILE` or `irsa-issuer publish`)"
+            .to_string(),
     };
     let fix_provider = match &a.file {
         Some(f) => format!("run `irsa-issuer apply -f {}`", f.display()),
@@ -98,7 +99,11 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
     // AWS is loaded only when needed: IAM checks, or an issuer derived from the bucket's region.
     let needs_region = matches!(
         &config,
-        Some(Config { issuer: None, target: Target::S3(_), .. })
+        Some(Config {
+            issuer: None,
+            target: Target::S3(_),
+            ..
+        })
     );
     let base = if !a.skip_aws || needs_region {
         let (region, profile) = match &config {
@@ -128,7 +133,10 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
     all.extend(slash);
     let issuer = IssuerUrl::parse(&trimmed, false)?;
 
-    let fetcher = match (&config, a.tls.ca_file.is_none() && a.tls.connect_to.is_none()) {
+    let fetcher = match (
+        &config,
+        a.tls.ca_file.is_none() && a.tls.connect_to.is_none(),
+    ) {
         (Some(c), true) => apply::fetcher(c)?,
         _ => a.tls.fetcher()?,
     };
@@ -203,7 +211,11 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
         Some((host, port)) => match fetcher.thumbprint(host, *port, "jwks_uri").await {
             Ok(t) => Some(t.thumbprint.as_str().to_string()),
             Err(e) => {
-                all.push(Check::fail("TLS thumbprint", e.to_string(), "make the jwks_uri host reachable"));
+                all.push(Check::fail(
+                    "TLS thumbprint",
+                    e.to_string(),
+                    "make the jwks_uri host reachable",
+                ));
                 None
             }
         },
@@ -245,7 +257,9 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
                         )),
                     }
                     if let Some(c) = &config {
-                        all.extend(role_checks(c, &ctx, &caller, &issuer, &inline, &fix_provider).await?);
+                        all.extend(
+                            role_checks(c, &ctx, &caller, &issuer, &inline, &fix_provider).await?,
+                        );
                     }
                 }
             }
@@ -272,7 +286,14 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
                     .collect()
             })
             .unwrap_or_default();
-        all.extend(checks::check_token(&text, &issuer, &audience, &keys, &roles, now()));
+        all.extend(checks::check_token(
+            &text,
+            &issuer,
+            &audience,
+            &keys,
+            &roles,
+            now(),
+        ));
     }
 
     let failed = all.iter().filter(|c| c.status == Status::Fail).count();
@@ -324,7 +345,10 @@ async fn role_checks(
     ctx: &AwsContext,
     caller: &Caller,
     issuer: &IssuerUrl,
-    inline: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, serde_json::Value>>,
+    inline: &std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
     fix: &str,
 ) -> anyhow::Result<Vec<Check>> {
     let roles = Roles::new(ctx.iam());
@@ -333,8 +357,16 @@ async fn role_checks(
         let name = format!("role {} ({})", r.name, caller.account);
         let spec = apply::role_spec(c, r, &inline[&r.name], issuer, caller)?;
         match roles.get(&r.name).await {
-            Err(e) => out.push(Check::fail(name, e.to_string(), "check the credentials' IAM permissions")),
-            Ok(None) => out.push(Check::fail(name, "does not exist".to_string(), fix.to_string())),
+            Err(e) => out.push(Check::fail(
+                name,
+                e.to_string(),
+                "check the credentials' IAM permissions",
+            )),
+            Ok(None) => out.push(Check::fail(
+                name,
+                "does not exist".to_string(),
+                fix.to_string(),
+            )),
             Ok(Some(state)) => match crate::role::plan(&spec, Some(&state), true) {
                 Ok(changes) if changes.is_empty() => {
                     out.push(Check::ok(name, "trust policy and policies as configured"))
@@ -343,7 +375,11 @@ async fn role_checks(
                     name,
                     format!(
                         "drifted: {}",
-                        changes.iter().map(|c| c.describe()).collect::<Vec<_>>().join("; ")
+                        changes
+                            .iter()
+                            .map(|c| c.describe())
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     ),
                     fix.to_string(),
                 )),
