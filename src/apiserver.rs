@@ -47,6 +47,28 @@ impl ApiServerFlags {
         out
     }
 
+    /// The same for k3s: `kube-apiserver-arg` entries for /etc/rancher/k3s/config.yaml (k3s
+    /// replaces its own default of a flag given there).
+    pub fn k3s_snippet(&self) -> String {
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let mut out = String::from("kube-apiserver-arg:\n");
+        for arg in self.args() {
+            out.push_str(&format!("  - {}\n", q(arg.trim_start_matches("--"))));
+        }
+        out
+    }
+
+    /// Adds verification keys that are not in the key directory (e.g. the distribution's own
+    /// `sa.pub`, which kube-controller-manager still signs legacy token Secrets with).
+    pub fn with_extra_key_files(mut self, files: &[String]) -> Self {
+        for f in files {
+            if !self.service_account_key_files.contains(f) {
+                self.service_account_key_files.push(f.clone());
+            }
+        }
+        self
+    }
+
     /// As command-line arguments, one per element.
     pub fn args(&self) -> Vec<String> {
         let mut v = vec![format!(
@@ -94,6 +116,13 @@ mod tests {
         assert_eq!(k.matches("  - name: service-account-key-file\n").count(), 2);
         assert!(
             k.contains("  - name: service-account-signing-key-file\n    value: \"/pki/sa.key\"\n")
+        );
+        let k3s = f
+            .with_extra_key_files(&["/k3s/service.key".into(), "/pki/a.pub".into()])
+            .k3s_snippet();
+        assert_eq!(
+            k3s,
+            "kube-apiserver-arg:\n  - \"service-account-issuer=https://oidc.example.com/c\"\n  - \"service-account-key-file=/pki/a.pub\"\n  - \"service-account-key-file=/pki/b.pub\"\n  - \"service-account-key-file=/k3s/service.key\"\n  - \"service-account-signing-key-file=/pki/sa.key\"\n  - \"api-audiences=https://oidc.example.com/c\"\n"
         );
     }
 }

@@ -308,6 +308,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::TrustPolicy(a) => role::trust_policy(a).await,
         Command::Role(c) => role::run(c, out).await,
         Command::Rotate(c) => rotate::run(c, out).await,
-        Command::ApiserverFlags(a) => rotate::apiserver_flags(a, out),
+        Command::ApiserverFlags(a) => rotate::apiserver_flags(a, out).await,
     }
 }

@@ -122,12 +122,35 @@ pub struct StatusArgs {
 /// Arguments of `apiserver-flags`.
 #[derive(Debug, Args)]
 pub struct ApiServerFlagsArgs {
+    /// The cluster's configuration file: its key directory and issuer.
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["key_dir", "issuer"], required_unless_present_all = ["key_dir", "issuer"])]
+    file: Option<PathBuf>,
     /// The key directory.
     #[arg(long, value_name = "DIR")]
-    key_dir: PathBuf,
+    key_dir: Option<PathBuf>,
     /// The issuer URL.
     #[arg(long, value_name = "URL")]
-    issuer: String,
+    issuer: Option<String>,
+    /// Another public key file kube-apiserver must keep accepting (repeatable), e.g. kubeadm's
+    /// /etc/kubernetes/pki/sa.pub or k3s' service.key, which legacy token Secrets are signed with.
+    #[arg(long = "extra-key-file", value_name = "FILE")]
+    extra_key_files: Vec<String>,
+    /// What to print: the flags and kubeadm patch (text), or only one of them.
+    #[arg(long, value_enum, default_value_t = FlagsFormat::Text)]
+    format: FlagsFormat,
+}
+
+/// How `apiserver-flags` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FlagsFormat {
+    /// The flags, then the kubeadm patch.
+    Text,
+    /// One flag per line.
+    Flags,
+    /// A kubeadm ClusterConfiguration (v1beta4) patch.
+    Kubeadm,
+    /// kube-apiserver-arg entries for /etc/rancher/k3s/config.yaml.
+    K3s,
 }
 
 /// Unix seconds, read at the edge: the core takes time as a parameter.
@@ -487,14 +510,58 @@ fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-pub(super) fn apiserver_flags(a: ApiServerFlagsArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.issuer, false)?;
-    let kd = KeyDir::new(&a.key_dir);
+pub(super) async fn apiserver_flags(
+    a: ApiServerFlagsArgs,
+    out: OutputFormat,
+) -> anyhow::Result<Outcome> {
+    let (key_dir, issuer) = match &a.file {
+        Some(f) => {
+            let c = super::apply::ConfigArgs { file: f.clone() }.load()?;
+            let Some(dir) = c.keys.dir.clone() else {
+                bail!(
+                    "{}: apiserver-flags needs keys.dir (a key directory)",
+                    f.display()
+                );
+            };
+            let issuer = match (&c.issuer, &c.target) {
+                (Some(i), _) => i.clone(),
+                (None, crate::config::Target::S3(l)) => {
+                    let ctx = crate::aws::AwsContext::load(
+                        c.aws.region.as_deref(),
+                        c.aws.profile.as_deref(),
+                    )
+                    .await?;
+                    l.issuer(&ctx.region)?
+                }
+                (None, crate::config::Target::Dir(_)) => {
+                    bail!("{}: no issuer", f.display())
+                }
+            };
+            (dir, issuer)
+        }
+        None => match (&a.key_dir, &a.issuer) {
+            (Some(d), Some(i)) => (d.clone(), IssuerUrl::parse(i, false)?),
+            _ => bail!("give -f FILE, or both --key-dir and --issuer"),
+        },
+    };
+    let kd = KeyDir::new(&key_dir);
     let state = kd.load_state()?;
-    let flags = flags_for(&kd, &state, &issuer);
-    match out {
-        OutputFormat::Json => print_json(&flags)?,
-        OutputFormat::Text => print_flags(&flags),
+    let flags = flags_for(&kd, &state, &issuer).with_extra_key_files(&a.extra_key_files);
+    match (out, a.format) {
+        (OutputFormat::Json, _) => print_json(&serde_json::json!({
+            "flags": &flags,
+            "args": flags.args(),
+            "kubeadm": flags.kubeadm_snippet(),
+            "k3s": flags.k3s_snippet(),
+        }))?,
+        (OutputFormat::Text, FlagsFormat::Text) => print_flags(&flags),
+        (OutputFormat::Text, FlagsFormat::Flags) => {
+            for f in flags.args() {
+                println!("{f}");
+            }
+        }
+        (OutputFormat::Text, FlagsFormat::Kubeadm) => print!("{}", flags.kubeadm_snippet()),
+        (OutputFormat::Text, FlagsFormat::K3s) => print!("{}", flags.k3s_snippet()),
     }
     Ok(Outcome::Done)
 }

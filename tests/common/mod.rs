@@ -288,7 +288,17 @@ impl Account {
 
     /// The binary with this account's credentials and nothing else from the environment's AWS set-up.
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(bin());
+        self.command(bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run irsa-issuer")
+    }
+
+    /// `program` with this account's credentials and nothing else from the environment's AWS
+    /// set-up.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
         for k in [
             "AWS_PROFILE",
             "AWS_DEFAULT_PROFILE",
@@ -299,11 +309,8 @@ impl Account {
         ] {
             cmd.env_remove(k);
         }
-        cmd.envs(self.env.iter().cloned())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run irsa-issuer")
+        cmd.envs(self.env.iter().cloned());
+        cmd
     }
 
     /// SDK configuration for checks the test makes itself.
