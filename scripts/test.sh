@@ -19,7 +19,8 @@ if ! command -v openssl >/dev/null 2>&1; then
   fi
 fi
 
-# 2. Python venv with the independent verifiers (PyJWT), rebuilt when requirements change.
+# 2. Python venv with the independent verifiers (PyJWT), moto, the Kubernetes schema validator
+#    and hadolint (tests/requirements.txt), rebuilt when the requirements change.
 venv="$root/.venv-test"
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)

@@ -88,6 +88,19 @@ fn is_json(ct: Option<&str>) -> bool {
         .unwrap_or(false)
 }
 
+/// A JSON content type is expected; another one works with STS but is worth fixing.
+fn content_type_check(name: &str, url: &str, content_type: Option<&str>) -> Check {
+    if is_json(content_type) {
+        Check::ok(name, content_type.unwrap_or_default())
+    } else {
+        Check::warn(
+            name,
+            format!("{url} is served as {}", content_type.unwrap_or("(none)")),
+            "serve it as application/json (irsa-issuer's publish and serve do)",
+        )
+    }
+}
+
 /// The issuer URL as given: a trailing slash is a failure in itself (STS compares `iss`, the
 /// provider URL and the discovery `issuer` byte for byte), then checked without it.
 pub fn check_issuer_url(given: &str) -> (Option<Check>, String) {
@@ -115,18 +128,11 @@ pub fn check_discovery(
 ) -> (Vec<Check>, Option<String>) {
     let mut checks = Vec::new();
     let url = issuer.discovery_url();
-    if is_json(content_type) {
-        checks.push(Check::ok(
-            "discovery content type",
-            content_type.unwrap_or_default(),
-        ));
-    } else {
-        checks.push(Check::warn(
-            "discovery content type",
-            format!("{url} is served as {}", content_type.unwrap_or("(none)")),
-            "serve it as application/json (irsa-issuer's publish and serve do)",
-        ));
-    }
+    checks.push(content_type_check(
+        "discovery content type",
+        &url,
+        content_type,
+    ));
     let doc: Value = match serde_json::from_slice(body) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -233,18 +239,7 @@ pub fn check_jwks(
     fix_publish: &str,
 ) -> (Vec<Check>, Vec<Value>) {
     let mut checks = Vec::new();
-    if is_json(content_type) {
-        checks.push(Check::ok(
-            "JWKS content type",
-            content_type.unwrap_or_default(),
-        ));
-    } else {
-        checks.push(Check::warn(
-            "JWKS content type",
-            format!("{url} is served as {}", content_type.unwrap_or("(none)")),
-            "serve it as application/json",
-        ));
-    }
+    checks.push(content_type_check("JWKS content type", url, content_type));
     let keys = match serde_json::from_slice::<Value>(body) {
         Ok(v) => match v["keys"].as_array() {
             Some(k) => k.clone(),

@@ -13,23 +13,6 @@ fn json(o: &std::process::Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): stdout {} stderr {}", stdout(o), stderr(o)))
 }
 
-async fn customer_policy(acct: &Account, name: &str) -> String {
-    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
-    acct.iam()
-        .await
-        .create_policy()
-        .policy_name(name)
-        .policy_document(doc)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string()
-}
-
 /// kube-apiserver's kid of a PEM public key, computed by openssl alone.
 fn openssl_kid(pub_pem: &std::path::Path) -> String {
     let out = Command::new("sh")
@@ -62,8 +45,8 @@ async fn apply_converges_repairs_drift_and_destroy_removes_what_it_made() {
     let a = Account::new(region).await;
     let b_id = format!("{:012}", rand::random::<u64>() % 1_000_000_000_000);
     let b = Account::with_id(&b_id, region).await;
-    let policy_a = customer_policy(&a, "reader-a").await;
-    let policy_b = customer_policy(&b, "reader-b").await;
+    let policy_a = common::customer_policy(&a, "reader-a").await;
+    let policy_b = common::customer_policy(&b, "reader-b").await;
     let bucket = common::bucket_name("apply");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cluster.toml");
@@ -326,18 +309,7 @@ accounts = ["{b_id}"]
         "publish,bucket,provider,role,assume-role,destroy",
     ]);
     let policy: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let allowed: Vec<String> = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| {
-            s["Action"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-        })
-        .collect();
+    let allowed = common::allowed_actions(&policy);
     for m in &muts {
         assert!(
             allowed.contains(m),

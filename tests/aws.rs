@@ -940,18 +940,7 @@ async fn iam_policy_covers_every_call_the_commands_make() {
         &issuer,
     ]);
     let policy = json(&o);
-    let granted: Vec<String> = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| {
-            s["Action"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-        })
-        .collect();
+    let granted = common::allowed_actions(&policy);
     assert!(calls.len() >= 30, "too few calls observed: {calls:?}");
     for c in &calls {
         if let Some(a) = action(c) {

@@ -22,22 +22,6 @@ fn ok_json(o: &std::process::Output) -> Value {
 
 const ISSUER: &str = "https://oidc.example.com/c1";
 
-async fn customer_policy(acct: &Account, name: &str) -> String {
-    let iam = acct.iam().await;
-    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
-    iam.create_policy()
-        .policy_name(name)
-        .policy_document(doc)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string()
-}
-
 fn decode(doc: &str) -> Value {
     serde_json::from_str(doc).unwrap_or_else(|_| {
         serde_json::from_str(&percent_encoding::percent_decode_str(doc).decode_utf8_lossy())
@@ -91,7 +75,7 @@ fn trust_policy_command_needs_no_aws_with_an_account() {
 #[tokio::test(flavor = "multi_thread")]
 async fn role_create_reconcile_after_drift_manifest_and_delete() {
     let acct = Account::new("eu-west-1").await;
-    let policy = customer_policy(&acct, "list-buckets").await;
+    let policy = common::customer_policy(&acct, "list-buckets").await;
     let dir = tempfile::tempdir().unwrap();
     let inline = dir.path().join("inline.json");
     std::fs::write(&inline, r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*"}]}"#).unwrap();

@@ -468,22 +468,7 @@ pub(super) fn client_ids(c: &Config, partition: Partition) -> Vec<String> {
 }
 
 pub(super) fn fetcher(c: &Config) -> anyhow::Result<crate::fetch::Fetcher> {
-    let ca = match &c.tls.ca_file {
-        Some(p) => Some(
-            std::fs::read(p).with_context(|| format!("cannot read tls.ca_file {}", p.display()))?,
-        ),
-        None => None,
-    };
-    let name = c
-        .tls
-        .ca_file
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    Ok(crate::fetch::Fetcher::new(
-        ca.as_deref().map(|c| (c, name.as_str())),
-        c.tls.connect_to,
-    )?)
+    super::make_fetcher(c.tls.ca_file.as_deref(), c.tls.connect_to)
 }
 
 /// The thumbprints the provider should list.
@@ -523,6 +508,31 @@ struct Report<'a> {
     applied: bool,
     steps: Vec<StepReport>,
     aws_calls: Vec<String>,
+}
+
+/// After the plan: `Some(outcome)` to stop there (nothing to do, or `--plan`), printing the
+/// JSON report when one is given; `None` to go on (confirmed, or `--yes`).
+fn gate<'a>(
+    summary: Summary,
+    plan_only: bool,
+    yes: bool,
+    verb: &str,
+    json: impl FnOnce() -> Option<Report<'a>>,
+) -> anyhow::Result<Option<Outcome>> {
+    if !summary.pending() || plan_only {
+        if let Some(r) = json() {
+            print_json(&r)?;
+        }
+        return Ok(Some(if summary.pending() {
+            Outcome::ChangesPending
+        } else {
+            Outcome::Done
+        }));
+    }
+    if !confirm(yes, verb)? {
+        bail!("{verb} cancelled: nothing was changed");
+    }
+    Ok(None)
 }
 
 /// Asks on the terminal unless `yes`; refuses when nobody can be asked.
@@ -650,18 +660,10 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         steps,
         aws_calls: base.recorder.calls(),
     };
-    if !summary.pending() || a.plan {
-        if !text {
-            print_json(&report(false, Vec::new()))?;
-        }
-        return Ok(if summary.pending() {
-            Outcome::ChangesPending
-        } else {
-            Outcome::Done
-        });
-    }
-    if !confirm(a.yes, "apply")? {
-        bail!("apply cancelled: nothing was changed");
+    if let Some(outcome) = gate(summary, a.plan, a.yes, "apply", || {
+        (!text).then(|| report(false, Vec::new()))
+    })? {
+        return Ok(outcome);
     }
 
     let total = usize::from(new_key.is_some())
@@ -950,18 +952,10 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
         steps,
         aws_calls: base.recorder.calls(),
     };
-    if !summary.pending() || a.plan {
-        if !text {
-            print_json(&report(false, Vec::new()))?;
-        }
-        return Ok(if summary.pending() {
-            Outcome::ChangesPending
-        } else {
-            Outcome::Done
-        });
-    }
-    if !confirm(a.yes, "destroy")? {
-        bail!("destroy cancelled: nothing was deleted");
+    if let Some(outcome) = gate(summary, a.plan, a.yes, "destroy", || {
+        (!text).then(|| report(false, Vec::new()))
+    })? {
+        return Ok(outcome);
     }
     let mut progress = Progress::new(summary.destroy + summary.change);
     for p in &plans {

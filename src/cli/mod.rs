@@ -206,22 +206,27 @@ pub struct TlsArgs {
 
 impl TlsArgs {
     fn fetcher(&self) -> anyhow::Result<crate::fetch::Fetcher> {
-        let ca = match &self.ca_file {
-            Some(p) => {
-                Some(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?)
-            }
-            None => None,
-        };
-        let name = self
-            .ca_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        Ok(crate::fetch::Fetcher::new(
-            ca.as_deref().map(|c| (c, name.as_str())),
-            self.connect_to,
-        )?)
+        make_fetcher(self.ca_file.as_deref(), self.connect_to)
     }
+}
+
+/// A fetcher trusting the public roots plus `ca_file`, connecting to `connect_to` when given.
+pub(crate) fn make_fetcher(
+    ca_file: Option<&std::path::Path>,
+    connect_to: Option<std::net::SocketAddr>,
+) -> anyhow::Result<crate::fetch::Fetcher> {
+    let ca = match ca_file {
+        Some(p) => Some((
+            std::fs::read(p).with_context(|| format!("cannot read the CA file {}", p.display()))?,
+            p.display().to_string(),
+        )),
+        None => None,
+    };
+    Ok(crate::fetch::Fetcher::new(
+        ca.as_ref()
+            .map(|(pem, name)| (pem.as_slice(), name.as_str())),
+        connect_to,
+    )?)
 }
 
 /// Parses `K=V` (tags).

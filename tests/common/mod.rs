@@ -349,6 +349,40 @@ impl Account {
     }
 }
 
+/// A customer-managed policy `name` in `acct` (moto has no AWS-managed ones to attach).
+pub async fn customer_policy(acct: &Account, name: &str) -> String {
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+    acct.iam()
+        .await
+        .create_policy()
+        .policy_name(name)
+        .policy_document(doc)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string()
+}
+
+/// The actions an IAM policy document (`irsa-issuer iam-policy` output) allows.
+pub fn allowed_actions(policy: &serde_json::Value) -> Vec<String> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
 /// A bucket name of its own for one test.
 pub fn bucket_name(test: &str) -> String {
     format!("irsa-{test}-{:08x}", rand::random::<u32>())
