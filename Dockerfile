@@ -1,8 +1,9 @@
 # irsa-issuer container image: a release build on Debian, copied onto distroless.
 #   docker build -t irsa-issuer .
 #   docker run --rm irsa-issuer --help
-# Expected size: the stripped x86_64 binary (about 25 MB) plus gcr.io/distroless/cc-debian12
-# (about 24 MB: glibc, libgcc, CA certificates, tzdata, a nonroot user), so roughly 50 MB.
+# Expected size: the stripped x86_64 release binary (24.9 MB, measured) plus
+# gcr.io/distroless/cc-debian12 (roughly 20-25 MB: glibc, libgcc, CA certificates, tzdata, a
+# nonroot user), so about 50 MB uncompressed.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -17,8 +18,8 @@ COPY src ./src
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --bin irsa-issuer
 
-# cc (not static): aws-lc-rs links against glibc. The image carries CA certificates, which the
-# AWS SDK's TLS uses; irsa-issuer's own fetches also trust the bundled Mozilla roots.
+# cc, not static: the binary links glibc and libgcc_s (ldd), which cc carries. The image also
+# carries CA certificates; irsa-issuer's own fetches trust the bundled Mozilla roots too.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/irsa-issuer /usr/local/bin/irsa-issuer
 USER 65532:65532
