@@ -825,7 +825,6 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     }
 
     // The documents: discovery first, so that nothing points at a JWKS that is gone.
-    let target = publish_target(&c);
     let (store, loc) = match &c.target {
         Target::S3(l) => (
             AnyStore::S3(crate::store::s3::S3Store::new(
@@ -935,7 +934,6 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
             key_dir = Some((kd, state));
         }
     }
-    let _ = target;
 
     let summary = changeset::summary(&items);
     if text {
@@ -957,7 +955,14 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     })? {
         return Ok(outcome);
     }
-    let mut progress = Progress::new(summary.destroy + summary.change);
+    let steps = plans
+        .iter()
+        .map(|p| p.roles.len() + usize::from(p.provider.is_some()))
+        .sum::<usize>()
+        + objects.len()
+        + usize::from(!matches!(bucket_end, BucketEnd::Keep))
+        + usize::from(key_dir.is_some());
+    let mut progress = Progress::new(steps);
     for p in &plans {
         let iam_roles = Roles::new(p.ctx.iam());
         for (name, state) in &p.roles {
