@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::aws_names::Partition;
+use crate::issuer::IssuerUrl;
 use crate::provider::MANAGED_TAG;
+use crate::trust::{self, ServiceAccountRef, TrustError};
 
 /// Why a role could not be planned.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -19,6 +22,68 @@ pub enum RoleError {
     /// A bad input.
     #[error("{0}")]
     Invalid(String),
+    /// The trust policy cannot be built.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+}
+
+/// A role for service accounts before its account is known: everything but the trust policy's
+/// provider ARN. `role apply` and `apply -f` build their roles from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleTemplate {
+    /// Role name.
+    pub name: String,
+    /// Who may assume it.
+    pub service_accounts: Vec<ServiceAccountRef>,
+    /// The audience to require; `None`: the partition's STS audience.
+    pub audience: Option<String>,
+    /// Managed policy ARNs.
+    pub managed_policies: BTreeSet<String>,
+    /// Inline policies by name.
+    pub inline_policies: BTreeMap<String, Value>,
+    /// Permissions boundary.
+    pub permissions_boundary: Option<String>,
+    /// Maximum session duration.
+    pub max_session_duration: Option<i32>,
+    /// Tags ([`MANAGED_TAG`] is added).
+    pub tags: BTreeMap<String, String>,
+}
+
+impl RoleTemplate {
+    /// The role in `account` of `partition`, trusting `issuer`'s provider there; IAM's rules
+    /// checked.
+    pub fn spec(
+        &self,
+        issuer: &IssuerUrl,
+        partition: Partition,
+        account: &str,
+    ) -> Result<RoleSpec, RoleError> {
+        let audience = self
+            .audience
+            .clone()
+            .unwrap_or_else(|| partition.default_audience().to_string());
+        let policy = trust::trust_policy(
+            issuer,
+            partition,
+            account,
+            &[audience],
+            &self.service_accounts,
+        )?;
+        let mut tags = self.tags.clone();
+        tags.insert(MANAGED_TAG.0.into(), MANAGED_TAG.1.into());
+        let spec = RoleSpec {
+            name: self.name.clone(),
+            trust_policy: serde_json::to_value(&policy)
+                .map_err(|e| RoleError::Invalid(e.to_string()))?,
+            managed_policies: self.managed_policies.clone(),
+            inline_policies: self.inline_policies.clone(),
+            permissions_boundary: self.permissions_boundary.clone(),
+            max_session_duration: self.max_session_duration,
+            tags,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
 }
 
 /// What the role should look like.

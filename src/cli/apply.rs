@@ -26,10 +26,9 @@ use crate::issuer::{IssuerUrl, DISCOVERY_PATH};
 use crate::keydir::KeyDir;
 use crate::keys::{self, KeySpec, PublicKey};
 use crate::provider::{ProviderChange, ProviderSpec, ProviderState};
-use crate::role::{RoleChange, RoleSpec, RoleState};
+use crate::role::{RoleChange, RoleSpec, RoleState, RoleTemplate};
 use crate::rotation::KeySetState;
 use crate::store::Store as _;
-use crate::trust;
 
 /// Which configuration file.
 #[derive(Debug, Clone, Args)]
@@ -412,41 +411,27 @@ pub(super) fn read_inline(
 }
 
 pub(super) fn role_spec(
-    c: &Config,
     r: &config::RoleConfig,
     inline: &BTreeMap<String, serde_json::Value>,
     issuer: &IssuerUrl,
+    c: &Config,
     caller: &Caller,
 ) -> anyhow::Result<RoleSpec> {
-    let audience = r
-        .audience
-        .clone()
-        .unwrap_or_else(|| caller.partition.default_audience().to_string());
-    let policy = trust::trust_policy(
-        issuer,
-        caller.partition,
-        &caller.account,
-        &[audience],
-        &r.service_accounts,
-    )
-    .with_context(|| format!("role {}", r.name))?;
     let mut tags = c.tags.clone();
     tags.extend(r.tags.clone());
-    tags.insert(
-        crate::provider::MANAGED_TAG.0.into(),
-        crate::provider::MANAGED_TAG.1.into(),
-    );
-    let spec = RoleSpec {
+    let template = RoleTemplate {
         name: r.name.clone(),
-        trust_policy: serde_json::to_value(&policy)?,
+        service_accounts: r.service_accounts.clone(),
+        audience: r.audience.clone(),
         managed_policies: r.policy_arns.iter().cloned().collect(),
         inline_policies: inline.clone(),
         permissions_boundary: r.permissions_boundary.clone(),
         max_session_duration: r.max_session_duration,
         tags,
     };
-    spec.validate()?;
-    Ok(spec)
+    template
+        .spec(issuer, caller.partition, &caller.account)
+        .with_context(|| format!("role {}", r.name))
 }
 
 pub(super) fn roles_in<'a>(
@@ -601,7 +586,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         let mut roles = Vec::new();
         let iam_roles = Roles::new(ctx.iam());
         for r in roles_in(&c, &caller.account) {
-            let spec = role_spec(&c, r, &inline[&r.name], &issuer, &caller)?;
+            let spec = role_spec(r, &inline[&r.name], &issuer, &c, &caller)?;
             let actual = iam_roles
                 .get(&r.name)
                 .await

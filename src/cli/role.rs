@@ -11,8 +11,7 @@ use super::{parse_tag, AwsArgs, Outcome, OutputFormat};
 use crate::aws::roles::Roles;
 use crate::aws_names::Partition;
 use crate::issuer::IssuerUrl;
-use crate::provider::MANAGED_TAG;
-use crate::role::{plan, RoleSpec};
+use crate::role::{plan, RoleTemplate};
 use crate::trust::{self, ManifestOptions, ServiceAccountRef};
 
 /// Who may assume the role.
@@ -223,26 +222,20 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             .with_context(|| format!("inline policy {name} ({file}) is not JSON"))?;
         inline.insert(name.clone(), doc);
     }
-    let mut tags: BTreeMap<String, String> = a.tags.iter().cloned().collect();
-    tags.insert(MANAGED_TAG.0.into(), MANAGED_TAG.1.into());
     let ctx = a.aws.load().await?;
     let partition = Partition::of_region(&ctx.region);
-    let audiences = a.trust.audiences(partition);
     // Everything but the trust policy's account is known now: check it before any call.
-    let template = |account: &str, partition: Partition| -> anyhow::Result<RoleSpec> {
-        let policy = trust::trust_policy(&issuer, partition, account, &audiences, &sas)?;
-        let spec = RoleSpec {
-            name: a.name.clone(),
-            trust_policy: serde_json::to_value(&policy)?,
-            managed_policies: a.policy_arns.iter().cloned().collect(),
-            inline_policies: inline.clone(),
-            permissions_boundary: a.permissions_boundary.clone(),
-            max_session_duration: a.max_session_duration,
-            tags: tags.clone(),
-        };
-        spec.validate()?;
-        Ok(spec)
+    let role = RoleTemplate {
+        name: a.name.clone(),
+        service_accounts: sas.clone(),
+        audience: Some(a.trust.audiences(partition).remove(0)),
+        managed_policies: a.policy_arns.iter().cloned().collect(),
+        inline_policies: inline,
+        permissions_boundary: a.permissions_boundary.clone(),
+        max_session_duration: a.max_session_duration,
+        tags: a.tags.iter().cloned().collect(),
     };
+    let template = |account: &str, partition: Partition| role.spec(&issuer, partition, account);
     template("000000000000", partition)?;
     // With manifests on stdout, everything else goes to stderr.
     let say = |line: String| {

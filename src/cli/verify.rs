@@ -355,7 +355,7 @@ async fn role_checks(
     let mut out = Vec::new();
     for r in apply::roles_in(c, &caller.account) {
         let name = format!("role {} ({})", r.name, caller.account);
-        let spec = apply::role_spec(c, r, &inline[&r.name], issuer, caller)?;
+        let spec = apply::role_spec(r, &inline[&r.name], issuer, c, caller)?;
         match roles.get(&r.name).await {
             Err(e) => out.push(Check::fail(
                 name,
