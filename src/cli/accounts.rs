@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use anyhow::bail;
+use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
 
@@ -61,10 +61,65 @@ impl AccountArgs {
         Ok(())
     }
 
+    /// The accounts, in order: `None` for the current credentials' account (unless excluded),
+    /// then each role to assume with its external ID.
+    pub fn targets(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        if !self.no_current_account {
+            out.push(None);
+        }
+        for (i, role) in self.roles.iter().enumerate() {
+            let ext = self
+                .external_ids
+                .get(i)
+                .or(self.external_ids.first())
+                .cloned();
+            out.push(Some((role.clone(), ext)));
+        }
+        out
+    }
+
     /// How many accounts the operation will run in.
     pub fn count(&self) -> usize {
         self.roles.len() + usize::from(!self.no_current_account)
     }
+}
+
+/// One account to reach: `None` is the current credentials' account, `Some((role ARN,
+/// external ID))` one reached through STS.
+pub type Target = Option<(String, Option<String>)>;
+
+/// Reaches every target, stopping at the first that fails, and refuses one account reached
+/// twice (its resources would be planned twice).
+pub async fn reach(
+    base: &AwsContext,
+    targets: &[Target],
+    session_name: &str,
+) -> anyhow::Result<Vec<(AwsContext, Caller)>> {
+    let mut out: Vec<(AwsContext, Caller)> = Vec::new();
+    for t in targets {
+        let (ctx, via) = match t {
+            None => (base.clone(), "the current credentials".to_string()),
+            Some((role, ext)) => (
+                base.assume_role(role, ext.as_deref(), session_name)
+                    .await
+                    .with_context(|| format!("cannot reach the account of {role}"))?,
+                role.clone(),
+            ),
+        };
+        let caller = ctx
+            .caller()
+            .await
+            .with_context(|| format!("cannot identify {via}"))?;
+        if out.iter().any(|(_, c)| c.account == caller.account) {
+            bail!(
+                "account {} is reached twice (the second time via {via}): list each account once",
+                caller.account
+            );
+        }
+        out.push((ctx, caller));
+    }
+    Ok(out)
 }
 
 /// The outcome in one account.
@@ -115,18 +170,14 @@ where
     F: FnMut(AwsContext, Caller) -> Fut,
     Fut: Future<Output = anyhow::Result<Done>>,
 {
-    let mut targets: Vec<(Option<String>, Option<String>)> = Vec::new();
-    if !args.no_current_account {
-        targets.push((None, None));
-    }
-    for (i, role) in args.roles.iter().enumerate() {
-        let ext = args
-            .external_ids
-            .get(i)
-            .or(args.external_ids.first())
-            .cloned();
-        targets.push((Some(role.clone()), ext));
-    }
+    let targets: Vec<(Option<String>, Option<String>)> = args
+        .targets()
+        .into_iter()
+        .map(|t| match t {
+            Some((role, ext)) => (Some(role), ext),
+            None => (None, None),
+        })
+        .collect();
     let mut results = Vec::new();
     for (via, external_id) in targets {
         let fallback_account = via

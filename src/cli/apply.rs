@@ -333,41 +333,21 @@ fn publish_items(p: &Prepared, items: &mut Vec<Item>) {
     }
 }
 
-/// The base AWS context and every account the file names, with their identities.
+/// Every account the file names, reached from `base`, with their identities.
 pub(super) async fn reach_accounts(
     c: &Config,
-) -> anyhow::Result<(AwsContext, Vec<(AwsContext, Caller)>)> {
-    let base = AwsContext::load(c.aws.region.as_deref(), c.aws.profile.as_deref()).await?;
-    let mut out = Vec::new();
+    base: &AwsContext,
+) -> anyhow::Result<Vec<(AwsContext, Caller)>> {
+    let mut targets: Vec<super::accounts::Target> = Vec::new();
     if c.aws.current_account {
-        let caller = base
-            .caller()
-            .await
-            .context("cannot identify the current AWS credentials (aws.current_account = true)")?;
-        out.push((base.clone(), caller));
+        targets.push(None);
     }
-    for a in &c.accounts {
-        let ctx = base
-            .assume_role(
-                &a.assume_role,
-                a.external_id.as_deref(),
-                &c.aws.role_session_name,
-            )
-            .await
-            .with_context(|| format!("cannot reach the account of {}", a.assume_role))?;
-        let caller = ctx.caller().await?;
-        if out
+    targets.extend(
+        c.accounts
             .iter()
-            .any(|(_, c): &(AwsContext, Caller)| c.account == caller.account)
-        {
-            bail!(
-                "account {} is reached twice (via {} and another entry): list each account once",
-                caller.account,
-                a.assume_role
-            );
-        }
-        out.push((ctx, caller));
-    }
+            .map(|a| Some((a.assume_role.clone(), a.external_id.clone()))),
+    );
+    let out = super::accounts::reach(base, &targets, &c.aws.role_session_name).await?;
     for r in &c.roles {
         for id in &r.accounts {
             if !out.iter().any(|(_, c)| &c.account == id) {
@@ -379,7 +359,12 @@ pub(super) async fn reach_accounts(
             }
         }
     }
-    Ok((base, out))
+    Ok(out)
+}
+
+/// The AWS context the file's region and profile name.
+async fn load_aws(c: &Config) -> anyhow::Result<AwsContext> {
+    Ok(AwsContext::load(c.aws.region.as_deref(), c.aws.profile.as_deref()).await?)
 }
 
 pub(super) fn read_inline(
@@ -544,7 +529,8 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
     let (set, new_key) = plan_keys(&c, &mut items)?;
     // 2. Documents (and the bucket), which fixes the issuer for an S3 target.
     let inline = read_inline(&c)?;
-    let (base, accounts) = reach_accounts(&c).await?;
+    let base = load_aws(&c).await?;
+    let accounts = reach_accounts(&c, &base).await?;
     let target = publish_target(&c);
     let prepared = publish::prepare(
         &set,
@@ -745,7 +731,8 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     let c = a.config.load()?;
     let text = out == OutputFormat::Text;
     let mut items = Vec::new();
-    let (base, accounts) = reach_accounts(&c).await?;
+    let base = load_aws(&c).await?;
+    let accounts = reach_accounts(&c, &base).await?;
     let region = base.region.clone();
     let issuer = match (&c.issuer, &c.target) {
         (Some(i), _) => i.clone(),

@@ -225,8 +225,11 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
     // IAM, in every account.
     if let (false, Some(base)) = (a.skip_aws, &base) {
         let reached: anyhow::Result<Vec<(AwsContext, Caller)>> = match &config {
-            Some(c) => apply::reach_accounts(c).await.map(|(_, v)| v),
-            None => reach(base, &a.accounts).await,
+            Some(c) => apply::reach_accounts(c, base).await,
+            None => {
+                super::accounts::reach(base, &a.accounts.targets(), &a.accounts.role_session_name)
+                    .await
+            }
         };
         match reached {
             Err(e) => all.push(Check::fail(
@@ -319,24 +322,6 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
         bail!("{failed} check(s) failed");
     }
     Ok(Outcome::Done)
-}
-
-/// The current account (unless excluded) and each --assume-role account.
-async fn reach(base: &AwsContext, args: &AccountArgs) -> anyhow::Result<Vec<(AwsContext, Caller)>> {
-    let mut out = Vec::new();
-    if !args.no_current_account {
-        out.push((base.clone(), base.caller().await?));
-    }
-    for (i, role) in args.roles.iter().enumerate() {
-        let ext = args.external_ids.get(i).or(args.external_ids.first());
-        let ctx = base
-            .assume_role(role, ext.map(String::as_str), &args.role_session_name)
-            .await
-            .with_context(|| format!("cannot assume {role}"))?;
-        let caller = ctx.caller().await?;
-        out.push((ctx, caller));
-    }
-    Ok(out)
 }
 
 /// Each configured role in the account exists and matches the file.
