@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         }
     };
     cli::init_tracing(&cli);
-    irsa_issuer::tls::install_default_provider();
+    irsa_issuer::serve::tls::install_default_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

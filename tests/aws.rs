@@ -496,7 +496,7 @@ fn thumbprint_is_the_last_certificate_in_the_chain_as_openssl_sees_it() {
     ]);
     let expected = openssl_last_cert_sha1(&server.addr);
     // The leaf is not what IAM wants: make sure the two differ here.
-    let leaf = irsa_issuer::aws_names::Thumbprint::of_der(
+    let leaf = irsa_issuer::aws::names::Thumbprint::of_der(
         pem::parse(std::fs::read(dir.path().join("leaf.crt")).unwrap())
             .unwrap()
             .contents(),

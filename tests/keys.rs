@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 
-use irsa_issuer::keys::parse_pem;
+use irsa_issuer::oidc::keys::parse_pem;
 
 fn expected_kids() -> Vec<(String, String)> {
     std::fs::read_to_string(fixture("expected-kids.txt"))

@@ -8,10 +8,10 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use tower::ServiceExt as _;
 
-use irsa_issuer::documents::{render, KeySet};
-use irsa_issuer::issuer::{IssuerUrl, JwksPath};
-use irsa_issuer::keys::parse_pem;
-use irsa_issuer::serve::{router, AppState, Snapshot};
+use irsa_issuer::oidc::documents::{render, KeySet};
+use irsa_issuer::oidc::issuer::{IssuerUrl, JwksPath};
+use irsa_issuer::oidc::keys::parse_pem;
+use irsa_issuer::serve::router::{router, AppState, Snapshot};
 
 fn state() -> (std::sync::Arc<AppState>, Vec<u8>, Vec<u8>) {
     let keys: Vec<_> = ["rsa2048.pub", "ec-p256.pub"]
@@ -185,7 +185,7 @@ fn kid_of(file: &str) -> String {
 }
 
 fn https_client(ca: &std::path::Path) -> reqwest::Client {
-    irsa_issuer::tls::install_default_provider();
+    irsa_issuer::serve::tls::install_default_provider();
     reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap())
         .build()

@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{print_json, Outcome, OutputFormat};
-use crate::aws::{AwsContext, Caller};
+use crate::aws::sdk::{AwsContext, Caller};
 
 /// Which accounts an operation runs in.
 #[derive(Debug, Clone, Args)]

@@ -14,21 +14,21 @@ use serde::Serialize;
 
 use super::publish::{self, AnyStore, Prepared, PublishTarget};
 use super::{print_json, AwsArgs, IssuerArgs, Outcome, OutputFormat};
-use crate::aws::iam::Providers;
-use crate::aws::roles::Roles;
-use crate::aws::{AwsContext, Caller};
-use crate::aws_names::{provider_arn, Partition, Thumbprint};
-use crate::bucket::{self, PublicAccess};
-use crate::changeset::{self, Action, Item, Summary};
-use crate::config::{self, Config, Target};
-use crate::documents::KeySet;
-use crate::issuer::{IssuerUrl, DISCOVERY_PATH};
-use crate::keydir::KeyDir;
-use crate::keys::{self, KeySpec, PublicKey};
-use crate::provider::{ProviderChange, ProviderSpec, ProviderState};
-use crate::role::{RoleChange, RoleSpec, RoleState, RoleTemplate};
-use crate::rotation::KeySetState;
-use crate::store::Store as _;
+use crate::aws::bucket::{self, PublicAccess};
+use crate::aws::names::{provider_arn, Partition, Thumbprint};
+use crate::aws::provider::{ProviderChange, ProviderSpec, ProviderState};
+use crate::aws::role::{RoleChange, RoleSpec, RoleState, RoleTemplate};
+use crate::aws::sdk::providers::Providers;
+use crate::aws::sdk::roles::Roles;
+use crate::aws::sdk::{AwsContext, Caller};
+use crate::oidc::documents::KeySet;
+use crate::oidc::issuer::{IssuerUrl, DISCOVERY_PATH};
+use crate::oidc::keys::{self, KeySpec, PublicKey};
+use crate::publish::Store as _;
+use crate::reconcile::changeset::{self, Action, Item, Summary};
+use crate::reconcile::config::{self, Config, Target};
+use crate::rotation::keydir::KeyDir;
+use crate::rotation::state::KeySetState;
 
 /// Which configuration file.
 #[derive(Debug, Clone, Args)]
@@ -293,7 +293,7 @@ fn publish_items(p: &Prepared, items: &mut Vec<Item>) {
         let create = p
             .bucket_changes
             .iter()
-            .any(|c| matches!(c, crate::bucket::BucketChange::Create { .. }));
+            .any(|c| matches!(c, crate::aws::bucket::BucketChange::Create { .. }));
         items.push(Item {
             step: "bucket",
             account: None,
@@ -312,12 +312,12 @@ fn publish_items(p: &Prepared, items: &mut Vec<Item>) {
     }
     for step in &p.plan.steps {
         let (action, details) = match &step.action {
-            crate::plan::ObjectAction::Create => (Action::Create, vec![]),
-            crate::plan::ObjectAction::Update { reasons } => (
+            crate::publish::objects::ObjectAction::Create => (Action::Create, vec![]),
+            crate::publish::objects::ObjectAction::Update { reasons } => (
                 Action::Update,
                 reasons.iter().map(|r| r.to_string()).collect(),
             ),
-            crate::plan::ObjectAction::Unchanged => (Action::Unchanged, vec![]),
+            crate::publish::objects::ObjectAction::Unchanged => (Action::Unchanged, vec![]),
         };
         let resource = match &p.store {
             AnyStore::S3(_) => format!("s3://{bucket}/{}", step.object.key),
@@ -437,7 +437,7 @@ pub(super) fn client_ids(c: &Config, partition: Partition) -> Vec<String> {
     }
 }
 
-pub(super) fn fetcher(c: &Config) -> anyhow::Result<crate::fetch::Fetcher> {
+pub(super) fn fetcher(c: &Config) -> anyhow::Result<crate::verify::fetch::Fetcher> {
     super::make_fetcher(c.tls.ca_file.as_deref(), c.tls.connect_to)
 }
 
@@ -557,7 +557,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
             .get(&arn)
             .await
             .with_context(|| format!("account {}", caller.account))?;
-        let changes = crate::provider::plan(&spec, actual.as_ref());
+        let changes = crate::aws::provider::plan(&spec, actual.as_ref());
         items.push(Item {
             step: "provider",
             account: Some(caller.account.clone()),
@@ -577,7 +577,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
                 .get(&r.name)
                 .await
                 .with_context(|| format!("account {}", caller.account))?;
-            let changes = crate::role::plan(&spec, actual.as_ref(), false).map_err(|e| {
+            let changes = crate::aws::role::plan(&spec, actual.as_ref(), false).map_err(|e| {
                 anyhow::anyhow!("account {}: {e} (irsa-issuer only changes roles tagged managed-by=irsa-issuer; rename the role in the file, or take it over once with `irsa-issuer role apply --force`)", caller.account)
             })?;
             items.push(Item {
@@ -799,14 +799,14 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     // The documents: discovery first, so that nothing points at a JWKS that is gone.
     let (store, loc) = match &c.target {
         Target::S3(l) => (
-            AnyStore::S3(crate::store::s3::S3Store::new(
+            AnyStore::S3(crate::publish::s3::S3Store::new(
                 base.s3(l.bucket.contains('.')),
                 l.clone(),
                 c.s3.public_access == PublicAccess::Acl,
             )),
             Some(l.clone()),
         ),
-        Target::Dir(d) => (AnyStore::Dir(crate::store::dir::DirStore::new(d)), None),
+        Target::Dir(d) => (AnyStore::Dir(crate::publish::dir::DirStore::new(d)), None),
     };
     let prefix = loc.as_ref().map(|l| l.prefix.clone()).unwrap_or_default();
     let key = |rel: &str| {
@@ -851,7 +851,7 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
         let state = s3.bucket_state(true).await?;
         let others = s3.keys_besides(&ours).await?;
         let resource = format!("s3://{}", l.bucket);
-        if crate::provider::is_managed(&state.tags) && others.is_empty() {
+        if crate::aws::provider::is_managed(&state.tags) && others.is_empty() {
             items.push(Item {
                 step: "bucket",
                 account: None,
@@ -861,7 +861,7 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
             });
             bucket_end = BucketEnd::Delete;
         } else {
-            let why = if crate::provider::is_managed(&state.tags) {
+            let why = if crate::aws::provider::is_managed(&state.tags) {
                 format!("holds {} other object(s): kept", others.len())
             } else {
                 not_ours.to_string()

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{IssuerArgs, KeyArgs, Outcome};
-use crate::documents::{to_json, KeySet};
+use crate::oidc::documents::{to_json, KeySet};
 
 /// Arguments of `jwks`.
 #[derive(Debug, Args)]

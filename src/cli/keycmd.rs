@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{load_keys, print_json, Outcome, OutputFormat};
 use crate::fsutil;
-use crate::keys::{self, Algorithm, KeySpec};
+use crate::oidc::keys::{self, Algorithm, KeySpec};
 
 /// Key commands.
 #[derive(Debug, Subcommand)]

@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::issuer::{IssuerUrl, JwksPath};
-use crate::keys::{self, LoadedKey};
+use crate::oidc::issuer::{IssuerUrl, JwksPath};
+use crate::oidc::keys::{self, LoadedKey};
 
 mod accounts;
 mod apply;
@@ -132,7 +132,7 @@ impl KeyArgs {
         let mut out: Vec<keys::PublicKey> =
             load_keys(&self.keys)?.into_iter().map(|k| k.key).collect();
         if let Some(dir) = &self.key_dir {
-            let kd = crate::keydir::KeyDir::new(dir);
+            let kd = crate::rotation::keydir::KeyDir::new(dir);
             out.extend(kd.published_keys(&kd.load_state()?)?);
         }
         Ok(out)
@@ -187,8 +187,11 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
-    async fn load(&self) -> anyhow::Result<crate::aws::AwsContext> {
-        Ok(crate::aws::AwsContext::load(self.region.as_deref(), self.profile.as_deref()).await?)
+    async fn load(&self) -> anyhow::Result<crate::aws::sdk::AwsContext> {
+        Ok(
+            crate::aws::sdk::AwsContext::load(self.region.as_deref(), self.profile.as_deref())
+                .await?,
+        )
     }
 }
 
@@ -205,7 +208,7 @@ pub struct TlsArgs {
 }
 
 impl TlsArgs {
-    fn fetcher(&self) -> anyhow::Result<crate::fetch::Fetcher> {
+    fn fetcher(&self) -> anyhow::Result<crate::verify::fetch::Fetcher> {
         make_fetcher(self.ca_file.as_deref(), self.connect_to)
     }
 }
@@ -214,7 +217,7 @@ impl TlsArgs {
 pub(crate) fn make_fetcher(
     ca_file: Option<&std::path::Path>,
     connect_to: Option<std::net::SocketAddr>,
-) -> anyhow::Result<crate::fetch::Fetcher> {
+) -> anyhow::Result<crate::verify::fetch::Fetcher> {
     let ca = match ca_file {
         Some(p) => Some((
             std::fs::read(p).with_context(|| format!("cannot read the CA file {}", p.display()))?,
@@ -222,7 +225,7 @@ pub(crate) fn make_fetcher(
         )),
         None => None,
     };
-    Ok(crate::fetch::Fetcher::new(
+    Ok(crate::verify::fetch::Fetcher::new(
         ca.as_ref()
             .map(|(pem, name)| (pem.as_slice(), name.as_str())),
         connect_to,

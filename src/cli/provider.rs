@@ -6,12 +6,12 @@ use serde::Serialize;
 
 use super::accounts::{self, AccountArgs, Done};
 use super::{parse_tag, print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
-use crate::aws::iam::Providers;
-use crate::aws_names::{provider_arn, Partition, S3Location, Thumbprint};
-use crate::fetch::HostThumbprint;
-use crate::issuer::IssuerUrl;
-use crate::provider::{plan, ProviderSpec};
-use crate::runner_policy::{self, Capability};
+use crate::aws::names::{provider_arn, Partition, S3Location, Thumbprint};
+use crate::aws::provider::{plan, ProviderSpec};
+use crate::aws::runner_policy::{self, Capability};
+use crate::aws::sdk::providers::Providers;
+use crate::oidc::issuer::IssuerUrl;
+use crate::verify::fetch::HostThumbprint;
 
 /// Arguments of `thumbprint`.
 #[derive(Debug, Args)]
@@ -144,7 +144,7 @@ fn values<T: Serialize>(items: &[T]) -> Vec<serde_json::Value> {
 async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
     // IAM's URL rules and the account flags are checked before any network or AWS call.
-    crate::provider::validate_url(&issuer)?;
+    crate::aws::provider::validate_url(&issuer)?;
     a.target.accounts.validate()?;
     let mut thumbprints = Vec::new();
     let mut auto = a.thumbprints.is_empty();
@@ -255,7 +255,7 @@ async fn delete(a: DeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             let action = match providers.get(&arn).await? {
                 None => "absent",
                 Some(s) if !s.is_managed() && !force => {
-                    return Err(crate::provider::ProviderError::NotManaged { arn }.into())
+                    return Err(crate::aws::provider::ProviderError::NotManaged { arn }.into())
                 }
                 Some(_) if plan_only => "plan",
                 Some(_) => {

@@ -7,14 +7,14 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{parse_tag, print_json, AwsArgs, IssuerArgs, KeyArgs, Outcome, OutputFormat};
-use crate::aws_names::{Partition, S3Location};
-use crate::bucket::{self, BucketChange, BucketWanted, PublicAccess};
-use crate::documents::{render, KeySet};
-use crate::issuer::IssuerUrl;
-use crate::plan::{
+use crate::aws::bucket::{self, BucketChange, BucketWanted, PublicAccess};
+use crate::aws::names::{Partition, S3Location};
+use crate::oidc::documents::{render, KeySet};
+use crate::oidc::issuer::IssuerUrl;
+use crate::publish::objects::{
     publish_objects, DesiredObject, ExistingObject, ObjectAction, PublishPlan, PublishStep,
 };
-use crate::store::{self, dir::DirStore, s3::S3Store, PublishReport, Store};
+use crate::publish::{self as store, dir::DirStore, s3::S3Store, PublishReport, Store};
 
 /// Arguments of `publish`.
 #[derive(Debug, Args)]
@@ -123,7 +123,7 @@ pub(super) struct Prepared {
     /// The objects.
     pub plan: PublishPlan,
     /// The AWS context used (S3 targets).
-    pub ctx: Option<crate::aws::AwsContext>,
+    pub ctx: Option<crate::aws::sdk::AwsContext>,
 }
 
 impl Prepared {
@@ -214,7 +214,7 @@ pub(super) async fn publish(
 pub(super) async fn prepare(
     set: &KeySet,
     a: &PublishTarget,
-    ctx: Option<crate::aws::AwsContext>,
+    ctx: Option<crate::aws::sdk::AwsContext>,
 ) -> anyhow::Result<Prepared> {
     let Some(to) = a.to.as_deref() else {
         bail!("--to is required: a directory, or s3://BUCKET[/PREFIX]");
@@ -243,7 +243,7 @@ async fn prepare_s3(
     a: &PublishTarget,
     to: &str,
     set: &KeySet,
-    ctx: Option<crate::aws::AwsContext>,
+    ctx: Option<crate::aws::sdk::AwsContext>,
 ) -> anyhow::Result<Prepared> {
     let loc = S3Location::parse(to)?;
     let (given, jwks_path) = a.issuer.parse_optional()?;

@@ -8,11 +8,11 @@ use clap::{Args, Subcommand};
 
 use super::accounts::{self, AccountArgs, Done};
 use super::{parse_tag, AwsArgs, Outcome, OutputFormat};
-use crate::aws::roles::Roles;
-use crate::aws_names::Partition;
-use crate::issuer::IssuerUrl;
-use crate::role::{plan, RoleTemplate};
-use crate::trust::{self, ManifestOptions, ServiceAccountRef};
+use crate::aws::names::Partition;
+use crate::aws::role::{plan, RoleTemplate};
+use crate::aws::sdk::roles::Roles;
+use crate::aws::trust::{self, ManifestOptions, ServiceAccountRef};
+use crate::oidc::issuer::IssuerUrl;
 
 /// Who may assume the role.
 #[derive(Debug, Clone, Args)]
@@ -339,7 +339,7 @@ async fn delete(a: RoleDeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome>
                 });
             };
             if !state.is_managed() && !force {
-                return Err(crate::role::RoleError::NotManaged { name }.into());
+                return Err(crate::aws::role::RoleError::NotManaged { name }.into());
             }
             if !plan_only {
                 roles.delete(&state, &name).await?;

@@ -9,13 +9,13 @@ use serde::Serialize;
 
 use super::publish::{publish, PublishTarget};
 use super::{print_json, Outcome, OutputFormat, TlsArgs};
-use crate::apiserver::ApiServerFlags;
-use crate::aws_names::S3Location;
-use crate::documents::KeySet;
-use crate::issuer::IssuerUrl;
-use crate::keydir::KeyDir;
-use crate::keys::{self, Algorithm, KeySpec, PublicKey};
-use crate::rotation::{parse_duration, KeySetState, KeyState, TokenPolicy};
+use crate::aws::names::S3Location;
+use crate::oidc::documents::KeySet;
+use crate::oidc::issuer::IssuerUrl;
+use crate::oidc::keys::{self, Algorithm, KeySpec, PublicKey};
+use crate::rotation::apiserver::ApiServerFlags;
+use crate::rotation::keydir::KeyDir;
+use crate::rotation::state::{parse_duration, KeySetState, KeyState, TokenPolicy};
 
 /// Rotation commands.
 #[derive(Debug, Subcommand)]
@@ -312,7 +312,7 @@ async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::
 
 /// The kids the public issuer serves, fetched as STS would: discovery first, then its jwks_uri.
 async fn served_kids(
-    fetcher: &crate::fetch::Fetcher,
+    fetcher: &crate::verify::fetch::Fetcher,
     issuer: &IssuerUrl,
 ) -> anyhow::Result<(String, Vec<String>)> {
     let disc = fetcher.discovery(issuer).await?;
@@ -373,7 +373,7 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let kd = KeyDir::new(&a.key_dir);
     let mut state = kd.load_state()?;
     let Some(next) = state.next().cloned() else {
-        return Err(crate::rotation::RotationError::NothingStaged.into());
+        return Err(crate::rotation::state::RotationError::NothingStaged.into());
     };
     let issuer = resolve_issuer(&a.target).await?;
     let fetcher = a.tls.fetcher()?;
@@ -525,15 +525,15 @@ pub(super) async fn apiserver_flags(
             };
             let issuer = match (&c.issuer, &c.target) {
                 (Some(i), _) => i.clone(),
-                (None, crate::config::Target::S3(l)) => {
-                    let ctx = crate::aws::AwsContext::load(
+                (None, crate::reconcile::config::Target::S3(l)) => {
+                    let ctx = crate::aws::sdk::AwsContext::load(
                         c.aws.region.as_deref(),
                         c.aws.profile.as_deref(),
                     )
                     .await?;
                     l.issuer(&ctx.region)?
                 }
-                (None, crate::config::Target::Dir(_)) => {
+                (None, crate::reconcile::config::Target::Dir(_)) => {
                     bail!("{}: no issuer", f.display())
                 }
             };

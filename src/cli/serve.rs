@@ -11,12 +11,13 @@ use tokio::net::TcpListener;
 
 use super::keycmd::required_keys;
 use super::{print_json, IssuerArgs, KeyArgs, Outcome, OutputFormat};
-use crate::apiserver::ApiServerFlags;
-use crate::documents::{render, KeySet};
-use crate::issuer::{IssuerUrl, JwksPath, DISCOVERY_PATH};
-use crate::keys::{self, KeySpec};
-use crate::serve::{router, AppState, Snapshot, DEFAULT_CACHE_MAX_AGE};
-use crate::{fsutil, pki, server, tls};
+use crate::fsutil;
+use crate::oidc::documents::{render, KeySet};
+use crate::oidc::issuer::{IssuerUrl, JwksPath, DISCOVERY_PATH};
+use crate::oidc::keys::{self, KeySpec};
+use crate::rotation::apiserver::ApiServerFlags;
+use crate::serve::router::{router, AppState, Snapshot, DEFAULT_CACHE_MAX_AGE};
+use crate::serve::{pki, server, tls};
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -39,7 +40,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_CACHE_MAX_AGE, value_name = "SECONDS")]
     cache_max_age: u32,
     /// How often --key-dir is checked for changes.
-    #[arg(long, default_value = "2s", value_parser = crate::rotation::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "2s", value_parser = crate::rotation::state::parse_duration, value_name = "DURATION")]
     reload_interval: std::time::Duration,
 }
 
@@ -122,7 +123,7 @@ fn spawn_reloader(
     cache_max_age: u32,
     interval: std::time::Duration,
 ) {
-    let kd = crate::keydir::KeyDir::new(dir);
+    let kd = crate::rotation::keydir::KeyDir::new(dir);
     tokio::spawn(async move {
         let mut last = kd.digest();
         loop {

@@ -1,5 +1,5 @@
 //! `irsa-issuer verify`: fetch what STS fetches, read what IAM holds, and print each check as
-//! ok or fail with its fix. The checks themselves are in [`crate::verify`].
+//! ok or fail with its fix. The checks themselves are in [`crate::verify::checks`].
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -11,14 +11,14 @@ use serde::Serialize;
 use super::accounts::AccountArgs;
 use super::apply::{self, ConfigArgs};
 use super::{print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
-use crate::aws::iam::Providers;
-use crate::aws::roles::Roles;
-use crate::aws::{AwsContext, Caller};
-use crate::aws_names::{provider_arn, Partition};
-use crate::config::{Config, Target};
-use crate::issuer::IssuerUrl;
-use crate::keydir::KeyDir;
-use crate::verify::{self as checks, Check, RoleTrust, Status};
+use crate::aws::names::{provider_arn, Partition};
+use crate::aws::sdk::providers::Providers;
+use crate::aws::sdk::roles::Roles;
+use crate::aws::sdk::{AwsContext, Caller};
+use crate::oidc::issuer::IssuerUrl;
+use crate::reconcile::config::{Config, Target};
+use crate::rotation::keydir::KeyDir;
+use crate::verify::checks::{self as checks, Check, RoleTrust, Status};
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
@@ -352,7 +352,7 @@ async fn role_checks(
                 "does not exist".to_string(),
                 fix.to_string(),
             )),
-            Ok(Some(state)) => match crate::role::plan(&spec, Some(&state), true) {
+            Ok(Some(state)) => match crate::aws::role::plan(&spec, Some(&state), true) {
                 Ok(changes) if changes.is_empty() => {
                     out.push(Check::ok(name, "trust policy and policies as configured"))
                 }

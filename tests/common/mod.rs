@@ -428,7 +428,7 @@ pub struct Tls {
 impl Tls {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let p = irsa_issuer::pki::generate(&["localhost", "127.0.0.1"]).unwrap();
+        let p = irsa_issuer::serve::pki::generate(&["localhost", "127.0.0.1"]).unwrap();
         let files = [
             ("ca.crt", p.ca_cert_pem.as_str()),
             ("tls.crt", p.chain_pem.as_str()),

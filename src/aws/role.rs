@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::aws_names::Partition;
-use crate::issuer::IssuerUrl;
-use crate::provider::MANAGED_TAG;
-use crate::trust::{self, ServiceAccountRef, TrustError};
+use crate::aws::names::Partition;
+use crate::aws::provider::MANAGED_TAG;
+use crate::aws::trust::{self, ServiceAccountRef, TrustError};
+use crate::oidc::issuer::IssuerUrl;
 
 /// Why a role could not be planned.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -165,7 +165,7 @@ pub struct RoleState {
 impl RoleState {
     /// Whether irsa-issuer created it.
     pub fn is_managed(&self) -> bool {
-        crate::provider::is_managed(&self.tags)
+        crate::aws::provider::is_managed(&self.tags)
     }
 }
 
@@ -309,7 +309,7 @@ pub fn plan(
             changes.push(RoleChange::SetMaxSessionDuration { seconds: d });
         }
     }
-    let tags = crate::provider::tags_to_set(&spec.tags, &actual.tags);
+    let tags = crate::aws::provider::tags_to_set(&spec.tags, &actual.tags);
     if !tags.is_empty() {
         changes.push(RoleChange::Tag { tags });
     }

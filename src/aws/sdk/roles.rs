@@ -6,7 +6,7 @@ use serde_json::Value;
 use tracing::instrument;
 
 use super::{call_error, error_code, iam_tags, AwsError};
-use crate::role::{RoleChange, RoleState};
+use crate::aws::role::{RoleChange, RoleState};
 
 /// The roles of one account.
 #[derive(Debug, Clone)]

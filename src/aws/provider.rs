@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::aws_names::Thumbprint;
-use crate::issuer::IssuerUrl;
+use crate::aws::names::Thumbprint;
+use crate::oidc::issuer::IssuerUrl;
 
 /// The tag that marks what irsa-issuer created (and so may change or delete).
 pub const MANAGED_TAG: (&str, &str) = ("managed-by", "irsa-issuer");

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::issuer::IssuerUrl;
+use crate::oidc::issuer::IssuerUrl;
 
 /// The flags that make kube-apiserver sign with one key, verify with all published keys, and
 /// put `issuer` in `iss`.

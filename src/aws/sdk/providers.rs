@@ -6,7 +6,7 @@
 use tracing::instrument;
 
 use super::{call_error, error_code, iam_tags as tags, AwsError};
-use crate::provider::{ProviderChange, ProviderState};
+use crate::aws::provider::{ProviderChange, ProviderState};
 
 /// The OIDC providers of one account.
 #[derive(Debug, Clone)]

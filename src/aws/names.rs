@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 use sha1::{Digest, Sha1};
 
-use crate::issuer::{IssuerError, IssuerUrl};
+use crate::oidc::issuer::{IssuerError, IssuerUrl};
 
 /// An AWS partition: it decides ARNs, DNS suffixes and the default STS audience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

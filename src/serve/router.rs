@@ -21,10 +21,10 @@ use base64::Engine as _;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::documents::Documents;
-use crate::issuer::{IssuerUrl, DISCOVERY_PATH};
-use crate::keys::{Algorithm, KeyId};
-use crate::plan::{JSON, JWK_SET_JSON};
+use crate::oidc::documents::Documents;
+use crate::oidc::issuer::{IssuerUrl, DISCOVERY_PATH};
+use crate::oidc::keys::{Algorithm, KeyId};
+use crate::publish::objects::{JSON, JWK_SET_JSON};
 
 /// Default `Cache-Control: max-age` (seconds): short enough that a rotation's new key reaches
 /// relying parties quickly, long enough to absorb bursts.

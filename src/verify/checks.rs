@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::issuer::IssuerUrl;
-use crate::keys::KeyId;
-use crate::provider::ProviderState;
-use crate::token::{self, Lifetime, Token};
+use crate::aws::provider::ProviderState;
+use crate::oidc::issuer::IssuerUrl;
+use crate::oidc::keys::KeyId;
+use crate::oidc::token::{self, Lifetime, Token};
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use tracing::instrument;
 
-use crate::aws_names::Thumbprint;
-use crate::issuer::IssuerUrl;
-use crate::tls::{self, TlsError};
+use crate::aws::names::Thumbprint;
+use crate::oidc::issuer::IssuerUrl;
+use crate::serve::tls::{self, TlsError};
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]

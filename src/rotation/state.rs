@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{Algorithm, KeyId};
+use crate::oidc::keys::{Algorithm, KeyId};
 
 /// Seconds since the Unix epoch (the clock is the caller's).
 pub type Timestamp = u64;

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::aws_names::{S3Location, Thumbprint};
-use crate::bucket::PublicAccess;
-use crate::issuer::{IssuerUrl, JwksPath};
-use crate::keys::Algorithm;
-use crate::trust::ServiceAccountRef;
+use crate::aws::bucket::PublicAccess;
+use crate::aws::names::{S3Location, Thumbprint};
+use crate::aws::trust::ServiceAccountRef;
+use crate::oidc::issuer::{IssuerUrl, JwksPath};
+use crate::oidc::keys::Algorithm;
 
 /// The file `irsa-issuer init` writes and `apply` reads when no `-f` is given.
 pub const DEFAULT_FILE: &str = "irsa-issuer.toml";
@@ -492,7 +492,7 @@ fn build(
         None => None,
     };
     if let (Some(i), Target::S3(_)) = (&issuer, &target_v) {
-        crate::provider::validate_url(i).map_err(|e| {
+        crate::aws::provider::validate_url(i).map_err(|e| {
             ctx.err(
                 &raw.issuer
                     .as_ref()
@@ -770,7 +770,7 @@ fn build_provider(
         })
         .unwrap_or_default();
     for id in &ids {
-        if id.value.is_empty() || id.value.len() > crate::provider::limits::CLIENT_ID_MAX {
+        if id.value.is_empty() || id.value.len() > crate::aws::provider::limits::CLIENT_ID_MAX {
             return Err(ctx.err(
                 &id.origin,
                 "provider.client_ids",
@@ -819,7 +819,7 @@ fn check_tags(ctx: &Ctx, field: &str, tags: &BTreeMap<String, String>) -> Result
                 "tag keys are 1-128 characters and may not start with aws:; values at most 256",
             ));
         }
-        if k == crate::provider::MANAGED_TAG.0 {
+        if k == crate::aws::provider::MANAGED_TAG.0 {
             return Err(ctx.err(
                 &Origin::Missing,
                 &format!("{field}.{k}"),

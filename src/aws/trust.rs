@@ -7,8 +7,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::aws_names::{provider_arn, Partition};
-use crate::issuer::IssuerUrl;
+use crate::aws::names::{provider_arn, Partition};
+use crate::oidc::issuer::IssuerUrl;
 
 /// IAM's default size limit of a role trust policy (characters, white space excluded; we
 /// render without white space). It can be raised by quota to 4096.

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::aws_names::{Partition, S3Location};
-use crate::provider::MANAGED_TAG;
+use crate::aws::names::{Partition, S3Location};
+use crate::aws::provider::MANAGED_TAG;
 
 /// How the documents are made public.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]

@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use crate::issuer::{IssuerUrl, JwksPath};
-use crate::keys::{Algorithm, JwkParams, KeyId, PublicKey};
+use crate::oidc::issuer::{IssuerUrl, JwksPath};
+use crate::oidc::keys::{Algorithm, JwkParams, KeyId, PublicKey};
 
 /// The most keys a published JWKS may hold. Relying parties cap the size of what they fetch
 /// (STS among them); 100 keys of RSA-4096 stay well under 100 KiB.
@@ -190,7 +190,7 @@ pub fn to_json<T: Serialize>(value: &T, pretty: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{generate, parse_pem, KeySpec};
+    use crate::oidc::keys::{generate, parse_pem, KeySpec};
     use rand::SeedableRng;
 
     fn key(alg: Algorithm, seed: u64) -> PublicKey {

@@ -318,20 +318,21 @@ mod tests {
         use rand_chacha::rand_core::SeedableRng as _;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         for alg in [
-            crate::keys::Algorithm::RS256,
-            crate::keys::Algorithm::ES256,
-            crate::keys::Algorithm::ES384,
-            crate::keys::Algorithm::ES512,
+            crate::oidc::keys::Algorithm::RS256,
+            crate::oidc::keys::Algorithm::ES256,
+            crate::oidc::keys::Algorithm::ES384,
+            crate::oidc::keys::Algorithm::ES512,
         ] {
-            let g = crate::keys::generate(
-                crate::keys::KeySpec {
+            let g = crate::oidc::keys::generate(
+                crate::oidc::keys::KeySpec {
                     alg,
                     rsa_bits: 2048,
                 },
                 &mut rng,
             )
             .unwrap();
-            let jwk = serde_json::to_value(crate::documents::Jwk::from_key(&g.public)).unwrap();
+            let jwk =
+                serde_json::to_value(crate::oidc::documents::Jwk::from_key(&g.public)).unwrap();
             let h = URL_SAFE_NO_PAD.encode(format!(
                 r#"{{"alg":"{}","kid":"{}"}}"#,
                 alg.as_str(),
@@ -355,8 +356,8 @@ mod tests {
         }
     }
 
-    fn sign(private_pem: &str, alg: crate::keys::Algorithm, msg: &[u8]) -> Vec<u8> {
-        use crate::keys::Algorithm::*;
+    fn sign(private_pem: &str, alg: crate::oidc::keys::Algorithm, msg: &[u8]) -> Vec<u8> {
+        use crate::oidc::keys::Algorithm::*;
         use pkcs8::DecodePrivateKey as _;
         match alg {
             RS256 => {

@@ -6,7 +6,7 @@ use tracing::instrument;
 
 use super::{Store, StoreError};
 use crate::fsutil;
-use crate::plan::{DesiredObject, ExistingObject};
+use crate::publish::objects::{DesiredObject, ExistingObject};
 
 /// Publishes into a local directory; each file is replaced atomically.
 #[derive(Debug, Clone)]

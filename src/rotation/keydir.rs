@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::fsutil;
-use crate::keys::{self, KeyId, PublicKey};
-use crate::rotation::KeySetState;
+use crate::oidc::keys::{self, KeyId, PublicKey};
+use crate::rotation::state::KeySetState;
 
 /// The state file's name.
 pub const STATE_FILE: &str = "keyset.json";
@@ -203,7 +203,7 @@ fn parse_state(bytes: &[u8], path: &Path) -> Result<KeySetState, KeyDirError> {
     let active = state
         .keys
         .iter()
-        .filter(|k| k.state == crate::rotation::KeyState::Active)
+        .filter(|k| k.state == crate::rotation::state::KeyState::Active)
         .count();
     if !state.keys.is_empty() && active != 1 {
         return Err(KeyDirError::BadState {

@@ -11,10 +11,10 @@ use aws_sdk_s3::types::{
 use tracing::instrument;
 
 use super::{Store, StoreError};
-use crate::aws::{call_error, error_code, AwsError};
-use crate::aws_names::S3Location;
-use crate::bucket::{BucketChange, BucketState, PublicAccessBlock};
-use crate::plan::{DesiredObject, ExistingObject, ObjectMetadata};
+use crate::aws::bucket::{BucketChange, BucketState, PublicAccessBlock};
+use crate::aws::names::S3Location;
+use crate::aws::sdk::{call_error, error_code, AwsError};
+use crate::publish::objects::{DesiredObject, ExistingObject, ObjectMetadata};
 
 /// Publishes into `s3://BUCKET/PREFIX`.
 #[derive(Debug, Clone)]

@@ -1,14 +1,15 @@
 //! Where the issuer's documents are published. The [`Store`] trait is the whole surface the
 //! publisher needs (read an object, write an object), so a directory and an S3 bucket are
-//! interchangeable; the plan of what to write comes from [`crate::plan`].
+//! interchangeable; the plan of what to write comes from [`crate::publish::objects`].
 
 use std::future::Future;
 
 use serde::Serialize;
 
-use crate::plan::{DesiredObject, ExistingObject, ObjectAction, PublishPlan};
+use crate::publish::objects::{DesiredObject, ExistingObject, ObjectAction, PublishPlan};
 
 pub mod dir;
+pub mod objects;
 pub mod s3;
 
 /// Why reading or writing an object failed.
@@ -61,7 +62,7 @@ pub async fn plan<S: Store + Sync>(
     for object in &desired {
         existing.push(store.get(&object.key).await?);
     }
-    Ok(crate::plan::plan_publish(desired, existing))
+    Ok(crate::publish::objects::plan_publish(desired, existing))
 }
 
 /// What a publish did.
@@ -100,7 +101,7 @@ pub async fn apply<S: Store + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{plan_publish, JSON};
+    use crate::publish::objects::{plan_publish, JSON};
     use std::collections::HashMap;
     use std::sync::Mutex;
 

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws_names::{Partition, S3Location};
-use crate::issuer::IssuerUrl;
+use crate::aws::names::{Partition, S3Location};
+use crate::oidc::issuer::IssuerUrl;
 
 /// What the principal will run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]

@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use crate::documents::Documents;
-use crate::issuer::DISCOVERY_PATH;
+use crate::oidc::documents::Documents;
+use crate::oidc::issuer::DISCOVERY_PATH;
 
 /// `Content-Type` of the discovery document everywhere, and of the JWKS in object stores.
 pub const JSON: &str = "application/json";
@@ -233,9 +233,9 @@ mod tests {
 
     #[test]
     fn jwks_is_written_before_discovery_and_prefix_is_kept() {
-        use crate::documents::{render, KeySet};
-        use crate::issuer::{IssuerUrl, JwksPath};
-        use crate::keys::{generate, Algorithm, KeySpec};
+        use crate::oidc::documents::{render, KeySet};
+        use crate::oidc::issuer::{IssuerUrl, JwksPath};
+        use crate::oidc::keys::{generate, Algorithm, KeySpec};
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let k = generate(

@@ -1,0 +1,4 @@
+//! Reconcile.
+
+pub mod changeset;
+pub mod config;

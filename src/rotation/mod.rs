@@ -1,0 +1,5 @@
+//! Rotation.
+
+pub mod apiserver;
+pub mod keydir;
+pub mod state;

@@ -1,0 +1,6 @@
+//! Serve.
+
+pub mod pki;
+pub mod router;
+pub mod server;
+pub mod tls;

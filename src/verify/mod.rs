@@ -1,0 +1,4 @@
+//! Verify.
+
+pub mod checks;
+pub mod fetch;
