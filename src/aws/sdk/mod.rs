@@ -17,6 +17,7 @@ use tracing::instrument;
 
 use crate::aws::names::Partition;
 
+pub mod accounts;
 pub mod providers;
 pub mod roles;
 
@@ -75,6 +76,38 @@ pub struct AwsContext {
     pub region: String,
     /// Every request made through this context.
     pub recorder: CallRecorder,
+}
+
+/// Where AWS settings come from, loaded on first use: commands that may not need AWS (a
+/// directory target, `verify --skip-aws`) never touch the credential chain.
+#[derive(Debug, Default)]
+pub struct AwsSource {
+    region: Option<String>,
+    profile: Option<String>,
+    loaded: tokio::sync::OnceCell<AwsContext>,
+}
+
+impl AwsSource {
+    /// The standard chain with these overrides.
+    pub fn new(region: Option<String>, profile: Option<String>) -> Self {
+        Self {
+            region,
+            profile,
+            loaded: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The context, loaded on the first call.
+    pub async fn context(&self) -> Result<&AwsContext, AwsError> {
+        self.loaded
+            .get_or_try_init(|| AwsContext::load(self.region.as_deref(), self.profile.as_deref()))
+            .await
+    }
+
+    /// The context if it was loaded.
+    pub fn loaded(&self) -> Option<&AwsContext> {
+        self.loaded.get()
+    }
 }
 
 /// Identity of the credentials in use.

@@ -1,0 +1,255 @@
+//! One document target (a directory, or an S3 bucket and prefix): read what is there, plan the
+//! bucket set-up and the two objects, and write them. `publish`, `rotate` and the engine all
+//! publish through this.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::execute::{execute, Quiet};
+use super::plan::ObservedDocuments;
+use super::read::Handles;
+use super::{refuse, Error};
+use crate::aws::bucket::{self, BucketChange, BucketWanted, PublicAccess};
+use crate::aws::names::{Partition, S3Location};
+use crate::aws::sdk::{AwsContext, AwsSource};
+use crate::oidc::documents::{render, KeySet};
+use crate::oidc::issuer::{IssuerUrl, JwksPath};
+use crate::publish::objects::{
+    publish_objects, DesiredObject, ExistingObject, ObjectAction, PublishPlan, PublishStep,
+};
+use crate::publish::{self as store, dir::DirStore, s3::S3Store, PublishReport, Store};
+
+/// Where and how the documents are published.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// The issuer, when given; with an S3 target it may be left out and is then derived.
+    pub issuer: Option<IssuerUrl>,
+    /// Path of the JWKS below the issuer.
+    pub jwks_path: JwksPath,
+    /// A directory, or `s3://BUCKET[/PREFIX]`.
+    pub to: String,
+    /// S3: create and set up the bucket.
+    pub create_bucket: bool,
+    /// S3: how the documents are made public.
+    pub public_access: PublicAccess,
+    /// S3: Cache-Control of both objects.
+    pub cache_control: String,
+    /// S3: bucket tags for a created bucket.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Either kind of document store.
+pub enum AnyStore {
+    /// A directory.
+    Dir(DirStore),
+    /// An S3 bucket and prefix.
+    S3(S3Store),
+}
+
+impl Store for AnyStore {
+    fn describe(&self) -> String {
+        match self {
+            Self::Dir(s) => s.describe(),
+            Self::S3(s) => s.describe(),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<ExistingObject>, store::StoreError> {
+        match self {
+            Self::Dir(s) => s.get(key).await,
+            Self::S3(s) => s.get(key).await,
+        }
+    }
+
+    async fn put(&self, object: &DesiredObject) -> Result<(), store::StoreError> {
+        match self {
+            Self::Dir(s) => s.put(object).await,
+            Self::S3(s) => s.put(object).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), store::StoreError> {
+        match self {
+            Self::Dir(s) => s.delete(key).await,
+            Self::S3(s) => s.delete(key).await,
+        }
+    }
+}
+
+/// A publish that has been planned (everything read, nothing written).
+pub struct Prepared {
+    /// The issuer the documents name.
+    pub issuer: IssuerUrl,
+    /// The store.
+    pub store: AnyStore,
+    /// The bucket, for an S3 target.
+    pub bucket: Option<String>,
+    /// Bucket set-up to do first.
+    pub bucket_changes: Vec<BucketChange>,
+    /// The objects, JWKS first.
+    pub plan: PublishPlan,
+}
+
+impl Prepared {
+    /// Whether anything would be written.
+    pub fn pending(&self) -> bool {
+        self.plan.has_changes() || !self.bucket_changes.is_empty()
+    }
+
+    /// The plan as lines (`+ key  create`).
+    pub fn lines(&self) -> Vec<String> {
+        let bucket = self.bucket.as_deref().unwrap_or_default();
+        let mut lines: Vec<String> = self
+            .bucket_changes
+            .iter()
+            .map(|c| c.describe(bucket))
+            .collect();
+        for step in &self.plan.steps {
+            let (sign, what) = match &step.action {
+                ObjectAction::Create => ("+", "create".to_string()),
+                ObjectAction::Update { reasons } => {
+                    ("~", format!("update ({})", reasons.join(", ")))
+                }
+                ObjectAction::Unchanged => ("=", "unchanged".to_string()),
+            };
+            lines.push(format!("{sign} {:<40} {what}", step.object.key));
+        }
+        lines
+    }
+
+    /// The observed values, for the pure planner.
+    pub fn observed(&self) -> ObservedDocuments {
+        ObservedDocuments {
+            target: self.store.describe(),
+            bucket: self.bucket.clone(),
+            bucket_changes: self.bucket_changes.clone(),
+            objects: self.plan.clone(),
+        }
+    }
+
+    /// Sets up the bucket, then writes the changed objects in plan order (JWKS first), through
+    /// the engine's executor: a failure stops before anything that depends on it.
+    pub async fn apply(self) -> Result<PublishReport, Error> {
+        let plan = super::plan::publish(&self.observed());
+        let mut report = PublishReport {
+            target: self.store.describe(),
+            written: Vec::new(),
+            unchanged: Vec::new(),
+        };
+        for step in &self.plan.steps {
+            if step.action == ObjectAction::Unchanged {
+                report.unchanged.push(step.object.key.clone());
+            } else {
+                report.written.push(step.object.key.clone());
+            }
+        }
+        let handles = Handles {
+            store: Some(self.store),
+            ..Handles::default()
+        };
+        execute(&plan, &handles, &mut Quiet).await?;
+        Ok(report)
+    }
+}
+
+/// Reads the target and plans the publish of `set`. AWS is loaded for an S3 target only.
+pub async fn prepare(set: &KeySet, t: &TargetSpec, aws: &AwsSource) -> Result<Prepared, Error> {
+    if t.to.starts_with("s3://") {
+        return prepare_s3(t, set, aws).await;
+    }
+    if t.to.contains("://") {
+        refuse!(
+            "--to {}: publish targets are a directory or s3://BUCKET[/PREFIX]",
+            t.to
+        );
+    }
+    let Some(issuer) = t.issuer.clone() else {
+        refuse!("--issuer URL is required here (the URL kube-apiserver's --service-account-issuer names)");
+    };
+    let docs = render(set, &issuer, &t.jwks_path);
+    let store = AnyStore::Dir(DirStore::new(PathBuf::from(&t.to)));
+    let plan = store::plan(&store, publish_objects(&docs, "", None)).await?;
+    Ok(Prepared {
+        issuer,
+        store,
+        bucket: None,
+        bucket_changes: Vec::new(),
+        plan,
+    })
+}
+
+/// The issuer an S3 target publishes: the one given (checked against the bucket), or the one
+/// derived from bucket, prefix and region.
+pub fn s3_issuer(
+    loc: &S3Location,
+    given: Option<&IssuerUrl>,
+    region: &str,
+) -> Result<IssuerUrl, Error> {
+    Ok(match given {
+        Some(i) => {
+            loc.check_issuer(i, region)?;
+            i.clone()
+        }
+        None => loc.issuer(region)?,
+    })
+}
+
+async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Prepared, Error> {
+    let loc = S3Location::parse(&t.to)?;
+    let ctx: &AwsContext = aws.context().await?;
+    let issuer = s3_issuer(&loc, t.issuer.as_ref(), &ctx.region)?;
+    let docs = render(set, &issuer, &t.jwks_path);
+    let desired = publish_objects(&docs, &loc.prefix, Some(&t.cache_control));
+    let store = S3Store::new(
+        ctx.s3(loc.bucket.contains('.')),
+        loc.clone(),
+        t.public_access == PublicAccess::Acl,
+    );
+
+    let exists = match store.bucket_region().await? {
+        Some(r) if r != ctx.region => refuse!(
+            "bucket {} is in {r}, not in {}: pass --region {r} (the issuer URL is derived from the region)",
+            loc.bucket,
+            ctx.region
+        ),
+        Some(_) => true,
+        None if t.create_bucket => false,
+        None => refuse!("bucket {} does not exist in this account: create it with --create-bucket, or check the name and --region", loc.bucket),
+    };
+    let bucket_changes = if t.create_bucket {
+        let keys: Vec<String> = desired.iter().map(|o| o.key.clone()).collect();
+        let wanted = BucketWanted {
+            region: ctx.region.clone(),
+            public_access: t.public_access,
+            tags: t.tags.clone(),
+            statement: bucket::public_read_statement(
+                Partition::of_region(&ctx.region),
+                &loc,
+                &keys,
+            ),
+        };
+        bucket::plan(&loc.bucket, &store.bucket_state(exists).await?, &wanted)?
+    } else {
+        Vec::new()
+    };
+    let plan = if exists {
+        store::plan(&store, desired).await?
+    } else {
+        PublishPlan {
+            steps: desired
+                .into_iter()
+                .map(|object| PublishStep {
+                    object,
+                    action: ObjectAction::Create,
+                })
+                .collect(),
+        }
+    };
+    Ok(Prepared {
+        issuer,
+        store: AnyStore::S3(store),
+        bucket: Some(loc.bucket.clone()),
+        bucket_changes,
+        plan,
+    })
+}

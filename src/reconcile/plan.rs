@@ -1,0 +1,760 @@
+//! The engine's plan, pure: from what [`super::read`] observed, the resources as the user sees
+//! them (the changeset items) and the steps that change them, each with the steps it depends
+//! on. Apply: key → bucket → JWKS → discovery → provider of each account → that account's
+//! roles. Destroy, in reverse: roles → provider of each account → discovery → JWKS → bucket →
+//! keys. Steps are listed in an order that respects their dependencies.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::changeset::{self, Action, Item, Summary};
+use super::config::{Config, RoleConfig};
+use super::Error;
+use crate::aws::bucket::BucketChange;
+use crate::aws::names::{Partition, Thumbprint};
+use crate::aws::provider::{self, ProviderChange, ProviderSpec, ProviderState};
+use crate::aws::role::{self, RoleChange, RoleSpec, RoleState, RoleTemplate};
+use crate::aws::sdk::Caller;
+use crate::oidc::issuer::IssuerUrl;
+use crate::oidc::keys::{Algorithm, KeyId};
+use crate::publish::objects::{DesiredObject, ObjectAction, PublishPlan};
+use crate::rotation::state::KeySetState;
+
+/// One change to make.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Write the new key (public, private, key-set state) to the key directory.
+    WriteKey,
+    /// Create or set up the bucket.
+    SetUpBucket(Vec<BucketChange>),
+    /// Write one document.
+    PutObject(DesiredObject),
+    /// Create or reconcile the provider of an account.
+    ApplyProvider {
+        /// Index of the account.
+        account: usize,
+        /// The provider's ARN.
+        arn: String,
+        /// The changes.
+        changes: Vec<ProviderChange>,
+    },
+    /// Create or reconcile a role of an account.
+    ApplyRole {
+        /// Index of the account.
+        account: usize,
+        /// The role's name.
+        name: String,
+        /// The changes.
+        changes: Vec<RoleChange>,
+    },
+    /// Delete a role (its policies first).
+    DeleteRole {
+        /// Index of the account.
+        account: usize,
+        /// The role's name.
+        name: String,
+        /// The role as read.
+        state: RoleState,
+    },
+    /// Delete the provider of an account.
+    DeleteProvider {
+        /// Index of the account.
+        account: usize,
+        /// The provider's ARN.
+        arn: String,
+    },
+    /// Delete one document.
+    DeleteObject(String),
+    /// Delete the (empty) bucket.
+    DeleteBucket,
+    /// Replace the bucket policy (`None`: delete it).
+    SetBucketPolicy(Option<String>),
+    /// Delete every key of the key directory, then the directory.
+    DeleteKeys(KeySetState),
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// What it does, for progress lines.
+    pub label: String,
+    /// The steps (indices) that must have succeeded before it runs.
+    pub after: Vec<usize>,
+    /// The change.
+    pub op: Op,
+}
+
+/// A plan: the resources as the user sees them, and the steps that change them.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// One item per resource, in the order shown.
+    pub items: Vec<Item>,
+    /// The steps, in an order that respects `after`.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// The counts of the items.
+    pub fn summary(&self) -> Summary {
+        changeset::summary(&self.items)
+    }
+
+    fn step(&mut self, label: String, after: Vec<usize>, op: Op) -> usize {
+        self.steps.push(Step { label, after, op });
+        self.steps.len() - 1
+    }
+}
+
+/// The signing keys as read.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedKeys {
+    /// The key directory, if the file names one.
+    pub dir: Option<PathBuf>,
+    /// The keys the directory publishes.
+    pub published: Vec<KeyId>,
+    /// The key to create when the directory has none: kid and algorithm.
+    pub new_key: Option<(KeyId, Algorithm)>,
+}
+
+/// The document target as read.
+#[derive(Debug, Clone)]
+pub struct ObservedDocuments {
+    /// `s3://bucket/prefix` or the directory.
+    pub target: String,
+    /// The bucket, for an S3 target.
+    pub bucket: Option<String>,
+    /// Bucket set-up to do.
+    pub bucket_changes: Vec<BucketChange>,
+    /// The objects, JWKS first.
+    pub objects: PublishPlan,
+}
+
+/// One account as read.
+#[derive(Debug, Clone)]
+pub struct ObservedAccount {
+    /// Who the credentials are there.
+    pub caller: Caller,
+    /// The provider's ARN in this account.
+    pub provider_arn: String,
+    /// The provider, if it exists.
+    pub provider: Option<ProviderState>,
+    /// The file's roles for this account, by name, as IAM reports them.
+    pub roles: BTreeMap<String, Option<RoleState>>,
+}
+
+/// Everything `apply` reads.
+#[derive(Debug, Clone)]
+pub struct ObservedCluster {
+    /// The issuer the documents name.
+    pub issuer: IssuerUrl,
+    /// The keys.
+    pub keys: ObservedKeys,
+    /// The documents.
+    pub documents: ObservedDocuments,
+    /// The provider's thumbprints.
+    pub thumbprints: Vec<Thumbprint>,
+    /// Inline policy documents, by role, then by policy name.
+    pub inline: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Every account, in the file's order.
+    pub accounts: Vec<ObservedAccount>,
+}
+
+/// The roles of the file that live in `account`.
+pub fn roles_in<'a>(c: &'a Config, account: &str) -> impl Iterator<Item = &'a RoleConfig> {
+    let account = account.to_string();
+    c.roles
+        .iter()
+        .filter(move |r| r.accounts.is_empty() || r.accounts.contains(&account))
+}
+
+/// The provider's client IDs: the file's, or the partition's STS audience.
+pub fn client_ids(c: &Config, partition: Partition) -> Vec<String> {
+    if c.provider.client_ids.is_empty() {
+        vec![partition.default_audience().to_string()]
+    } else {
+        c.provider.client_ids.clone()
+    }
+}
+
+/// The role the file describes, in the account of `caller`.
+pub fn role_spec(
+    r: &RoleConfig,
+    inline: &BTreeMap<String, serde_json::Value>,
+    issuer: &IssuerUrl,
+    c: &Config,
+    caller: &Caller,
+) -> Result<RoleSpec, Error> {
+    let mut tags = c.tags.clone();
+    tags.extend(r.tags.clone());
+    let template = RoleTemplate {
+        name: r.name.clone(),
+        service_accounts: r.service_accounts.clone(),
+        audience: r.audience.clone(),
+        managed_policies: r.policy_arns.iter().cloned().collect(),
+        inline_policies: inline.clone(),
+        permissions_boundary: r.permissions_boundary.clone(),
+        max_session_duration: r.max_session_duration,
+        tags,
+    };
+    template
+        .spec(issuer, caller.partition, &caller.account)
+        .map_err(|e| Error::from(e).context(format!("role {}", r.name)))
+}
+
+fn action_of<T>(actual: Option<&T>, changed: bool) -> Action {
+    match (actual, changed) {
+        (_, false) => Action::Unchanged,
+        (None, true) => Action::Create,
+        (Some(_), true) => Action::Update,
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    if action == Action::Create {
+        "create"
+    } else {
+        "update"
+    }
+}
+
+/// The plan of `apply`: every resource of the file, and the steps that converge them.
+pub fn apply(c: &Config, o: &ObservedCluster) -> Result<Plan, Error> {
+    let mut plan = Plan::default();
+    let mut chain: Vec<usize> = Vec::new();
+    plan_keys(&o.keys, &mut plan, &mut chain);
+    plan_documents(&o.documents, &mut plan, &mut chain);
+    for (i, account) in o.accounts.iter().enumerate() {
+        plan_account(c, o, i, account, &mut plan, &chain)?;
+    }
+    Ok(plan)
+}
+
+/// The plan of a publish alone: bucket set-up, then the objects, JWKS first.
+pub fn publish(d: &ObservedDocuments) -> Plan {
+    let mut plan = Plan::default();
+    plan_documents(d, &mut plan, &mut Vec::new());
+    plan
+}
+
+fn plan_keys(k: &ObservedKeys, plan: &mut Plan, chain: &mut Vec<usize>) {
+    let Some(dir) = &k.dir else {
+        return;
+    };
+    if let Some((kid, alg)) = &k.new_key {
+        plan.items.push(Item {
+            step: "keys",
+            account: None,
+            resource: format!("{}/{kid}.pub", dir.display()),
+            action: Action::Create,
+            details: vec![format!(
+                "+ active {alg} key {kid} (private key 0600 in {}/private)",
+                dir.display()
+            )],
+        });
+        let s = plan.step(
+            format!("key {kid} in {}", dir.display()),
+            chain.clone(),
+            Op::WriteKey,
+        );
+        chain.push(s);
+        return;
+    }
+    for kid in &k.published {
+        plan.items.push(Item {
+            step: "keys",
+            account: None,
+            resource: format!("{}/{kid}.pub", dir.display()),
+            action: Action::Unchanged,
+            details: vec![],
+        });
+    }
+}
+
+fn plan_documents(d: &ObservedDocuments, plan: &mut Plan, chain: &mut Vec<usize>) {
+    let bucket = d.bucket.clone().unwrap_or_default();
+    if !d.bucket_changes.is_empty() {
+        let create = d
+            .bucket_changes
+            .iter()
+            .any(|c| matches!(c, BucketChange::Create { .. }));
+        plan.items.push(Item {
+            step: "bucket",
+            account: None,
+            resource: format!("s3://{bucket}"),
+            action: if create {
+                Action::Create
+            } else {
+                Action::Update
+            },
+            details: d
+                .bucket_changes
+                .iter()
+                .map(|c| c.describe(&bucket))
+                .collect(),
+        });
+        let s = plan.step(
+            format!("set up bucket {bucket}"),
+            chain.clone(),
+            Op::SetUpBucket(d.bucket_changes.clone()),
+        );
+        chain.push(s);
+    }
+    // Objects in plan order (JWKS first): each waits for the one before it.
+    for step in &d.objects.steps {
+        let (action, details) = match &step.action {
+            ObjectAction::Create => (Action::Create, vec![]),
+            ObjectAction::Update { reasons } => (
+                Action::Update,
+                reasons.iter().map(|r| r.to_string()).collect(),
+            ),
+            ObjectAction::Unchanged => (Action::Unchanged, vec![]),
+        };
+        let resource = match &d.bucket {
+            Some(b) => format!("s3://{b}/{}", step.object.key),
+            None => step.object.key.clone(),
+        };
+        if action != Action::Unchanged {
+            let s = plan.step(
+                format!("write {resource}"),
+                chain.clone(),
+                Op::PutObject(step.object.clone()),
+            );
+            chain.push(s);
+        }
+        plan.items.push(Item {
+            step: "documents",
+            account: None,
+            resource,
+            action,
+            details,
+        });
+    }
+}
+
+fn plan_account(
+    c: &Config,
+    o: &ObservedCluster,
+    index: usize,
+    a: &ObservedAccount,
+    plan: &mut Plan,
+    chain: &[usize],
+) -> Result<(), Error> {
+    let caller = &a.caller;
+    let spec = ProviderSpec::new(
+        &o.issuer,
+        client_ids(c, caller.partition),
+        o.thumbprints.clone(),
+        c.tags.clone(),
+    )?;
+    let changes = provider::plan(&spec, a.provider.as_ref());
+    let action = action_of(a.provider.as_ref(), !changes.is_empty());
+    plan.items.push(Item {
+        step: "provider",
+        account: Some(caller.account.clone()),
+        resource: a.provider_arn.clone(),
+        action,
+        details: changes.iter().map(ProviderChange::describe).collect(),
+    });
+    let mut after = chain.to_vec();
+    if !changes.is_empty() {
+        after.push(plan.step(
+            format!("{} provider in {}", verb(action), caller.account),
+            chain.to_vec(),
+            Op::ApplyProvider {
+                account: index,
+                arn: a.provider_arn.clone(),
+                changes,
+            },
+        ));
+    }
+    for r in roles_in(c, &caller.account) {
+        let empty = BTreeMap::new();
+        let inline = o.inline.get(&r.name).unwrap_or(&empty);
+        let spec = role_spec(r, inline, &o.issuer, c, caller)?;
+        let actual = a.roles.get(&r.name).and_then(Option::as_ref);
+        let changes = role::plan(&spec, actual, false).map_err(|e| {
+            Error::Refused(format!("account {}: {e} (irsa-issuer only changes roles tagged managed-by=irsa-issuer; rename the role in the file, or take it over once with `irsa-issuer role apply --force`)", caller.account))
+        })?;
+        let action = action_of(actual, !changes.is_empty());
+        plan.items.push(Item {
+            step: "role",
+            account: Some(caller.account.clone()),
+            resource: format!(
+                "arn:{}:iam::{}:role/{}",
+                caller.partition.as_str(),
+                caller.account,
+                r.name
+            ),
+            action,
+            details: changes.iter().map(RoleChange::describe).collect(),
+        });
+        if !changes.is_empty() {
+            plan.step(
+                format!("{} role {} in {}", verb(action), r.name, caller.account),
+                after.clone(),
+                Op::ApplyRole {
+                    account: index,
+                    name: r.name.clone(),
+                    changes,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Why `destroy` leaves a resource alone.
+pub const NOT_OURS: &str = "not tagged managed-by=irsa-issuer: left alone";
+
+/// One account as `destroy` reads it.
+#[derive(Debug, Clone)]
+pub struct ObservedForDestroy {
+    /// Who the credentials are there.
+    pub caller: Caller,
+    /// The file's roles that exist in the account, in the file's order.
+    pub roles: Vec<(String, RoleState)>,
+    /// The provider's ARN.
+    pub provider_arn: String,
+    /// The provider, if it exists.
+    pub provider: Option<ProviderState>,
+}
+
+/// The bucket as `destroy` reads it.
+#[derive(Debug, Clone)]
+pub struct ObservedBucket {
+    /// Its name.
+    pub name: String,
+    /// Whether irsa-issuer created it (managed-by tag).
+    pub managed: bool,
+    /// Objects besides the two documents.
+    pub others: usize,
+    /// The policy without this prefix's statement: `None` when there is no such statement,
+    /// `Some(None)` when the policy would then be empty.
+    pub policy_without_ours: Option<Option<String>>,
+    /// The statement's ID.
+    pub statement_id: String,
+}
+
+/// Everything `destroy` reads.
+#[derive(Debug, Clone)]
+pub struct ObservedTeardown {
+    /// Every account, in the file's order.
+    pub accounts: Vec<ObservedForDestroy>,
+    /// The documents that exist, discovery first, with how they are shown.
+    pub objects: Vec<(String, String)>,
+    /// The bucket, when the target is S3 and the bucket exists.
+    pub bucket: Option<ObservedBucket>,
+    /// The key directory's keys, when `--delete-keys` is given.
+    pub keys: Option<(PathBuf, KeySetState)>,
+}
+
+/// The plan of `destroy`: what irsa-issuer made, deleted in reverse order; the rest listed as
+/// left alone.
+pub fn destroy(o: &ObservedTeardown) -> Plan {
+    let mut plan = Plan::default();
+    let mut iam_steps = Vec::new();
+    for (i, a) in o.accounts.iter().enumerate() {
+        let acct = &a.caller.account;
+        let mut role_steps = Vec::new();
+        for (name, state) in &a.roles {
+            if !state.is_managed() {
+                plan.items.push(skip("role", acct, state.arn.clone()));
+                continue;
+            }
+            plan.items
+                .push(delete_item("role", Some(acct), state.arn.clone()));
+            role_steps.push(plan.step(
+                format!("delete role {name} in {acct}"),
+                vec![],
+                Op::DeleteRole {
+                    account: i,
+                    name: name.clone(),
+                    state: state.clone(),
+                },
+            ));
+        }
+        match &a.provider {
+            Some(p) if p.is_managed() => {
+                plan.items
+                    .push(delete_item("provider", Some(acct), a.provider_arn.clone()));
+                let s = plan.step(
+                    format!("delete provider in {acct}"),
+                    role_steps.clone(),
+                    Op::DeleteProvider {
+                        account: i,
+                        arn: a.provider_arn.clone(),
+                    },
+                );
+                iam_steps.push(s);
+            }
+            Some(_) => plan
+                .items
+                .push(skip("provider", acct, a.provider_arn.clone())),
+            None => {}
+        }
+        iam_steps.extend(role_steps);
+    }
+    iam_steps.sort_unstable();
+    // The documents: discovery first, so that nothing points at a JWKS that is gone.
+    let mut chain = iam_steps;
+    for (key, shown) in &o.objects {
+        plan.items
+            .push(delete_item("documents", None, shown.clone()));
+        let s = plan.step(
+            format!("delete {key}"),
+            chain.clone(),
+            Op::DeleteObject(key.clone()),
+        );
+        chain.push(s);
+    }
+    if let Some(b) = &o.bucket {
+        plan_bucket_end(b, &mut plan, &mut chain);
+    }
+    if let Some((dir, state)) = &o.keys {
+        for k in &state.keys {
+            plan.items.push(Item {
+                step: "keys",
+                account: None,
+                resource: dir.join(format!("{}.pub", k.kid)).display().to_string(),
+                action: Action::Delete,
+                details: vec![format!("- {} key {} and its private key", k.alg, k.kid)],
+            });
+        }
+        if !state.keys.is_empty() {
+            plan.step(
+                format!("delete the keys in {}", dir.display()),
+                chain.clone(),
+                Op::DeleteKeys(state.clone()),
+            );
+        }
+    }
+    plan
+}
+
+/// The bucket: deleted when irsa-issuer created it and nothing else is in it; otherwise only
+/// this prefix's public-read statement is taken out of its policy.
+fn plan_bucket_end(b: &ObservedBucket, plan: &mut Plan, chain: &mut Vec<usize>) {
+    let resource = format!("s3://{}", b.name);
+    if b.managed && b.others == 0 {
+        plan.items.push(delete_item("bucket", None, resource));
+        let s = plan.step(
+            format!("delete bucket {}", b.name),
+            chain.clone(),
+            Op::DeleteBucket,
+        );
+        chain.push(s);
+        return;
+    }
+    let why = if b.managed {
+        format!("holds {} other object(s): kept", b.others)
+    } else {
+        NOT_OURS.to_string()
+    };
+    match &b.policy_without_ours {
+        Some(doc) => {
+            plan.items.push(Item {
+                step: "bucket",
+                account: None,
+                resource,
+                action: Action::Update,
+                details: vec![format!("- policy statement {}", b.statement_id), why],
+            });
+            let s = plan.step(
+                format!("remove the public-read statement from {}", b.name),
+                chain.clone(),
+                Op::SetBucketPolicy(doc.clone()),
+            );
+            chain.push(s);
+        }
+        None => plan.items.push(Item {
+            step: "bucket",
+            account: None,
+            resource,
+            action: Action::Skip,
+            details: vec![why],
+        }),
+    }
+}
+
+fn delete_item(step: &'static str, account: Option<&String>, resource: String) -> Item {
+    Item {
+        step,
+        account: account.cloned(),
+        resource,
+        action: Action::Delete,
+        details: vec![],
+    }
+}
+
+fn skip(step: &'static str, account: &str, resource: String) -> Item {
+    Item {
+        step,
+        account: Some(account.to_string()),
+        resource,
+        action: Action::Skip,
+        details: vec![NOT_OURS.to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::objects::PublishStep;
+
+    fn caller(account: &str) -> Caller {
+        Caller {
+            account: account.into(),
+            arn: format!("arn:aws:iam::{account}:user/x"),
+            partition: Partition::Aws,
+        }
+    }
+
+    fn object(key: &str) -> DesiredObject {
+        DesiredObject {
+            key: key.into(),
+            body: b"{}".to_vec(),
+            content_type: "application/json",
+            cache_control: None,
+        }
+    }
+
+    fn config(roles: &str) -> Config {
+        let text = format!(
+            "target = \"s3://bucket-x/c\"\n[keys]\ndir = \"k\"\n[provider]\nthumbprints = [\"{}\"]\n{roles}",
+            "a".repeat(40)
+        );
+        crate::reconcile::config::parse(&text, "c.toml", std::path::Path::new("/"), &|_| None)
+            .unwrap()
+    }
+
+    fn observed(accounts: &[&str]) -> ObservedCluster {
+        let issuer =
+            IssuerUrl::parse("https://s3.us-east-1.amazonaws.com/bucket-x/c", false).unwrap();
+        ObservedCluster {
+            keys: ObservedKeys {
+                dir: Some(PathBuf::from("k")),
+                published: vec![],
+                new_key: Some((KeyId::from_spki_der(b"x"), Algorithm::RS256)),
+            },
+            documents: ObservedDocuments {
+                target: "s3://bucket-x/c".into(),
+                bucket: Some("bucket-x".into()),
+                bucket_changes: vec![],
+                objects: PublishPlan {
+                    steps: ["c/openid/v1/jwks", "c/.well-known/openid-configuration"]
+                        .into_iter()
+                        .map(|k| PublishStep {
+                            object: object(k),
+                            action: ObjectAction::Create,
+                        })
+                        .collect(),
+                },
+            },
+            thumbprints: vec![Thumbprint::parse(&"a".repeat(40)).unwrap()],
+            inline: BTreeMap::new(),
+            accounts: accounts
+                .iter()
+                .map(|a| ObservedAccount {
+                    caller: caller(a),
+                    provider_arn: crate::aws::names::provider_arn(Partition::Aws, a, &issuer),
+                    provider: None,
+                    roles: BTreeMap::new(),
+                })
+                .collect(),
+            issuer,
+        }
+    }
+
+    #[test]
+    fn apply_steps_follow_key_jwks_discovery_provider_roles() {
+        let c = config("[[roles]]\nname = \"r\"\nservice_accounts = [\"ns/sa\"]\n");
+        let plan = apply(&c, &observed(&["111111111111", "222222222222"])).unwrap();
+        let labels: Vec<&str> = plan.steps.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels.len(), 7, "{labels:?}");
+        let key = 0;
+        let (jwks, disc) = (1, 2);
+        assert!(labels[jwks].ends_with("c/openid/v1/jwks"), "{labels:?}");
+        assert!(labels[disc].ends_with("c/.well-known/openid-configuration"));
+        assert_eq!(plan.steps[jwks].after, vec![key]);
+        assert_eq!(plan.steps[disc].after, vec![key, jwks]);
+        // Each account: its provider after every document step, its role after its provider;
+        // the two accounts do not wait for each other.
+        for (p, r) in [(3, 4), (5, 6)] {
+            assert!(matches!(plan.steps[p].op, Op::ApplyProvider { .. }));
+            assert_eq!(plan.steps[p].after, vec![key, jwks, disc]);
+            assert!(matches!(plan.steps[r].op, Op::ApplyRole { .. }));
+            assert!(
+                plan.steps[r].after.contains(&p),
+                "{:?}",
+                plan.steps[r].after
+            );
+            assert!(!plan.steps[r].after.contains(&(if p == 3 { 5 } else { 3 })));
+        }
+        // Every dependency points backwards: the list order is a valid run order.
+        for (i, s) in plan.steps.iter().enumerate() {
+            assert!(s.after.iter().all(|&d| d < i), "step {i}: {:?}", s.after);
+        }
+        let s = plan.summary();
+        assert_eq!((s.add, s.change), (7, 0));
+    }
+
+    #[test]
+    fn destroy_deletes_roles_then_providers_then_documents_and_skips_foreign() {
+        let role = |name: &str, managed: bool| RoleState {
+            arn: format!("arn:aws:iam::111111111111:role/{name}"),
+            trust_policy: serde_json::json!({}),
+            managed_policies: Default::default(),
+            inline_policies: Default::default(),
+            permissions_boundary: None,
+            max_session_duration: 3600,
+            tags: if managed {
+                [("managed-by".to_string(), "irsa-issuer".to_string())].into()
+            } else {
+                Default::default()
+            },
+        };
+        let provider = ProviderState {
+            arn: "arn:p".into(),
+            url: "https://x".into(),
+            client_ids: Default::default(),
+            thumbprints: Default::default(),
+            tags: [("managed-by".to_string(), "irsa-issuer".to_string())].into(),
+        };
+        let o = ObservedTeardown {
+            accounts: vec![ObservedForDestroy {
+                caller: caller("111111111111"),
+                roles: vec![
+                    ("mine".into(), role("mine", true)),
+                    ("theirs".into(), role("theirs", false)),
+                ],
+                provider_arn: "arn:p".into(),
+                provider: Some(provider),
+            }],
+            objects: vec![
+                ("c/.well-known/openid-configuration".into(), "d".into()),
+                ("c/openid/v1/jwks".into(), "j".into()),
+            ],
+            bucket: None,
+            keys: None,
+        };
+        let plan = destroy(&o);
+        let ops: Vec<&str> = plan
+            .steps
+            .iter()
+            .map(|s| match &s.op {
+                Op::DeleteRole { .. } => "role",
+                Op::DeleteProvider { .. } => "provider",
+                Op::DeleteObject(_) => "object",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(ops, ["role", "provider", "object", "object"]);
+        assert_eq!(plan.steps[1].after, vec![0]);
+        assert_eq!(plan.steps[2].after, vec![0, 1]);
+        assert_eq!(plan.steps[3].after, vec![0, 1, 2]);
+        assert!(plan
+            .items
+            .iter()
+            .any(|i| i.action == Action::Skip && i.resource.ends_with("role/theirs")));
+    }
+}

@@ -1,0 +1,455 @@
+//! The engine's first phase: observe every resource the file names, through the adapters, and
+//! hand back the observed values (for the pure [`super::plan`]) with the adapters that
+//! [`super::execute`] will change them through. Nothing is written here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::{CryptoRng, RngCore};
+use zeroize::Zeroizing;
+
+use super::config::{Config, Target};
+use super::documents::{self, AnyStore, TargetSpec};
+use super::plan::{
+    roles_in, ObservedAccount, ObservedBucket, ObservedCluster, ObservedDocuments,
+    ObservedForDestroy, ObservedKeys, ObservedTeardown,
+};
+use super::{load_keys, read_file, refuse, Error};
+use crate::aws::bucket::{self, PublicAccess};
+use crate::aws::names::{provider_arn, Thumbprint};
+use crate::aws::provider::ProviderState;
+use crate::aws::role::RoleState;
+use crate::aws::sdk::accounts::{self, Target as AccountTarget};
+use crate::aws::sdk::providers::Providers;
+use crate::aws::sdk::roles::Roles;
+use crate::aws::sdk::{AwsContext, AwsSource, Caller};
+use crate::oidc::documents::KeySet;
+use crate::oidc::issuer::{IssuerUrl, DISCOVERY_PATH};
+use crate::oidc::keys::{self, KeySpec, PublicKey};
+use crate::publish::s3::S3Store;
+use crate::publish::Store as _;
+use crate::rotation::keydir::KeyDir;
+use crate::rotation::state::KeySetState;
+use crate::verify::fetch::{Fetcher, HostThumbprint};
+
+/// A key to create in the key directory.
+pub struct NewKey {
+    /// The directory.
+    pub dir: KeyDir,
+    /// The key set with the new key in it.
+    pub state: KeySetState,
+    /// The public key.
+    pub public: PublicKey,
+    /// The private key, PEM.
+    pub private: Zeroizing<String>,
+}
+
+/// The adapters a plan is executed through.
+#[derive(Default)]
+pub struct Handles {
+    /// The key to write (apply).
+    pub new_key: Option<NewKey>,
+    /// The key directory (destroy --delete-keys).
+    pub key_dir: Option<KeyDir>,
+    /// The document store.
+    pub store: Option<AnyStore>,
+    /// One context per account (and who the credentials are there), in the plan's order.
+    pub accounts: Vec<(AwsContext, Caller)>,
+}
+
+/// A fetcher trusting the public roots plus `ca_file`, connecting to `connect_to` when given.
+pub fn fetcher(
+    ca_file: Option<&Path>,
+    connect_to: Option<std::net::SocketAddr>,
+) -> Result<Fetcher, Error> {
+    let ca = match ca_file {
+        Some(p) => Some((read_file(p, "the CA file")?, p.display().to_string())),
+        None => None,
+    };
+    Ok(Fetcher::new(
+        ca.as_ref()
+            .map(|(pem, name)| (pem.as_slice(), name.as_str())),
+        connect_to,
+    )?)
+}
+
+/// The fetcher the file's `[tls]` describes.
+pub fn config_fetcher(c: &Config) -> Result<Fetcher, Error> {
+    fetcher(c.tls.ca_file.as_deref(), c.tls.connect_to)
+}
+
+/// The publish target the file stands for.
+pub fn target_spec(c: &Config) -> TargetSpec {
+    TargetSpec {
+        issuer: c.issuer.clone(),
+        jwks_path: c.jwks_path.clone(),
+        to: c.target.describe(),
+        create_bucket: c.s3.create_bucket,
+        public_access: c.s3.public_access,
+        cache_control: c.s3.cache_control.clone(),
+        tags: c.tags.clone(),
+    }
+}
+
+/// The AWS source the file's `[aws]` describes.
+pub fn aws_source(c: &Config) -> AwsSource {
+    AwsSource::new(c.aws.region.clone(), c.aws.profile.clone())
+}
+
+/// The issuer of the file: given, or derived from the bucket and `region`.
+pub fn issuer_of(c: &Config, region: &str) -> Result<IssuerUrl, Error> {
+    match (&c.issuer, &c.target) {
+        (Some(i), _) => Ok(i.clone()),
+        (None, Target::S3(l)) => Ok(l.issuer(region)?),
+        (None, Target::Dir(_)) => refuse!("a directory target needs an issuer"),
+    }
+}
+
+/// Every account the file names, reached from `base`, with their identities; a role listing an
+/// account that is not reached is refused.
+pub async fn reach_accounts(
+    c: &Config,
+    base: &AwsContext,
+) -> Result<Vec<(AwsContext, Caller)>, Error> {
+    let mut targets: Vec<AccountTarget> = Vec::new();
+    if c.aws.current_account {
+        targets.push(None);
+    }
+    targets.extend(
+        c.accounts
+            .iter()
+            .map(|a| Some((a.assume_role.clone(), a.external_id.clone()))),
+    );
+    let out = accounts::reach(base, &targets, &c.aws.role_session_name).await?;
+    for r in &c.roles {
+        for id in &r.accounts {
+            if !out.iter().any(|(_, c)| &c.account == id) {
+                refuse!(
+                    "role {} lists account {id}, which is not one of the accounts reached ({}): add it under [[accounts]]",
+                    r.name,
+                    out.iter().map(|(_, c)| c.account.as_str()).collect::<Vec<_>>().join(", ")
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The inline policy documents of every role, by role, then by policy name.
+pub fn read_inline(
+    c: &Config,
+) -> Result<BTreeMap<String, BTreeMap<String, serde_json::Value>>, Error> {
+    let mut out = BTreeMap::new();
+    for r in &c.roles {
+        let mut docs = BTreeMap::new();
+        for (name, file) in &r.inline_policies {
+            let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+                what: format!(
+                    "role {}: cannot read inline policy {name} from {}",
+                    r.name,
+                    file.display()
+                ),
+                source,
+            })?;
+            let doc: serde_json::Value =
+                serde_json::from_str(&text).map_err(|source| Error::Json {
+                    what: format!(
+                        "role {}: inline policy {name} ({}) is not JSON",
+                        r.name,
+                        file.display()
+                    ),
+                    source,
+                })?;
+            docs.insert(name.clone(), doc);
+        }
+        out.insert(r.name.clone(), docs);
+    }
+    Ok(out)
+}
+
+/// The keys to publish, and the key to create first when the directory has none (generated
+/// now, with `rng`, so that the plan shows its kid; written only when applied).
+fn read_keys(
+    c: &Config,
+    rng: &mut (impl RngCore + CryptoRng),
+    now: u64,
+) -> Result<(KeySet, ObservedKeys, Option<NewKey>), Error> {
+    let mut public: Vec<PublicKey> = load_keys(&c.keys.files)?
+        .into_iter()
+        .map(|k| k.key)
+        .collect();
+    let mut observed = ObservedKeys {
+        dir: c.keys.dir.clone(),
+        ..ObservedKeys::default()
+    };
+    let mut new = None;
+    if let Some(dir) = &c.keys.dir {
+        let kd = KeyDir::new(dir);
+        let mut state = kd.load_state_or_empty()?;
+        if state.keys.is_empty() {
+            if !c.keys.generate {
+                refuse!(
+                    "the key directory {} has no keys: set keys.generate = true in the file (or IRSA_ISSUER_GENERATE_KEYS=true), or create one with `irsa-issuer rotate init --key-dir {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            let g = keys::generate(
+                KeySpec {
+                    alg: c.keys.algorithm,
+                    rsa_bits: c.keys.rsa_bits,
+                },
+                rng,
+            )?;
+            state.init(g.public.kid().clone(), g.public.alg(), now)?;
+            observed.new_key = Some((g.public.kid().clone(), g.public.alg()));
+            public.push(g.public.clone());
+            new = Some(NewKey {
+                dir: kd,
+                state,
+                public: g.public,
+                private: g.private_pem,
+            });
+        } else {
+            let keys = kd.published_keys(&state)?;
+            observed.published = keys.iter().map(|k| k.kid().clone()).collect();
+            public.extend(keys);
+        }
+    }
+    Ok((KeySet::new(public)?, observed, new))
+}
+
+/// The thumbprints the provider should list: the file's, plus the issuer host's when `auto`.
+async fn read_thumbprints(
+    c: &Config,
+    issuer: &IssuerUrl,
+) -> Result<(Vec<Thumbprint>, Option<HostThumbprint>), Error> {
+    let mut out = c.provider.thumbprints.fixed.clone();
+    let mut fetched = None;
+    if c.provider.thumbprints.auto {
+        // The JWKS apply publishes lives on the issuer's host, so that host's chain is the one
+        // IAM checks; it is read directly, since on a first apply nothing is published yet.
+        let t = config_fetcher(c)?
+            .thumbprint(issuer.host(), issuer.port_or_default(), "issuer")
+            .await
+            .map_err(|e| {
+                Error::from(e).context("cannot take the thumbprint from the issuer's TLS chain (provider.thumbprints = [\"auto\"]): make the issuer's host reachable, or list the thumbprint in the file")
+            })?;
+        out.push(t.thumbprint.clone());
+        fetched = Some(t);
+    }
+    Ok((out, fetched))
+}
+
+/// The provider of `issuer` in the account of `caller`.
+pub async fn read_provider(
+    ctx: &AwsContext,
+    caller: &Caller,
+    issuer: &IssuerUrl,
+) -> Result<(String, Option<ProviderState>), Error> {
+    let arn = provider_arn(caller.partition, &caller.account, issuer);
+    let state = Providers::new(ctx.iam())
+        .get(&arn)
+        .await
+        .map_err(|e| Error::from(e).in_account(&caller.account))?;
+    Ok((arn, state))
+}
+
+/// The file's roles of the account of `caller`, by name, as IAM reports them.
+pub async fn read_roles(
+    c: &Config,
+    ctx: &AwsContext,
+    caller: &Caller,
+) -> Result<Vec<(String, Option<RoleState>)>, Error> {
+    let roles = Roles::new(ctx.iam());
+    let mut out = Vec::new();
+    for r in roles_in(c, &caller.account) {
+        let state = roles
+            .get(&r.name)
+            .await
+            .map_err(|e| Error::from(e).in_account(&caller.account))?;
+        out.push((r.name.clone(), state));
+    }
+    Ok(out)
+}
+
+/// What `apply` read: the observed values, the adapters, and the thumbprint fetched (if any).
+pub struct ApplyRead {
+    /// The observed values.
+    pub observed: ObservedCluster,
+    /// The adapters.
+    pub handles: Handles,
+    /// The thumbprint taken from the issuer's chain (`thumbprints = ["auto"]`).
+    pub fetched_thumbprint: Option<HostThumbprint>,
+    /// The store, described.
+    pub target: String,
+}
+
+/// Reads everything `apply` needs: keys, inline policies, accounts, the document target, the
+/// thumbprint, and each account's provider and roles.
+pub async fn apply(
+    c: &Config,
+    aws: &AwsSource,
+    rng: &mut (impl RngCore + CryptoRng),
+    now: u64,
+) -> Result<ApplyRead, Error> {
+    let (set, keys, new_key) = read_keys(c, rng, now)?;
+    let inline = read_inline(c)?;
+    let base = aws.context().await?;
+    let reached = reach_accounts(c, base).await?;
+    let prepared = documents::prepare(&set, &target_spec(c), aws).await?;
+    let issuer = prepared.issuer.clone();
+    let (thumbprints, fetched_thumbprint) = read_thumbprints(c, &issuer).await?;
+    let mut accounts = Vec::new();
+    let mut contexts = Vec::new();
+    for (ctx, caller) in reached {
+        let (provider_arn, provider) = read_provider(&ctx, &caller, &issuer).await?;
+        let roles = read_roles(c, &ctx, &caller).await?.into_iter().collect();
+        contexts.push((ctx, caller.clone()));
+        accounts.push(ObservedAccount {
+            caller,
+            provider_arn,
+            provider,
+            roles,
+        });
+    }
+    let target = prepared.store.describe();
+    let observed = ObservedCluster {
+        issuer,
+        keys,
+        documents: ObservedDocuments {
+            target: target.clone(),
+            bucket: prepared.bucket.clone(),
+            bucket_changes: prepared.bucket_changes.clone(),
+            objects: prepared.plan.clone(),
+        },
+        thumbprints,
+        inline,
+        accounts,
+    };
+    Ok(ApplyRead {
+        observed,
+        handles: Handles {
+            new_key,
+            key_dir: None,
+            store: Some(prepared.store),
+            accounts: contexts,
+        },
+        fetched_thumbprint,
+        target,
+    })
+}
+
+/// What `destroy` read.
+pub struct DestroyRead {
+    /// The issuer.
+    pub issuer: IssuerUrl,
+    /// The observed values.
+    pub observed: ObservedTeardown,
+    /// The adapters.
+    pub handles: Handles,
+    /// The store, described.
+    pub target: String,
+}
+
+/// Reads everything `destroy` may delete: each account's roles and provider, the documents,
+/// the bucket, and (with `delete_keys`) the key directory.
+pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<DestroyRead, Error> {
+    let base = aws.context().await?;
+    let reached = reach_accounts(c, base).await?;
+    let issuer = issuer_of(c, &base.region)?;
+    let mut accounts = Vec::new();
+    let mut contexts = Vec::new();
+    for (ctx, caller) in reached {
+        let roles = read_roles(c, &ctx, &caller)
+            .await?
+            .into_iter()
+            .filter_map(|(name, state)| state.map(|s| (name, s)))
+            .collect();
+        let (provider_arn, provider) = read_provider(&ctx, &caller, &issuer).await?;
+        contexts.push((ctx, caller.clone()));
+        accounts.push(ObservedForDestroy {
+            caller,
+            roles,
+            provider_arn,
+            provider,
+        });
+    }
+    let (store, loc) = match &c.target {
+        Target::S3(l) => (
+            AnyStore::S3(S3Store::new(
+                base.s3(l.bucket.contains('.')),
+                l.clone(),
+                c.s3.public_access == PublicAccess::Acl,
+            )),
+            Some(l.clone()),
+        ),
+        Target::Dir(d) => (AnyStore::Dir(crate::publish::dir::DirStore::new(d)), None),
+    };
+    let prefix = loc.as_ref().map(|l| l.prefix.clone()).unwrap_or_default();
+    let key = |rel: &str| {
+        if prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{prefix}/{rel}")
+        }
+    };
+    let ours = vec![key(DISCOVERY_PATH), key(c.jwks_path.as_str())];
+    let bucket_exists = match &store {
+        AnyStore::S3(s) => s.bucket_region().await?.is_some(),
+        AnyStore::Dir(_) => true,
+    };
+    let mut objects = Vec::new();
+    if bucket_exists {
+        for k in &ours {
+            if store.get(k).await?.is_some() {
+                let shown = match &loc {
+                    Some(l) => format!("s3://{}/{k}", l.bucket),
+                    None => k.clone(),
+                };
+                objects.push((k.clone(), shown));
+            }
+        }
+    }
+    let mut observed_bucket = None;
+    if let (AnyStore::S3(s3), Some(l), true) = (&store, &loc, bucket_exists) {
+        let state = s3.bucket_state(true).await?;
+        let others = s3.keys_besides(&ours).await?;
+        let statement_id = bucket::statement_id(l);
+        observed_bucket = Some(ObservedBucket {
+            name: l.bucket.clone(),
+            managed: crate::aws::provider::is_managed(&state.tags),
+            others: others.len(),
+            policy_without_ours: bucket::remove_statement(
+                &l.bucket,
+                state.policy.as_deref(),
+                &statement_id,
+            )?,
+            statement_id,
+        });
+    }
+    let mut keys = None;
+    let mut key_dir = None;
+    if let (true, Some(dir)) = (delete_keys, &c.keys.dir) {
+        let kd = KeyDir::new(dir);
+        keys = Some((dir.clone(), kd.load_state_or_empty()?));
+        key_dir = Some(kd);
+    }
+    let target = store.describe();
+    Ok(DestroyRead {
+        issuer,
+        observed: ObservedTeardown {
+            accounts,
+            objects,
+            bucket: observed_bucket,
+            keys,
+        },
+        handles: Handles {
+            new_key: None,
+            key_dir,
+            store: Some(store),
+            accounts: contexts,
+        },
+        target,
+    })
+}
