@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod errors;
 pub mod fsutil;
 pub mod oidc;
 pub mod publish;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aws::names::Thumbprint;
 use crate::oidc::issuer::IssuerUrl;
@@ -180,7 +180,7 @@ impl ProviderSpec {
 }
 
 /// A provider as IAM reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderState {
     /// Its ARN.
     pub arn: String,

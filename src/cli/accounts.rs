@@ -1,15 +1,14 @@
-//! Running one operation in several AWS accounts: the current credentials' account and each
-//! `--assume-role` target. One account's failure does not stop the others; the results are
-//! reported per account and the exit code says whether any failed.
+//! The accounts a single-resource command runs in (`--assume-role`, `--external-id`, …), and
+//! the per-account result table; the exit code says whether any account failed.
 
-use std::future::Future;
-
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use clap::Args;
 use serde::Serialize;
 
 use super::{print_json, Outcome, OutputFormat};
-use crate::aws::sdk::{AwsContext, Caller};
+use crate::aws::sdk::accounts::Target;
+use crate::aws::sdk::AwsContext;
+use crate::reconcile::iam::{AccountResult, Accounts};
 
 /// Which accounts an operation runs in.
 #[derive(Debug, Clone, Args)]
@@ -61,6 +60,14 @@ impl AccountArgs {
         Ok(())
     }
 
+    /// The accounts and session name, for the operations.
+    pub fn accounts(&self) -> Accounts {
+        Accounts {
+            targets: self.targets(),
+            session_name: self.role_session_name.clone(),
+        }
+    }
+
     /// The accounts, in order: `None` for the current credentials' account (unless excluded),
     /// then each role to assume with its external ID.
     pub fn targets(&self) -> Vec<Target> {
@@ -83,144 +90,6 @@ impl AccountArgs {
     pub fn count(&self) -> usize {
         self.roles.len() + usize::from(!self.no_current_account)
     }
-}
-
-/// One account to reach: `None` is the current credentials' account, `Some((role ARN,
-/// external ID))` one reached through STS.
-pub type Target = Option<(String, Option<String>)>;
-
-/// Reaches every target, stopping at the first that fails, and refuses one account reached
-/// twice (its resources would be planned twice).
-pub async fn reach(
-    base: &AwsContext,
-    targets: &[Target],
-    session_name: &str,
-) -> anyhow::Result<Vec<(AwsContext, Caller)>> {
-    let mut out: Vec<(AwsContext, Caller)> = Vec::new();
-    for t in targets {
-        let (ctx, via) = match t {
-            None => (base.clone(), "the current credentials".to_string()),
-            Some((role, ext)) => (
-                base.assume_role(role, ext.as_deref(), session_name)
-                    .await
-                    .with_context(|| format!("cannot reach the account of {role}"))?,
-                role.clone(),
-            ),
-        };
-        let caller = ctx
-            .caller()
-            .await
-            .with_context(|| format!("cannot identify {via}"))?;
-        if out.iter().any(|(_, c)| c.account == caller.account) {
-            bail!(
-                "account {} is reached twice (the second time via {via}): list each account once",
-                caller.account
-            );
-        }
-        out.push((ctx, caller));
-    }
-    Ok(out)
-}
-
-/// The outcome in one account.
-#[derive(Debug, Clone, Serialize)]
-pub struct AccountResult {
-    /// The account ID (the role's account when it could not be reached).
-    pub account: String,
-    /// The role assumed to get there.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<String>,
-    /// The resource's ARN.
-    pub arn: String,
-    /// create, update, unchanged, delete, absent, plan.
-    pub action: String,
-    /// ok or failed.
-    pub status: &'static str,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// What was (or would be) changed.
-    pub changes: Vec<serde_json::Value>,
-    /// The resource as found (for `show`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<serde_json::Value>,
-}
-
-/// What one account's operation reports on success.
-#[derive(Default)]
-pub struct Done {
-    /// The resource's ARN.
-    pub arn: String,
-    /// What happened.
-    pub action: String,
-    /// The changes.
-    pub changes: Vec<serde_json::Value>,
-    /// The resource as found.
-    pub detail: Option<serde_json::Value>,
-}
-
-/// Runs `op` in each account, in order: the current one first (unless excluded), then each
-/// assumed role.
-pub async fn for_each<F, Fut>(
-    base: &AwsContext,
-    args: &AccountArgs,
-    mut op: F,
-) -> Vec<AccountResult>
-where
-    F: FnMut(AwsContext, Caller) -> Fut,
-    Fut: Future<Output = anyhow::Result<Done>>,
-{
-    let targets: Vec<(Option<String>, Option<String>)> = args
-        .targets()
-        .into_iter()
-        .map(|t| match t {
-            Some((role, ext)) => (Some(role), ext),
-            None => (None, None),
-        })
-        .collect();
-    let mut results = Vec::new();
-    for (via, external_id) in targets {
-        let fallback_account = via
-            .as_deref()
-            .and_then(|r| r.split(':').nth(4))
-            .unwrap_or("?")
-            .to_string();
-        let attempt = async {
-            let ctx = match &via {
-                Some(role) => {
-                    base.assume_role(role, external_id.as_deref(), &args.role_session_name)
-                        .await?
-                }
-                None => base.clone(),
-            };
-            let caller = ctx.caller().await?;
-            let account = caller.account.clone();
-            op(ctx, caller).await.map(|d| (account, d))
-        };
-        results.push(match attempt.await {
-            Ok((account, d)) => AccountResult {
-                account,
-                via,
-                arn: d.arn,
-                action: d.action,
-                status: "ok",
-                error: None,
-                changes: d.changes,
-                detail: d.detail,
-            },
-            Err(e) => AccountResult {
-                account: fallback_account,
-                via,
-                arn: String::new(),
-                action: "none".into(),
-                status: "failed",
-                error: Some(format!("{e:#}")),
-                changes: Vec::new(),
-                detail: None,
-            },
-        });
-    }
-    results
 }
 
 #[derive(Serialize)]

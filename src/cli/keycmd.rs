@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use clap::Subcommand;
 use serde::Serialize;
 
-use super::{load_keys, print_json, Outcome, OutputFormat};
-use crate::fsutil;
+use super::{print_json, Outcome, OutputFormat};
 use crate::oidc::keys::{self, Algorithm, KeySpec};
+use crate::rotation::keydir::write_pair;
 
 /// Key commands.
 #[derive(Debug, Subcommand)]
@@ -64,18 +64,6 @@ pub(super) fn run(cmd: KeysCommand, out: OutputFormat) -> anyhow::Result<Outcome
             force,
         } => {
             let alg: Algorithm = alg.parse()?;
-            let private = dir.join("sa.key");
-            let public = dir.join("sa.pub");
-            if !force {
-                for p in [&private, &public] {
-                    if p.exists() {
-                        bail!(
-                            "{} already exists: refusing to replace a signing key (tokens it signed would stop verifying once its public key is gone). Pass --force to replace it, or use another --out directory",
-                            p.display()
-                        );
-                    }
-                }
-            }
             let key = keys::generate(
                 KeySpec {
                     alg,
@@ -83,10 +71,7 @@ pub(super) fn run(cmd: KeysCommand, out: OutputFormat) -> anyhow::Result<Outcome
                 },
                 &mut rand::rngs::OsRng,
             )?;
-            fsutil::write_new(&private, key.private_pem.as_bytes(), 0o600, force)
-                .with_context(|| format!("writing {}", private.display()))?;
-            fsutil::write_new(&public, key.public.to_pem().as_bytes(), 0o644, force)
-                .with_context(|| format!("writing {}", public.display()))?;
+            let (private, public) = write_pair(&dir, &key, force)?;
             let g = Generated {
                 kid: key.public.kid().to_string(),
                 alg,
@@ -131,9 +116,4 @@ pub(super) fn run(cmd: KeysCommand, out: OutputFormat) -> anyhow::Result<Outcome
         }
     }
     Ok(Outcome::Done)
-}
-
-/// Keys read from files, for commands that need at least one.
-pub(super) fn required_keys(files: &[PathBuf]) -> anyhow::Result<Vec<keys::PublicKey>> {
-    Ok(load_keys(files)?.into_iter().map(|k| k.key).collect())
 }

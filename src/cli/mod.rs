@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::oidc::issuer::{IssuerUrl, JwksPath};
-use crate::oidc::keys::{self, LoadedKey};
+use crate::oidc::keys;
 
 mod accounts;
 mod apply;
@@ -129,13 +129,10 @@ pub struct KeyArgs {
 impl KeyArgs {
     /// The public keys named by --key and --key-dir.
     pub(crate) fn load(&self) -> anyhow::Result<Vec<keys::PublicKey>> {
-        let mut out: Vec<keys::PublicKey> =
-            load_keys(&self.keys)?.into_iter().map(|k| k.key).collect();
-        if let Some(dir) = &self.key_dir {
-            let kd = crate::rotation::keydir::KeyDir::new(dir);
-            out.extend(kd.published_keys(&kd.load_state()?)?);
-        }
-        Ok(out)
+        Ok(crate::rotation::keydir::load_public_keys(
+            &self.keys,
+            self.key_dir.as_deref(),
+        )?)
     }
 }
 
@@ -209,27 +206,11 @@ pub struct TlsArgs {
 
 impl TlsArgs {
     fn fetcher(&self) -> anyhow::Result<crate::verify::fetch::Fetcher> {
-        make_fetcher(self.ca_file.as_deref(), self.connect_to)
+        Ok(crate::reconcile::read::fetcher(
+            self.ca_file.as_deref(),
+            self.connect_to,
+        )?)
     }
-}
-
-/// A fetcher trusting the public roots plus `ca_file`, connecting to `connect_to` when given.
-pub(crate) fn make_fetcher(
-    ca_file: Option<&std::path::Path>,
-    connect_to: Option<std::net::SocketAddr>,
-) -> anyhow::Result<crate::verify::fetch::Fetcher> {
-    let ca = match ca_file {
-        Some(p) => Some((
-            std::fs::read(p).with_context(|| format!("cannot read the CA file {}", p.display()))?,
-            p.display().to_string(),
-        )),
-        None => None,
-    };
-    Ok(crate::verify::fetch::Fetcher::new(
-        ca.as_ref()
-            .map(|(pem, name)| (pem.as_slice(), name.as_str())),
-        connect_to,
-    )?)
 }
 
 /// Parses `K=V` (tags).
@@ -238,17 +219,6 @@ pub(crate) fn parse_tag(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("`{s}` is not KEY=VALUE")),
     }
-}
-
-/// Reads every key from `files` and drops repeats.
-pub(crate) fn load_keys(files: &[PathBuf]) -> anyhow::Result<Vec<LoadedKey>> {
-    let mut all = Vec::new();
-    for file in files {
-        let data = std::fs::read(file)
-            .with_context(|| format!("cannot read key file {}", file.display()))?;
-        all.extend(keys::parse_pem(&data, &file.display().to_string())?);
-    }
-    Ok(keys::dedup(all))
 }
 
 /// Prints `value` as pretty JSON on stdout.

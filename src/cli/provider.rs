@@ -1,16 +1,14 @@
 //! `irsa-issuer thumbprint`, `provider apply|show|delete`, `iam-policy`.
 
-use anyhow::bail;
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
-use super::accounts::{self, AccountArgs, Done};
+use super::accounts::{self, AccountArgs};
 use super::{parse_tag, print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
-use crate::aws::names::{provider_arn, Partition, S3Location, Thumbprint};
-use crate::aws::provider::{plan, ProviderSpec};
+use crate::aws::names::{Partition, S3Location, Thumbprint};
+use crate::aws::provider::ProviderState;
 use crate::aws::runner_policy::{self, Capability};
-use crate::aws::sdk::providers::Providers;
 use crate::oidc::issuer::IssuerUrl;
+use crate::reconcile::iam::{self, ProviderRequest};
 use crate::verify::fetch::HostThumbprint;
 
 /// Arguments of `thumbprint`.
@@ -134,13 +132,6 @@ pub(super) async fn run(cmd: ProviderCommand, out: OutputFormat) -> anyhow::Resu
     }
 }
 
-fn values<T: Serialize>(items: &[T]) -> Vec<serde_json::Value> {
-    items
-        .iter()
-        .filter_map(|c| serde_json::to_value(c).ok())
-        .collect()
-}
-
 async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
     // IAM's URL rules and the account flags are checked before any network or AWS call.
@@ -156,89 +147,67 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         }
     }
     let ctx = a.target.aws.load().await?;
-    let partition = Partition::of_region(&ctx.region);
-    let client_ids = if a.client_ids.is_empty() {
-        vec![partition.default_audience().to_string()]
-    } else {
-        a.client_ids.clone()
+    let req = ProviderRequest {
+        issuer,
+        client_ids: a.client_ids.clone(),
+        thumbprints,
+        auto_thumbprint: auto,
+        tags: a.tags.clone(),
+        plan_only: a.plan,
     };
-    // Everything known so far is checked before the thumbprint fetch and any AWS call (loading
-    // the configuration makes none).
-    let partial = ProviderSpec::without_thumbprints(&issuer, client_ids, a.tags.clone())?;
-    if auto {
-        let found = a.tls.fetcher()?.issuer_thumbprints(&issuer).await?;
-        if out == OutputFormat::Text {
-            print_thumbprints(&found, out)?;
-        }
-        thumbprints.extend(found.into_iter().map(|t| t.thumbprint));
-    }
-    let spec = partial.with_thumbprints(thumbprints)?;
-    // One spec for every account: the same URL, client IDs and thumbprints everywhere.
-    let (plan_only, text) = (a.plan, out == OutputFormat::Text);
-    let results = accounts::for_each(&ctx, &a.target.accounts, |ctx, caller| {
-        let (spec, issuer) = (spec.clone(), issuer.clone());
-        async move {
-            let arn = provider_arn(caller.partition, &caller.account, &issuer);
-            let providers = Providers::new(ctx.iam());
-            let actual = providers.get(&arn).await?;
-            let changes = plan(&spec, actual.as_ref());
-            if text {
-                println!("Provider {arn} (account {}):", caller.account);
-                if changes.is_empty() {
-                    println!("  no changes");
-                }
-                for c in &changes {
-                    println!("  {}", c.describe());
-                }
+    let done =
+        iam::provider_apply(&req, &ctx, &a.tls.fetcher()?, &a.target.accounts.accounts()).await?;
+    if out == OutputFormat::Text {
+        print_thumbprints(&done.fetched, out)?;
+        for r in done.results.iter().filter(|r| !r.failed()) {
+            println!("Provider {} (account {}):", r.arn, r.account);
+            if r.lines.is_empty() {
+                println!("  no changes");
             }
-            let action = match (&actual, changes.is_empty()) {
-                (_, true) => "unchanged",
-                (_, false) if plan_only => "plan",
-                (None, false) => "create",
-                (Some(_), false) => "update",
-            };
-            let arn = if plan_only || changes.is_empty() {
-                arn
-            } else {
-                providers.apply(&arn, &changes).await?
-            };
-            Ok(Done {
-                arn,
-                action: action.into(),
-                changes: values(&changes),
-                detail: None,
-            })
+            for line in &r.lines {
+                println!("  {line}");
+            }
         }
-    })
-    .await;
-    let pending = results.iter().any(|r| r.action == "plan");
-    accounts::report(&results, &ctx, out, pending)
+    }
+    let pending = done.results.iter().any(|r| r.action == "plan");
+    accounts::report(&done.results, &ctx, out, pending)
 }
 
 async fn show(a: ShowArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
     a.target.accounts.validate()?;
     let ctx = a.target.aws.load().await?;
-    let text = out == OutputFormat::Text;
-    let results = accounts::for_each(&ctx, &a.target.accounts, |ctx, caller| {
-        let issuer = issuer.clone();
-        async move {
-            let arn = provider_arn(caller.partition, &caller.account, &issuer);
-            let Some(state) = Providers::new(ctx.iam()).get(&arn).await? else {
-                bail!("there is no OIDC provider {arn}: create it with `irsa-issuer provider apply --issuer {issuer}`");
+    let results = iam::provider_show(&issuer, &ctx, &a.target.accounts.accounts()).await;
+    if out == OutputFormat::Text {
+        for r in results.iter().filter_map(|r| r.detail.as_ref()) {
+            let Ok(state) = serde_json::from_value::<ProviderState>(r.clone()) else {
+                continue;
             };
-            if text {
-                println!("arn          {}", state.arn);
-                println!("url          {}", state.url);
-                println!("client IDs   {}", state.client_ids.iter().cloned().collect::<Vec<_>>().join(", "));
-                println!("thumbprints  {}", state.thumbprints.iter().cloned().collect::<Vec<_>>().join(", "));
-                println!("tags         {}", state.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "));
-                println!("managed      {}\n", if state.is_managed() { "yes (managed-by=irsa-issuer)" } else { "no" });
-            }
-            Ok(Done { arn, action: "show".into(), changes: Vec::new(), detail: serde_json::to_value(&state).ok() })
+            let join = |v: Vec<String>| v.join(", ");
+            println!("arn          {}", state.arn);
+            println!("url          {}", state.url);
+            println!(
+                "client IDs   {}",
+                join(state.client_ids.iter().cloned().collect())
+            );
+            println!(
+                "thumbprints  {}",
+                join(state.thumbprints.iter().cloned().collect())
+            );
+            println!(
+                "tags         {}",
+                join(state.tags.iter().map(|(k, v)| format!("{k}={v}")).collect())
+            );
+            println!(
+                "managed      {}\n",
+                if state.is_managed() {
+                    "yes (managed-by=irsa-issuer)"
+                } else {
+                    "no"
+                }
+            );
         }
-    })
-    .await;
+    }
     accounts::report(&results, &ctx, out, false)
 }
 
@@ -246,30 +215,13 @@ async fn delete(a: DeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
     a.target.accounts.validate()?;
     let ctx = a.target.aws.load().await?;
-    let (force, plan_only) = (a.force, a.plan);
-    let results = accounts::for_each(&ctx, &a.target.accounts, |ctx, caller| {
-        let issuer = issuer.clone();
-        async move {
-            let arn = provider_arn(caller.partition, &caller.account, &issuer);
-            let providers = Providers::new(ctx.iam());
-            let action = match providers.get(&arn).await? {
-                None => "absent",
-                Some(s) if !s.is_managed() && !force => {
-                    return Err(crate::aws::provider::ProviderError::NotManaged { arn }.into())
-                }
-                Some(_) if plan_only => "plan",
-                Some(_) => {
-                    providers.delete(&arn).await?;
-                    "delete"
-                }
-            };
-            Ok(Done {
-                arn,
-                action: action.into(),
-                ..Done::default()
-            })
-        }
-    })
+    let results = iam::provider_delete(
+        &issuer,
+        a.force,
+        a.plan,
+        &ctx,
+        &a.target.accounts.accounts(),
+    )
     .await;
     let pending = results.iter().any(|r| r.action == "plan");
     accounts::report(&results, &ctx, out, pending)

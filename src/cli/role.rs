@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 
-use super::accounts::{self, AccountArgs, Done};
+use super::accounts::{self, AccountArgs};
 use super::{parse_tag, AwsArgs, Outcome, OutputFormat};
 use crate::aws::names::Partition;
-use crate::aws::role::{plan, RoleTemplate};
-use crate::aws::sdk::roles::Roles;
+use crate::aws::role::RoleTemplate;
 use crate::aws::trust::{self, ManifestOptions, ServiceAccountRef};
 use crate::oidc::issuer::IssuerUrl;
+use crate::reconcile::iam;
 
 /// Who may assume the role.
 #[derive(Debug, Clone, Args)]
@@ -185,7 +185,7 @@ pub(super) async fn trust_policy(a: TrustPolicyArgs) -> anyhow::Result<Outcome> 
             Partition::of_arn(&format!("arn:{}:", a.partition)).unwrap_or(Partition::Aws),
         ),
         None => {
-            let c = a.aws.load().await?.caller().await?;
+            let c = iam::caller(&a.aws.load().await?).await?;
             (c.account, c.partition)
         }
     };
@@ -224,8 +224,7 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     }
     let ctx = a.aws.load().await?;
     let partition = Partition::of_region(&ctx.region);
-    // Everything but the trust policy's account is known now: check it before any call.
-    let role = RoleTemplate {
+    let template = RoleTemplate {
         name: a.name.clone(),
         service_accounts: sas.clone(),
         audience: Some(a.trust.audiences(partition).remove(0)),
@@ -235,8 +234,15 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         max_session_duration: a.max_session_duration,
         tags: a.tags.iter().cloned().collect(),
     };
-    let template = |account: &str, partition: Partition| role.spec(&issuer, partition, account);
-    template("000000000000", partition)?;
+    let results = iam::role_apply(
+        &template,
+        &issuer,
+        a.force,
+        a.plan,
+        &ctx,
+        &a.accounts.accounts(),
+    )
+    .await?;
     // With manifests on stdout, everything else goes to stderr.
     let say = |line: String| {
         if a.service_account_manifest {
@@ -245,113 +251,50 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             println!("{line}")
         }
     };
-    let results = accounts::for_each(&ctx, &a.accounts, |ctx, caller| {
-        let spec = template(&caller.account, caller.partition);
-        let (force, plan_only, name) = (a.force, a.plan, a.name.clone());
-        async move {
-            let spec = spec?;
-            let roles = Roles::new(ctx.iam());
-            let actual = roles.get(&name).await?;
-            let changes = plan(&spec, actual.as_ref(), force)?;
-            say(format!("Role {name} (account {}):", caller.account));
-            if changes.is_empty() {
-                say("  no changes".into());
-            }
-            for c in &changes {
-                say(format!("  {}", c.describe()));
-            }
-            let action = match (&actual, changes.is_empty()) {
-                (_, true) => "unchanged",
-                (_, false) if plan_only => "plan",
-                (None, false) => "create",
-                (Some(_), false) => "update",
-            };
-            let created = if plan_only {
-                None
-            } else {
-                roles.apply(&name, &changes).await?
-            };
-            // The ARN IAM returned (on create) or reported (on read).
-            let arn = created.or(actual.map(|s| s.arn)).unwrap_or_else(|| {
-                format!(
-                    "arn:{}:iam::{}:role/{name}",
-                    caller.partition.as_str(),
-                    caller.account
-                )
-            });
-            Ok(Done {
-                arn,
-                action: action.into(),
-                changes: changes
-                    .iter()
-                    .filter_map(|c| serde_json::to_value(c).ok())
-                    .collect(),
-                detail: None,
-            })
+    for r in results.iter().filter(|r| !r.failed()) {
+        say(format!("Role {} (account {}):", a.name, r.account));
+        if r.lines.is_empty() {
+            say("  no changes".into());
         }
-    })
-    .await;
-    let pending = results.iter().any(|r| r.action == "plan");
-    if a.service_account_manifest {
-        for r in results.iter().filter(|r| r.status == "ok") {
-            print!(
-                "{}",
-                trust::manifests(
-                    &r.arn,
-                    &sas,
-                    &manifest_options(&a.manifest, a.trust.audience.as_deref(), partition)
-                )
-            );
+        for line in &r.lines {
+            say(format!("  {line}"));
         }
-        for r in results.iter().filter(|r| r.status == "failed") {
-            eprintln!(
-                "account {}: failed: {}",
-                r.account,
-                r.error.as_deref().unwrap_or("?")
-            );
-        }
-        return if results.iter().any(|r| r.status == "failed") {
-            bail!("the role could not be applied; no manifest was printed for it")
-        } else {
-            Ok(if pending {
-                Outcome::ChangesPending
-            } else {
-                Outcome::Done
-            })
-        };
     }
-    accounts::report(&results, &ctx, out, pending)
+    let pending = results.iter().any(|r| r.action == "plan");
+    if !a.service_account_manifest {
+        return accounts::report(&results, &ctx, out, pending);
+    }
+    for r in results.iter().filter(|r| !r.failed()) {
+        print!(
+            "{}",
+            trust::manifests(
+                &r.arn,
+                &sas,
+                &manifest_options(&a.manifest, a.trust.audience.as_deref(), partition)
+            )
+        );
+    }
+    for r in results.iter().filter(|r| r.failed()) {
+        eprintln!(
+            "account {}: failed: {}",
+            r.account,
+            r.error.as_deref().unwrap_or("?")
+        );
+    }
+    if results.iter().any(|r| r.failed()) {
+        bail!("the role could not be applied; no manifest was printed for it")
+    }
+    Ok(if pending {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Done
+    })
 }
 
 async fn delete(a: RoleDeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     a.accounts.validate()?;
     let ctx = a.aws.load().await?;
-    let (force, plan_only) = (a.force, a.plan);
-    let results = accounts::for_each(&ctx, &a.accounts, |ctx, _caller| {
-        let name = a.name.clone();
-        async move {
-            let roles = Roles::new(ctx.iam());
-            let Some(state) = roles.get(&name).await? else {
-                return Ok(Done {
-                    arn: name,
-                    action: "absent".into(),
-                    ..Done::default()
-                });
-            };
-            if !state.is_managed() && !force {
-                return Err(crate::aws::role::RoleError::NotManaged { name }.into());
-            }
-            if !plan_only {
-                roles.delete(&state, &name).await?;
-            }
-            Ok(Done {
-                arn: state.arn,
-                action: if plan_only { "plan" } else { "delete" }.into(),
-                ..Done::default()
-            })
-        }
-    })
-    .await;
+    let results = iam::role_delete(&a.name, a.force, a.plan, &ctx, &a.accounts.accounts()).await;
     let pending = results.iter().any(|r| r.action == "plan");
     accounts::report(&results, &ctx, out, pending)
 }
@@ -363,17 +306,12 @@ async fn manifest(a: RoleManifestArgs) -> anyhow::Result<Outcome> {
         .map(|s| ServiceAccountRef::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
     let ctx = a.aws.load().await?;
-    let Some(role) = Roles::new(ctx.iam()).get(&a.name).await? else {
-        bail!(
-            "there is no role {} in this account: create it with `irsa-issuer role apply`",
-            a.name
-        );
-    };
+    let arn = iam::role_arn(&a.name, &ctx).await?;
     let partition = Partition::of_region(&ctx.region);
     print!(
         "{}",
         trust::manifests(
-            &role.arn,
+            &arn,
             &sas,
             &manifest_options(&a.manifest, a.audience.as_deref(), partition)
         )

@@ -3,16 +3,19 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context as _};
+use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::publish::{publish, PublishTarget};
+use super::publish::PublishTarget;
 use super::{print_json, Outcome, OutputFormat, TlsArgs};
-use crate::aws::names::S3Location;
-use crate::oidc::documents::KeySet;
+use crate::aws::sdk::AwsSource;
 use crate::oidc::issuer::IssuerUrl;
-use crate::oidc::keys::{self, Algorithm, KeySpec, PublicKey};
+use crate::oidc::keys::{Algorithm, KeySpec};
+use crate::reconcile::config::Target as Target3;
+use crate::reconcile::documents::{Published, TargetSpec};
+use crate::reconcile::read;
+use crate::reconcile::rotate::{self, IssuerChoice, Republish, Wait};
 use crate::rotation::apiserver::ApiServerFlags;
 use crate::rotation::keydir::KeyDir;
 use crate::rotation::state::{parse_duration, KeySetState, KeyState, TokenPolicy};
@@ -171,70 +174,33 @@ fn rfc3339(t: u64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// The new key: generated, or imported from a file holding exactly one key.
-fn new_key(a: &NewKeyArgs) -> anyhow::Result<(PublicKey, Option<zeroize::Zeroizing<String>>)> {
-    match &a.import {
-        Some(file) => {
-            let data =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let loaded = keys::parse_pem(&data, &file.display().to_string())?;
-            let [one] = loaded.as_slice() else {
-                bail!(
-                    "{} holds {} keys: --import takes a file with exactly one",
-                    file.display(),
-                    loaded.len()
-                );
-            };
-            // Keep the private PEM only when the file is a private key: then kube-apiserver
-            // can be pointed at the copy in the key directory.
-            let private = one
-                .from_private
-                .then(|| zeroize::Zeroizing::new(String::from_utf8_lossy(&data).into_owned()));
-            Ok((one.key.clone(), private))
-        }
-        None => {
-            let g = keys::generate(
-                KeySpec {
-                    alg: a.alg.parse::<Algorithm>()?,
-                    rsa_bits: a.bits,
-                },
-                &mut rand::rngs::OsRng,
-            )?;
-            Ok((g.public, Some(g.private_pem)))
-        }
-    }
+/// Where to republish, when `--to` was given.
+struct Target {
+    spec: Option<TargetSpec>,
+    aws: AwsSource,
 }
 
-/// The issuer: --issuer, or derived from an s3:// target and the region.
-async fn resolve_issuer(t: &PublishTarget) -> anyhow::Result<IssuerUrl> {
-    let (given, _) = t.issuer.parse_optional()?;
-    if let Some(i) = given {
-        return Ok(i);
+impl Target {
+    fn of(t: &PublishTarget) -> anyhow::Result<Self> {
+        Ok(Self {
+            spec: t.to.is_some().then(|| t.spec()).transpose()?,
+            aws: t.aws(),
+        })
     }
-    match t.to.as_deref() {
-        Some(to) if to.starts_with("s3://") => {
-            let ctx = t.aws.load().await?;
-            Ok(S3Location::parse(to)?.issuer(&ctx.region)?)
+
+    fn republish(&self) -> Option<Republish<'_>> {
+        self.spec.as_ref().map(|target| Republish {
+            target,
+            aws: &self.aws,
+        })
+    }
+
+    fn render(&self, p: &Option<Published>, out: OutputFormat) -> anyhow::Result<()> {
+        if let Some(p) = p {
+            super::publish::render(p, &self.aws, out)?;
         }
-        _ => bail!("--issuer URL is required (or an s3:// --to it can be derived from)"),
+        Ok(())
     }
-}
-
-fn published_set(
-    kd: &KeyDir,
-    state: &KeySetState,
-    extra: Option<&PublicKey>,
-) -> anyhow::Result<KeySet> {
-    let mut keys = kd.published_keys(state)?;
-    keys.extend(extra.cloned());
-    Ok(KeySet::new(keys)?)
-}
-
-async fn maybe_publish(set: &KeySet, t: &PublishTarget, out: OutputFormat) -> anyhow::Result<()> {
-    if t.to.is_some() {
-        publish(set, t, false, out).await?;
-    }
-    Ok(())
 }
 
 #[derive(Serialize)]
@@ -255,36 +221,26 @@ pub(super) async fn run(cmd: RotateCommand, out: OutputFormat) -> anyhow::Result
 
 async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::Result<Outcome> {
     let kd = KeyDir::new(&a.key_dir);
-    let mut state = if init {
-        kd.load_state_or_empty()?
-    } else {
-        kd.load_state()?
+    let spec = KeySpec {
+        alg: a.alg.parse::<Algorithm>()?,
+        rsa_bits: a.bits,
     };
-    let (public, private) = new_key(&a)?;
-    // Every check before anything is written: the transition, and the JWKS size.
-    if init {
-        state.init(public.kid().clone(), public.alg(), now())?;
-    } else {
-        state.stage(public.kid().clone(), public.alg(), now())?;
-    }
-    // The new key is not on disk yet: the others are read from the directory.
-    let others = KeySetState {
-        keys: state
-            .keys
-            .iter()
-            .filter(|k| k.kid != *public.kid())
-            .cloned()
-            .collect(),
-        ..state.clone()
-    };
-    let set = published_set(&kd, &others, Some(&public))?;
-    kd.store_key(&public, private.as_deref().map(String::as_str))?;
-    kd.save_state(&state)?;
-    maybe_publish(&set, &a.target, out).await?;
+    let (public, private) = rotate::new_key(a.import.as_deref(), spec, &mut rand::rngs::OsRng)?;
+    let target = Target::of(&a.target)?;
+    let added = rotate::add_key(
+        &kd,
+        &public,
+        private.as_deref().map(String::as_str),
+        init,
+        now(),
+        target.republish().as_ref(),
+    )
+    .await?;
+    target.render(&added.published, out)?;
     match out {
         OutputFormat::Json => print_json(&Changed {
             kid: public.kid().to_string(),
-            state: &state,
+            state: &added.state,
         })?,
         OutputFormat::Text => {
             let what = if init { "active" } else { "next" };
@@ -310,56 +266,6 @@ async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::
     Ok(Outcome::Done)
 }
 
-/// The kids the public issuer serves, fetched as STS would: discovery first, then its jwks_uri.
-async fn served_kids(
-    fetcher: &crate::verify::fetch::Fetcher,
-    issuer: &IssuerUrl,
-) -> anyhow::Result<(String, Vec<String>)> {
-    let disc = fetcher.discovery(issuer).await?;
-    if disc["issuer"].as_str() != Some(issuer.as_str()) {
-        bail!(
-            "the discovery document at {} names issuer {}, not {issuer}",
-            issuer.discovery_url(),
-            disc["issuer"]
-        );
-    }
-    let jwks_uri = disc["jwks_uri"]
-        .as_str()
-        .context("the discovery document has no jwks_uri")?
-        .to_string();
-    let (body, _) = fetcher.get(&jwks_uri).await?;
-    let jwks: serde_json::Value =
-        serde_json::from_slice(&body).with_context(|| format!("{jwks_uri} is not JSON"))?;
-    let kids = jwks["keys"]
-        .as_array()
-        .map(|ks| {
-            ks.iter()
-                .filter_map(|k| k["kid"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok((jwks_uri, kids))
-}
-
-fn flags_for(kd: &KeyDir, state: &KeySetState, issuer: &IssuerUrl) -> ApiServerFlags {
-    let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p).display().to_string();
-    let signing = match state.active() {
-        Some(k) if kd.private_path(&k.kid).exists() => abs(kd.private_path(&k.kid)),
-        Some(k) => format!(
-            "<private key of {} (kept outside {})>",
-            k.kid,
-            kd.root().display()
-        ),
-        None => "<no active key>".into(),
-    };
-    let publics: Vec<String> = state
-        .keys
-        .iter()
-        .map(|k| abs(kd.public_path(&k.kid)))
-        .collect();
-    ApiServerFlags::new(issuer, &signing, &publics)
-}
-
 fn print_flags(flags: &ApiServerFlags) {
     println!("kube-apiserver flags:");
     for f in flags.args() {
@@ -371,41 +277,35 @@ fn print_flags(flags: &ApiServerFlags) {
 
 async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let kd = KeyDir::new(&a.key_dir);
-    let mut state = kd.load_state()?;
-    let Some(next) = state.next().cloned() else {
-        return Err(crate::rotation::state::RotationError::NothingStaged.into());
+    let target = Target::of(&a.target)?;
+    let (given, _) = a.target.issuer.parse_optional()?;
+    let issuer = IssuerChoice {
+        given: given.as_ref(),
+        to: a.target.to.as_deref(),
+        aws: &target.aws,
     };
-    let issuer = resolve_issuer(&a.target).await?;
-    let fetcher = a.tls.fetcher()?;
-    let deadline = std::time::Instant::now() + a.timeout;
-    loop {
-        let result = served_kids(&fetcher, &issuer).await;
-        match &result {
-            Ok((_, kids)) if kids.iter().any(|k| k == next.kid.as_str()) => break,
-            _ if a.wait && std::time::Instant::now() < deadline => {
-                tracing::info!(kid = %next.kid, "the public issuer does not serve the next key yet; waiting");
-                tokio::time::sleep(a.interval).await;
-            }
-            Ok((jwks_uri, kids)) => bail!(
-                "refusing to promote: the public issuer does not serve key {} yet (its JWKS at {jwks_uri} has {}). Publish it (rotate stage --to ..., or let `serve --key-dir` reload), wait for caches, then promote again, or use --wait",
-                next.kid,
-                if kids.is_empty() { "no keys".to_string() } else { kids.join(", ") }
-            ),
-            Err(e) => bail!("refusing to promote: cannot fetch the public issuer's keys: {e:#}"),
-        }
-    }
-    state.promote(now())?;
-    let set = published_set(&kd, &state, None)?;
-    kd.save_state(&state)?;
-    maybe_publish(&set, &a.target, out).await?;
-    let flags = flags_for(&kd, &state, &issuer);
+    let wait = Wait {
+        wait: a.wait,
+        timeout: a.timeout,
+        interval: a.interval,
+    };
+    let p = rotate::promote(
+        &kd,
+        issuer,
+        &a.tls.fetcher()?,
+        &wait,
+        now,
+        target.republish().as_ref(),
+    )
+    .await?;
+    target.render(&p.published, out)?;
     match out {
         OutputFormat::Json => print_json(
-            &serde_json::json!({"active": next.kid, "state": state, "apiserver_flags": flags.args(), "kubeadm": flags.kubeadm_snippet()}),
+            &serde_json::json!({"active": p.kid, "state": p.state, "apiserver_flags": p.flags.args(), "kubeadm": p.flags.kubeadm_snippet()}),
         )?,
         OutputFormat::Text => {
-            println!("{} is now the active key. Restart kube-apiserver with these flags so it signs with it:\n", next.kid);
-            print_flags(&flags);
+            println!("{} is now the active key. Restart kube-apiserver with these flags so it signs with it:\n", p.kid);
+            print_flags(&p.flags);
             println!("\nTokens signed by the previous key stay valid; retire it once they have expired (`irsa-issuer rotate status` says when).");
         }
     }
@@ -414,20 +314,22 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
 
 async fn retire(a: RetireArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let kd = KeyDir::new(&a.key_dir);
-    let mut state = kd.load_state()?;
-    let retired = state.retire(now(), &a.policy.policy(), a.force)?;
+    let target = Target::of(&a.target)?;
+    let done = rotate::retire(
+        &kd,
+        &a.policy.policy(),
+        a.force,
+        now(),
+        target.republish().as_ref(),
+    )
+    .await?;
+    let retired = &done.retired;
     if retired.forced {
         eprintln!("warning: --force retires keys that may have signed tokens still valid; those tokens will fail to verify");
     }
-    // Publish the smaller set first: if that fails, the key directory is left as it was.
-    let set = published_set(&kd, &state, None)?;
-    maybe_publish(&set, &a.target, out).await?;
-    kd.save_state(&state)?;
-    for kid in &retired.removed {
-        kd.remove_key(kid)?;
-    }
+    target.render(&done.published, out)?;
     match out {
-        OutputFormat::Json => print_json(&retired)?,
+        OutputFormat::Json => print_json(retired)?,
         OutputFormat::Text => {
             for k in &retired.removed {
                 println!("retired {k}");
@@ -458,24 +360,21 @@ struct StatusKey {
 
 fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let kd = KeyDir::new(&a.key_dir);
-    let state = kd.load_state()?;
-    let policy = a.policy.policy();
     let t = now();
-    let keys: Vec<StatusKey> = state
-        .keys
-        .iter()
+    let (found, next) = rotate::status(&kd, &a.policy.policy(), t)?;
+    let keys: Vec<StatusKey> = found
+        .into_iter()
         .map(|k| StatusKey {
-            kid: k.kid.to_string(),
+            kid: k.kid,
             alg: k.alg,
             state: k.state,
             created: rfc3339(k.created),
             promoted: k.promoted.map(rfc3339),
             demoted: k.demoted.map(rfc3339),
-            removable_from: k.demoted.map(|d| rfc3339(policy.safe_to_remove_at(d))),
-            private_key: kd.private_path(&k.kid).exists(),
+            removable_from: k.removable_from.map(rfc3339),
+            private_key: k.private_key,
         })
         .collect();
-    let next = state.next_step(t, &policy);
     match out {
         OutputFormat::Json => print_json(
             &serde_json::json!({"keys": keys, "next_step": {"command": next.command, "safe_from": next.safe_from.map(rfc3339), "why": next.why}}),
@@ -525,17 +424,11 @@ pub(super) async fn apiserver_flags(
             };
             let issuer = match (&c.issuer, &c.target) {
                 (Some(i), _) => i.clone(),
-                (None, crate::reconcile::config::Target::S3(l)) => {
-                    let ctx = crate::aws::sdk::AwsContext::load(
-                        c.aws.region.as_deref(),
-                        c.aws.profile.as_deref(),
-                    )
-                    .await?;
-                    l.issuer(&ctx.region)?
+                (None, Target3::S3(_)) => {
+                    let aws = read::aws_source(&c);
+                    read::issuer_of(&c, &aws.context().await?.region)?
                 }
-                (None, crate::reconcile::config::Target::Dir(_)) => {
-                    bail!("{}: no issuer", f.display())
-                }
+                (None, Target3::Dir(_)) => bail!("{}: no issuer", f.display()),
             };
             (dir, issuer)
         }
@@ -544,9 +437,8 @@ pub(super) async fn apiserver_flags(
             _ => bail!("give -f FILE, or both --key-dir and --issuer"),
         },
     };
-    let kd = KeyDir::new(&key_dir);
-    let state = kd.load_state()?;
-    let flags = flags_for(&kd, &state, &issuer).with_extra_key_files(&a.extra_key_files);
+    let flags =
+        rotate::apiserver_flags(&key_dir, &issuer)?.with_extra_key_files(&a.extra_key_files);
     match (out, a.format) {
         (OutputFormat::Json, _) => print_json(&serde_json::json!({
             "flags": &flags,

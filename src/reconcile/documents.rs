@@ -253,3 +253,47 @@ async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Pre
         plan,
     })
 }
+
+/// What a publish found and did.
+pub struct Published {
+    /// The issuer the documents name.
+    pub issuer: IssuerUrl,
+    /// The store, described.
+    pub target: String,
+    /// The kids published.
+    pub kids: Vec<String>,
+    /// Bucket set-up planned.
+    pub bucket_changes: Vec<BucketChange>,
+    /// The objects planned.
+    pub plan: PublishPlan,
+    /// The plan, one line each.
+    pub lines: Vec<String>,
+    /// Whether anything was (or would be) written.
+    pub pending: bool,
+    /// What was written; `None` when nothing was to be, or only planned.
+    pub result: Option<PublishReport>,
+}
+
+/// Plans the publish of `set` to `t` and, unless `plan_only`, writes it.
+pub async fn publish(
+    set: &KeySet,
+    t: &TargetSpec,
+    aws: &AwsSource,
+    plan_only: bool,
+) -> Result<Published, Error> {
+    let p = prepare(set, t, aws).await?;
+    let mut out = Published {
+        issuer: p.issuer.clone(),
+        target: p.store.describe(),
+        kids: set.kids().into_iter().map(|(k, _)| k.to_string()).collect(),
+        bucket_changes: p.bucket_changes.clone(),
+        plan: p.plan.clone(),
+        lines: p.lines(),
+        pending: p.pending(),
+        result: None,
+    };
+    if !plan_only && out.pending {
+        out.result = Some(p.apply().await?);
+    }
+    Ok(out)
+}

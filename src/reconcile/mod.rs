@@ -12,8 +12,6 @@
 //! I/O (through the adapters of `aws::sdk`, `publish`, `rotation::keydir`, `verify::fetch`):
 //! `read`, `execute`, `documents`, `verify`, `iam`, `rotate`.
 
-use std::fmt::Write as _;
-
 pub mod changeset;
 pub mod config;
 pub mod documents;
@@ -142,21 +140,16 @@ macro_rules! refuse {
 }
 pub(crate) use refuse;
 
-/// An error and its causes on one line, `outer: inner: innermost`.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let _ = write!(out, ": {s}");
-        source = s.source();
-    }
-    out
-}
+pub use crate::errors::chain;
 
 /// Reads a file; `what` names it in the error (`key file`, `the CA file`).
 pub(crate) fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, Error> {
     std::fs::read(path).map_err(|source| Error::Io {
-        what: format!("cannot read {what} {}", path.display()),
+        what: if what.is_empty() {
+            format!("cannot read {}", path.display())
+        } else {
+            format!("cannot read {what} {}", path.display())
+        },
         source,
     })
 }

@@ -48,6 +48,9 @@ pub enum KeyDirError {
         /// What it holds.
         found: String,
     },
+    /// A key file exists where a new one would go.
+    #[error("{0} already exists: refusing to replace a signing key (tokens it signed would stop verifying once its public key is gone). Pass --force to replace it, or use another --out directory")]
+    Exists(String),
     /// A key file could not be parsed.
     #[error(transparent)]
     Key(#[from] keys::KeyError),
@@ -193,6 +196,47 @@ impl KeyDir {
         }
         h.finalize().into()
     }
+}
+
+/// Every public key in `files` (PEM, any form kube-apiserver reads) and in the key directory
+/// `dir`, repeats dropped: what `--key` and `--key-dir` publish.
+pub fn load_public_keys(
+    files: &[PathBuf],
+    dir: Option<&Path>,
+) -> Result<Vec<PublicKey>, KeyDirError> {
+    let mut loaded = Vec::new();
+    for file in files {
+        let data = std::fs::read(file).map_err(|e| io("cannot read key file", file, e))?;
+        loaded.extend(keys::parse_pem(&data, &file.display().to_string())?);
+    }
+    let mut out: Vec<PublicKey> = keys::dedup(loaded).into_iter().map(|k| k.key).collect();
+    if let Some(dir) = dir {
+        let kd = KeyDir::new(dir);
+        out.extend(kd.published_keys(&kd.load_state()?)?);
+    }
+    Ok(out)
+}
+
+/// Writes a generated key pair as kubeadm lays it out: `DIR/sa.key` (private, 0600, written
+/// first) and `DIR/sa.pub`. Existing files are replaced only with `force`: tokens the old key
+/// signed stop verifying once its public key is no longer published.
+pub fn write_pair(
+    dir: &Path,
+    key: &keys::GeneratedKey,
+    force: bool,
+) -> Result<(PathBuf, PathBuf), KeyDirError> {
+    let private = dir.join("sa.key");
+    let public = dir.join("sa.pub");
+    if !force {
+        if let Some(p) = [&private, &public].into_iter().find(|p| p.exists()) {
+            return Err(KeyDirError::Exists(p.display().to_string()));
+        }
+    }
+    fsutil::write_new(&private, key.private_pem.as_bytes(), 0o600, force)
+        .map_err(|e| io("writing", &private, e))?;
+    fsutil::write_new(&public, key.public.to_pem().as_bytes(), 0o644, force)
+        .map_err(|e| io("writing", &public, e))?;
+    Ok((private, public))
 }
 
 fn parse_state(bytes: &[u8], path: &Path) -> Result<KeySetState, KeyDirError> {

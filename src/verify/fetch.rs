@@ -80,7 +80,7 @@ impl Fetcher {
         }
         let client = builder.build().map_err(|e| http(e.to_string()))?;
         let resp = client.get(url).send().await.map_err(|e| {
-            let chain = error_chain(&e);
+            let chain = crate::errors::chain(&e);
             if chain.contains("certificate") {
                 http(format!(
                     "{chain}; if the issuer uses a private CA, pass it with --ca-file"
@@ -98,7 +98,10 @@ impl Fetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp.bytes().await.map_err(|e| http(error_chain(&e)))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| http(crate::errors::chain(&e)))?;
         Ok((body.to_vec(), ct))
     }
 
@@ -162,15 +165,4 @@ impl Fetcher {
         }
         Ok(out)
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
