@@ -1,9 +1,14 @@
-//! The `irsa-issuer` binary: parse, start logging, dispatch, pick the exit code.
+//! The `irsa-issuer` binary: parse, start logging, dispatch, pick the exit code. The command
+//! line lives here, not in the library: `anyhow` stays at this edge, and the library's API is
+//! typed errors only.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use irsa_issuer::cli::{self, Cli, Outcome};
+mod cli;
+
+use cli::{Cli, Outcome};
 
 /// Exit code for a command line that does not parse (sysexits' EX_USAGE), kept apart from 1
 /// (the command failed) and 2 (a plan has pending changes).

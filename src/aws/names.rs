@@ -324,6 +324,17 @@ impl fmt::Display for Thumbprint {
     }
 }
 
+/// Identity of the credentials in use.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Caller {
+    /// The account ID.
+    pub account: String,
+    /// The principal's ARN.
+    pub arn: String,
+    /// The partition, from the ARN.
+    pub partition: Partition,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,9 +6,9 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{print_json, Outcome, OutputFormat};
-use crate::aws::sdk::accounts::Target;
-use crate::aws::sdk::AwsContext;
-use crate::reconcile::iam::{AccountResult, Accounts};
+use irsa_issuer::aws::sdk::accounts::Target;
+use irsa_issuer::aws::sdk::AwsContext;
+use irsa_issuer::reconcile::iam::{AccountResult, Accounts};
 
 /// Which accounts an operation runs in.
 #[derive(Debug, Clone, Args)]

@@ -11,11 +11,11 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{print_json, Outcome, OutputFormat};
-use crate::aws::sdk::AwsSource;
-use crate::reconcile::changeset::{self, Item, Summary};
-use crate::reconcile::config::{self, Config};
-use crate::reconcile::execute::{execute, Progress, StepReport, StepStatus};
-use crate::reconcile::{plan, read};
+use irsa_issuer::aws::sdk::AwsSource;
+use irsa_issuer::reconcile::changeset::{self, Item, Summary};
+use irsa_issuer::reconcile::config::{self, Config};
+use irsa_issuer::reconcile::execute::{execute, Progress, StepReport, StepStatus};
+use irsa_issuer::reconcile::{plan, read};
 
 /// Which configuration file.
 #[derive(Debug, Clone, Args)]
@@ -93,7 +93,7 @@ pub(super) fn init(a: InitArgs) -> anyhow::Result<Outcome> {
             a.file.display()
         );
     }
-    crate::fsutil::write_atomic(&a.file, config::EXAMPLE.as_bytes(), 0o644)
+    irsa_issuer::fsutil::write_atomic(&a.file, config::EXAMPLE.as_bytes(), 0o644)
         .with_context(|| format!("cannot write {}", a.file.display()))?;
     eprintln!(
         "Wrote {}. Edit target, keys and roles, then: irsa-issuer apply -f {} --plan",

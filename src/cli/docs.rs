@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{IssuerArgs, KeyArgs, Outcome};
-use crate::oidc::documents::{to_json, KeySet};
+use irsa_issuer::oidc::documents::{to_json, KeySet};
 
 /// Arguments of `jwks`.
 #[derive(Debug, Args)]

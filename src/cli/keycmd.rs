@@ -7,8 +7,8 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::{print_json, Outcome, OutputFormat};
-use crate::oidc::keys::{self, Algorithm, KeySpec};
-use crate::rotation::keydir::write_pair;
+use irsa_issuer::oidc::keys::{self, Algorithm, KeySpec};
+use irsa_issuer::rotation::keydir::write_pair;
 
 /// Key commands.
 #[derive(Debug, Subcommand)]

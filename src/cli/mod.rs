@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use crate::oidc::issuer::{IssuerUrl, JwksPath};
-use crate::oidc::keys;
+use irsa_issuer::oidc::issuer::{IssuerUrl, JwksPath};
+use irsa_issuer::oidc::keys;
 
 mod accounts;
 mod apply;
@@ -129,7 +129,7 @@ pub struct KeyArgs {
 impl KeyArgs {
     /// The public keys named by --key and --key-dir.
     pub(crate) fn load(&self) -> anyhow::Result<Vec<keys::PublicKey>> {
-        Ok(crate::rotation::keydir::load_public_keys(
+        Ok(irsa_issuer::rotation::keydir::load_public_keys(
             &self.keys,
             self.key_dir.as_deref(),
         )?)
@@ -184,10 +184,13 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
-    async fn load(&self) -> anyhow::Result<crate::aws::sdk::AwsContext> {
+    async fn load(&self) -> anyhow::Result<irsa_issuer::aws::sdk::AwsContext> {
         Ok(
-            crate::aws::sdk::AwsContext::load(self.region.as_deref(), self.profile.as_deref())
-                .await?,
+            irsa_issuer::aws::sdk::AwsContext::load(
+                self.region.as_deref(),
+                self.profile.as_deref(),
+            )
+            .await?,
         )
     }
 }
@@ -205,8 +208,8 @@ pub struct TlsArgs {
 }
 
 impl TlsArgs {
-    fn fetcher(&self) -> anyhow::Result<crate::verify::fetch::Fetcher> {
-        Ok(crate::reconcile::read::fetcher(
+    fn fetcher(&self) -> anyhow::Result<irsa_issuer::verify::fetch::Fetcher> {
+        Ok(irsa_issuer::reconcile::read::fetcher(
             self.ca_file.as_deref(),
             self.connect_to,
         )?)

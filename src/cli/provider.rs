@@ -4,12 +4,12 @@ use clap::{Args, Subcommand};
 
 use super::accounts::{self, AccountArgs};
 use super::{parse_tag, print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
-use crate::aws::names::{Partition, S3Location, Thumbprint};
-use crate::aws::provider::ProviderState;
-use crate::aws::runner_policy::{self, Capability};
-use crate::oidc::issuer::IssuerUrl;
-use crate::reconcile::iam::{self, ProviderRequest};
-use crate::verify::fetch::HostThumbprint;
+use irsa_issuer::aws::names::{Partition, S3Location, Thumbprint};
+use irsa_issuer::aws::provider::ProviderState;
+use irsa_issuer::aws::runner_policy::{self, Capability};
+use irsa_issuer::oidc::issuer::IssuerUrl;
+use irsa_issuer::reconcile::iam::{self, ProviderRequest};
+use irsa_issuer::verify::fetch::HostThumbprint;
 
 /// Arguments of `thumbprint`.
 #[derive(Debug, Args)]
@@ -135,7 +135,7 @@ pub(super) async fn run(cmd: ProviderCommand, out: OutputFormat) -> anyhow::Resu
 async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
     // IAM's URL rules and the account flags are checked before any network or AWS call.
-    crate::aws::provider::validate_url(&issuer)?;
+    irsa_issuer::aws::provider::validate_url(&issuer)?;
     a.target.accounts.validate()?;
     let mut thumbprints = Vec::new();
     let mut auto = a.thumbprints.is_empty();

@@ -5,12 +5,12 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{parse_tag, print_json, AwsArgs, IssuerArgs, KeyArgs, Outcome, OutputFormat};
-use crate::aws::bucket::{BucketChange, PublicAccess};
-use crate::aws::sdk::AwsSource;
-use crate::oidc::documents::KeySet;
-use crate::publish::objects::PublishPlan;
-use crate::publish::PublishReport;
-use crate::reconcile::documents::{publish, Published, TargetSpec};
+use irsa_issuer::aws::bucket::{BucketChange, PublicAccess};
+use irsa_issuer::aws::sdk::AwsSource;
+use irsa_issuer::oidc::documents::KeySet;
+use irsa_issuer::publish::objects::PublishPlan;
+use irsa_issuer::publish::PublishReport;
+use irsa_issuer::reconcile::documents::{publish, Published, TargetSpec};
 
 /// Arguments of `publish`.
 #[derive(Debug, Args)]

@@ -8,11 +8,11 @@ use clap::{Args, Subcommand};
 
 use super::accounts::{self, AccountArgs};
 use super::{parse_tag, AwsArgs, Outcome, OutputFormat};
-use crate::aws::names::Partition;
-use crate::aws::role::RoleTemplate;
-use crate::aws::trust::{self, ManifestOptions, ServiceAccountRef};
-use crate::oidc::issuer::IssuerUrl;
-use crate::reconcile::iam;
+use irsa_issuer::aws::names::Partition;
+use irsa_issuer::aws::role::RoleTemplate;
+use irsa_issuer::aws::trust::{self, ManifestOptions, ServiceAccountRef};
+use irsa_issuer::oidc::issuer::IssuerUrl;
+use irsa_issuer::reconcile::iam;
 
 /// Who may assume the role.
 #[derive(Debug, Clone, Args)]
@@ -214,14 +214,7 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     if a.service_account_manifest && a.accounts.count() != 1 {
         bail!("--service-account-manifest needs exactly one target account (a ServiceAccount names one role ARN); use --no-current-account with one --assume-role");
     }
-    let mut inline = BTreeMap::new();
-    for (name, file) in &a.inline_policies {
-        let text = std::fs::read_to_string(PathBuf::from(file))
-            .with_context(|| format!("cannot read inline policy {name} from {file}"))?;
-        let doc: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("inline policy {name} ({file}) is not JSON"))?;
-        inline.insert(name.clone(), doc);
-    }
+    let inline = read_inline(&a.inline_policies)?;
     let ctx = a.aws.load().await?;
     let partition = Partition::of_region(&ctx.region);
     let template = RoleTemplate {
@@ -264,15 +257,9 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     if !a.service_account_manifest {
         return accounts::report(&results, &ctx, out, pending);
     }
+    let options = manifest_options(&a.manifest, a.trust.audience.as_deref(), partition);
     for r in results.iter().filter(|r| !r.failed()) {
-        print!(
-            "{}",
-            trust::manifests(
-                &r.arn,
-                &sas,
-                &manifest_options(&a.manifest, a.trust.audience.as_deref(), partition)
-            )
-        );
+        print!("{}", trust::manifests(&r.arn, &sas, &options));
     }
     for r in results.iter().filter(|r| r.failed()) {
         eprintln!(
@@ -289,6 +276,19 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Done
     })
+}
+
+/// The `--inline-policy NAME=FILE` documents, read and parsed.
+fn read_inline(given: &[(String, String)]) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
+    let mut inline = BTreeMap::new();
+    for (name, file) in given {
+        let text = std::fs::read_to_string(PathBuf::from(file))
+            .with_context(|| format!("cannot read inline policy {name} from {file}"))?;
+        let doc: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("inline policy {name} ({file}) is not JSON"))?;
+        inline.insert(name.clone(), doc);
+    }
+    Ok(inline)
 }
 
 async fn delete(a: RoleDeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {

@@ -9,16 +9,16 @@ use serde::Serialize;
 
 use super::publish::PublishTarget;
 use super::{print_json, Outcome, OutputFormat, TlsArgs};
-use crate::aws::sdk::AwsSource;
-use crate::oidc::issuer::IssuerUrl;
-use crate::oidc::keys::{Algorithm, KeySpec};
-use crate::reconcile::config::Target as Target3;
-use crate::reconcile::documents::{Published, TargetSpec};
-use crate::reconcile::read;
-use crate::reconcile::rotate::{self, IssuerChoice, Republish, Wait};
-use crate::rotation::apiserver::ApiServerFlags;
-use crate::rotation::keydir::KeyDir;
-use crate::rotation::state::{parse_duration, KeySetState, KeyState, TokenPolicy};
+use irsa_issuer::aws::sdk::AwsSource;
+use irsa_issuer::oidc::issuer::IssuerUrl;
+use irsa_issuer::oidc::keys::{Algorithm, KeySpec};
+use irsa_issuer::reconcile::config::Target as Target3;
+use irsa_issuer::reconcile::documents::{Published, TargetSpec};
+use irsa_issuer::reconcile::read;
+use irsa_issuer::reconcile::rotate::{self, IssuerChoice, Republish, Wait};
+use irsa_issuer::rotation::apiserver::ApiServerFlags;
+use irsa_issuer::rotation::keydir::KeyDir;
+use irsa_issuer::rotation::state::{parse_duration, KeySetState, KeyState, TokenPolicy};
 
 /// Rotation commands.
 #[derive(Debug, Subcommand)]

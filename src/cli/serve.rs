@@ -6,11 +6,11 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{print_json, IssuerArgs, KeyArgs, Outcome, OutputFormat};
-use crate::oidc::issuer::{IssuerUrl, JwksPath, DISCOVERY_PATH};
-use crate::rotation::apiserver::ApiServerFlags;
-use crate::serve::quickstart;
-use crate::serve::router::DEFAULT_CACHE_MAX_AGE;
-use crate::serve::run::{self, KeySource, ServeOptions};
+use irsa_issuer::oidc::issuer::{IssuerUrl, JwksPath, DISCOVERY_PATH};
+use irsa_issuer::rotation::apiserver::ApiServerFlags;
+use irsa_issuer::serve::quickstart;
+use irsa_issuer::serve::router::DEFAULT_CACHE_MAX_AGE;
+use irsa_issuer::serve::run::{self, KeySource, ServeOptions};
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -33,7 +33,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_CACHE_MAX_AGE, value_name = "SECONDS")]
     cache_max_age: u32,
     /// How often --key-dir is checked for changes.
-    #[arg(long, default_value = "2s", value_parser = crate::rotation::state::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "2s", value_parser = irsa_issuer::rotation::state::parse_duration, value_name = "DURATION")]
     reload_interval: std::time::Duration,
 }
 

@@ -1,5 +1,5 @@
 //! `irsa-issuer verify`: fetch what STS fetches, read what IAM holds, and print each check as
-//! ok or fail with its fix. The checks themselves are in [`crate::verify::checks`].
+//! ok or fail with its fix. The checks themselves are in [`irsa_issuer::verify::checks`].
 
 use std::path::PathBuf;
 
@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::accounts::AccountArgs;
 use super::apply::ConfigArgs;
 use super::{print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
-use crate::reconcile::verify::VerifyRequest;
-use crate::verify::checks::{Check, Status};
+use irsa_issuer::reconcile::verify::VerifyRequest;
+use irsa_issuer::verify::checks::{Check, Status};
 
 /// Arguments of `verify`.
 #[derive(Debug, Args)]
@@ -92,7 +92,7 @@ pub(super) async fn verify(a: VerifyArgs, out: OutputFormat) -> anyhow::Result<O
         accounts: a.accounts.targets(),
         role_session_name: a.accounts.role_session_name.clone(),
     };
-    let v = crate::reconcile::verify::verify(&request, now()).await?;
+    let v = irsa_issuer::reconcile::verify::verify(&request, now()).await?;
     let all = &v.checks;
     let failed = all.iter().filter(|c| c.status == Status::Fail).count();
     match out {

@@ -1,6 +1,10 @@
-//! Where the issuer's documents are published. The [`Store`] trait is the whole surface the
-//! publisher needs (read an object, write an object), so a directory and an S3 bucket are
-//! interchangeable; the plan of what to write comes from [`crate::publish::objects`].
+//! Publish: where the issuer's documents are published. The [`Store`] trait is the whole
+//! surface the publisher needs (read, write and delete an object), so a directory and an S3
+//! bucket (with its set-up: Block Public Access, policy, tags) are interchangeable; what to
+//! write, and whether anything changed, is planned in `objects`.
+//!
+//! Pure: `objects`.
+//! I/O: `mod` (the trait, reading a plan and writing it), `dir`, `s3`.
 
 use std::future::Future;
 

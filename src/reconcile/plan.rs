@@ -9,16 +9,40 @@ use std::path::PathBuf;
 
 use super::changeset::{self, Action, Item, Summary};
 use super::config::{Config, RoleConfig};
-use super::Error;
 use crate::aws::bucket::BucketChange;
+use crate::aws::names::Caller;
 use crate::aws::names::{Partition, Thumbprint};
-use crate::aws::provider::{self, ProviderChange, ProviderSpec, ProviderState};
-use crate::aws::role::{self, RoleChange, RoleSpec, RoleState, RoleTemplate};
-use crate::aws::sdk::Caller;
+use crate::aws::provider::{self, ProviderChange, ProviderError, ProviderSpec, ProviderState};
+use crate::aws::role::{self, RoleChange, RoleError, RoleSpec, RoleState, RoleTemplate};
 use crate::oidc::issuer::IssuerUrl;
 use crate::oidc::keys::{Algorithm, KeyId};
 use crate::publish::objects::{DesiredObject, ObjectAction, PublishPlan};
 use crate::rotation::state::KeySetState;
+
+/// Why a plan cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The provider the file describes breaks IAM's rules.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// A role the file describes cannot be built.
+    #[error("role {role}")]
+    Role {
+        /// The role.
+        role: String,
+        /// Why.
+        #[source]
+        source: RoleError,
+    },
+    /// A role exists but is not irsa-issuer's.
+    #[error("account {account}: {refusal} (irsa-issuer only changes roles tagged managed-by=irsa-issuer; rename the role in the file, or take it over once with `irsa-issuer role apply --force`)")]
+    NotOurs {
+        /// The account.
+        account: String,
+        /// The refusal.
+        refusal: RoleError,
+    },
+}
 
 /// One change to make.
 #[derive(Debug, Clone)]
@@ -183,7 +207,7 @@ pub fn role_spec(
     issuer: &IssuerUrl,
     c: &Config,
     caller: &Caller,
-) -> Result<RoleSpec, Error> {
+) -> Result<RoleSpec, PlanError> {
     let mut tags = c.tags.clone();
     tags.extend(r.tags.clone());
     let template = RoleTemplate {
@@ -198,7 +222,10 @@ pub fn role_spec(
     };
     template
         .spec(issuer, caller.partition, &caller.account)
-        .map_err(|e| Error::from(e).context(format!("role {}", r.name)))
+        .map_err(|source| PlanError::Role {
+            role: r.name.clone(),
+            source,
+        })
 }
 
 fn action_of<T>(actual: Option<&T>, changed: bool) -> Action {
@@ -218,7 +245,7 @@ fn verb(action: Action) -> &'static str {
 }
 
 /// The plan of `apply`: every resource of the file, and the steps that converge them.
-pub fn apply(c: &Config, o: &ObservedCluster) -> Result<Plan, Error> {
+pub fn apply(c: &Config, o: &ObservedCluster) -> Result<Plan, PlanError> {
     let mut plan = Plan::default();
     let mut chain: Vec<usize> = Vec::new();
     plan_keys(&o.keys, &mut plan, &mut chain);
@@ -338,7 +365,7 @@ fn plan_account(
     a: &ObservedAccount,
     plan: &mut Plan,
     chain: &[usize],
-) -> Result<(), Error> {
+) -> Result<(), PlanError> {
     let caller = &a.caller;
     let spec = ProviderSpec::new(
         &o.issuer,
@@ -372,8 +399,9 @@ fn plan_account(
         let inline = o.inline.get(&r.name).unwrap_or(&empty);
         let spec = role_spec(r, inline, &o.issuer, c, caller)?;
         let actual = a.roles.get(&r.name).and_then(Option::as_ref);
-        let changes = role::plan(&spec, actual, false).map_err(|e| {
-            Error::Refused(format!("account {}: {e} (irsa-issuer only changes roles tagged managed-by=irsa-issuer; rename the role in the file, or take it over once with `irsa-issuer role apply --force`)", caller.account))
+        let changes = role::plan(&spec, actual, false).map_err(|refusal| PlanError::NotOurs {
+            account: caller.account.clone(),
+            refusal,
         })?;
         let action = action_of(actual, !changes.is_empty());
         plan.items.push(Item {
@@ -454,45 +482,7 @@ pub fn destroy(o: &ObservedTeardown) -> Plan {
     let mut plan = Plan::default();
     let mut iam_steps = Vec::new();
     for (i, a) in o.accounts.iter().enumerate() {
-        let acct = &a.caller.account;
-        let mut role_steps = Vec::new();
-        for (name, state) in &a.roles {
-            if !state.is_managed() {
-                plan.items.push(skip("role", acct, state.arn.clone()));
-                continue;
-            }
-            plan.items
-                .push(delete_item("role", Some(acct), state.arn.clone()));
-            role_steps.push(plan.step(
-                format!("delete role {name} in {acct}"),
-                vec![],
-                Op::DeleteRole {
-                    account: i,
-                    name: name.clone(),
-                    state: state.clone(),
-                },
-            ));
-        }
-        match &a.provider {
-            Some(p) if p.is_managed() => {
-                plan.items
-                    .push(delete_item("provider", Some(acct), a.provider_arn.clone()));
-                let s = plan.step(
-                    format!("delete provider in {acct}"),
-                    role_steps.clone(),
-                    Op::DeleteProvider {
-                        account: i,
-                        arn: a.provider_arn.clone(),
-                    },
-                );
-                iam_steps.push(s);
-            }
-            Some(_) => plan
-                .items
-                .push(skip("provider", acct, a.provider_arn.clone())),
-            None => {}
-        }
-        iam_steps.extend(role_steps);
+        iam_steps.extend(plan_account_teardown(i, a, &mut plan));
     }
     iam_steps.sort_unstable();
     // The documents: discovery first, so that nothing points at a JWKS that is gone.
@@ -529,6 +519,50 @@ pub fn destroy(o: &ObservedTeardown) -> Plan {
         }
     }
     plan
+}
+
+/// One account's roles (those irsa-issuer made), then its provider after them; returns the
+/// steps.
+fn plan_account_teardown(i: usize, a: &ObservedForDestroy, plan: &mut Plan) -> Vec<usize> {
+    let acct = &a.caller.account;
+    let mut steps = Vec::new();
+    for (name, state) in &a.roles {
+        if !state.is_managed() {
+            plan.items.push(skip("role", acct, state.arn.clone()));
+            continue;
+        }
+        plan.items
+            .push(delete_item("role", Some(acct), state.arn.clone()));
+        steps.push(plan.step(
+            format!("delete role {name} in {acct}"),
+            vec![],
+            Op::DeleteRole {
+                account: i,
+                name: name.clone(),
+                state: state.clone(),
+            },
+        ));
+    }
+    match &a.provider {
+        Some(p) if p.is_managed() => {
+            plan.items
+                .push(delete_item("provider", Some(acct), a.provider_arn.clone()));
+            let s = plan.step(
+                format!("delete provider in {acct}"),
+                steps.clone(),
+                Op::DeleteProvider {
+                    account: i,
+                    arn: a.provider_arn.clone(),
+                },
+            );
+            steps.push(s);
+        }
+        Some(_) => plan
+            .items
+            .push(skip("provider", acct, a.provider_arn.clone())),
+        None => {}
+    }
+    steps
 }
 
 /// The bucket: deleted when irsa-issuer created it and nothing else is in it; otherwise only

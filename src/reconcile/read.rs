@@ -14,9 +14,9 @@ use super::plan::{
     roles_in, ObservedAccount, ObservedBucket, ObservedCluster, ObservedDocuments,
     ObservedForDestroy, ObservedKeys, ObservedTeardown,
 };
-use super::{load_keys, read_file, refuse, Error};
+use super::{refuse, Error};
 use crate::aws::bucket::{self, PublicAccess};
-use crate::aws::names::{provider_arn, Thumbprint};
+use crate::aws::names::{provider_arn, S3Location, Thumbprint};
 use crate::aws::provider::ProviderState;
 use crate::aws::role::RoleState;
 use crate::aws::sdk::accounts::{self, Target as AccountTarget};
@@ -340,6 +340,72 @@ pub async fn apply(
     })
 }
 
+/// The store the file's target names, for `destroy` (which never creates a bucket).
+fn destroy_store(c: &Config, base: &AwsContext) -> (AnyStore, Option<S3Location>) {
+    match &c.target {
+        Target::S3(l) => (
+            AnyStore::S3(S3Store::new(
+                base.s3(l.bucket.contains('.')),
+                l.clone(),
+                c.s3.public_access == PublicAccess::Acl,
+            )),
+            Some(l.clone()),
+        ),
+        Target::Dir(d) => (AnyStore::Dir(crate::publish::dir::DirStore::new(d)), None),
+    }
+}
+
+/// The two documents that exist (discovery first, with how they are shown), and the bucket.
+async fn read_teardown_target(
+    c: &Config,
+    store: &AnyStore,
+    loc: Option<&S3Location>,
+) -> Result<(Vec<(String, String)>, Option<ObservedBucket>), Error> {
+    let prefix = loc.map(|l| l.prefix.clone()).unwrap_or_default();
+    let key = |rel: &str| {
+        if prefix.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{prefix}/{rel}")
+        }
+    };
+    let ours = vec![key(DISCOVERY_PATH), key(c.jwks_path.as_str())];
+    let bucket_exists = match store {
+        AnyStore::S3(s) => s.bucket_region().await?.is_some(),
+        AnyStore::Dir(_) => true,
+    };
+    let mut objects = Vec::new();
+    if bucket_exists {
+        for k in &ours {
+            if store.get(k).await?.is_some() {
+                let shown = match loc {
+                    Some(l) => format!("s3://{}/{k}", l.bucket),
+                    None => k.clone(),
+                };
+                objects.push((k.clone(), shown));
+            }
+        }
+    }
+    let (AnyStore::S3(s3), Some(l), true) = (store, loc, bucket_exists) else {
+        return Ok((objects, None));
+    };
+    let state = s3.bucket_state(true).await?;
+    let others = s3.keys_besides(&ours).await?;
+    let statement_id = bucket::statement_id(l);
+    let bucket = ObservedBucket {
+        name: l.bucket.clone(),
+        managed: crate::aws::provider::is_managed(&state.tags),
+        others: others.len(),
+        policy_without_ours: bucket::remove_statement(
+            &l.bucket,
+            state.policy.as_deref(),
+            &statement_id,
+        )?,
+        statement_id,
+    };
+    Ok((objects, Some(bucket)))
+}
+
 /// What `destroy` read.
 pub struct DestroyRead {
     /// The issuer.
@@ -375,59 +441,8 @@ pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<D
             provider,
         });
     }
-    let (store, loc) = match &c.target {
-        Target::S3(l) => (
-            AnyStore::S3(S3Store::new(
-                base.s3(l.bucket.contains('.')),
-                l.clone(),
-                c.s3.public_access == PublicAccess::Acl,
-            )),
-            Some(l.clone()),
-        ),
-        Target::Dir(d) => (AnyStore::Dir(crate::publish::dir::DirStore::new(d)), None),
-    };
-    let prefix = loc.as_ref().map(|l| l.prefix.clone()).unwrap_or_default();
-    let key = |rel: &str| {
-        if prefix.is_empty() {
-            rel.to_string()
-        } else {
-            format!("{prefix}/{rel}")
-        }
-    };
-    let ours = vec![key(DISCOVERY_PATH), key(c.jwks_path.as_str())];
-    let bucket_exists = match &store {
-        AnyStore::S3(s) => s.bucket_region().await?.is_some(),
-        AnyStore::Dir(_) => true,
-    };
-    let mut objects = Vec::new();
-    if bucket_exists {
-        for k in &ours {
-            if store.get(k).await?.is_some() {
-                let shown = match &loc {
-                    Some(l) => format!("s3://{}/{k}", l.bucket),
-                    None => k.clone(),
-                };
-                objects.push((k.clone(), shown));
-            }
-        }
-    }
-    let mut observed_bucket = None;
-    if let (AnyStore::S3(s3), Some(l), true) = (&store, &loc, bucket_exists) {
-        let state = s3.bucket_state(true).await?;
-        let others = s3.keys_besides(&ours).await?;
-        let statement_id = bucket::statement_id(l);
-        observed_bucket = Some(ObservedBucket {
-            name: l.bucket.clone(),
-            managed: crate::aws::provider::is_managed(&state.tags),
-            others: others.len(),
-            policy_without_ours: bucket::remove_statement(
-                &l.bucket,
-                state.policy.as_deref(),
-                &statement_id,
-            )?,
-            statement_id,
-        });
-    }
+    let (store, loc) = destroy_store(c, base);
+    let (objects, bucket) = read_teardown_target(c, &store, loc.as_ref()).await?;
     let mut keys = None;
     let mut key_dir = None;
     if let (true, Some(dir)) = (delete_keys, &c.keys.dir) {
@@ -441,7 +456,7 @@ pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<D
         observed: ObservedTeardown {
             accounts,
             objects,
-            bucket: observed_bucket,
+            bucket,
             keys,
         },
         handles: Handles {
@@ -452,4 +467,29 @@ pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<D
         },
         target,
     })
+}
+
+/// Reads a file; `what` names it in the error (`key file`, `the CA file`).
+pub(crate) fn read_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        what: if what.is_empty() {
+            format!("cannot read {}", path.display())
+        } else {
+            format!("cannot read {what} {}", path.display())
+        },
+        source,
+    })
+}
+
+/// Reads every key from `files` and drops repeats.
+pub fn load_keys(files: &[std::path::PathBuf]) -> Result<Vec<crate::oidc::keys::LoadedKey>, Error> {
+    let mut all = Vec::new();
+    for file in files {
+        let data = read_file(file, "key file")?;
+        all.extend(crate::oidc::keys::parse_pem(
+            &data,
+            &file.display().to_string(),
+        )?);
+    }
+    Ok(crate::oidc::keys::dedup(all))
 }

@@ -43,7 +43,7 @@ pub fn new_key(
         let g = keys::generate(spec, rng)?;
         return Ok((g.public, Some(g.private_pem)));
     };
-    let data = super::read_file(file, "")?;
+    let data = super::read::read_file(file, "")?;
     let loaded = keys::parse_pem(&data, &file.display().to_string())?;
     let [one] = loaded.as_slice() else {
         refuse!(

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use super::config::{Config, Target};
 use super::plan::{role_spec, roles_in};
-use super::read::{self, config_fetcher, fetcher, reach_accounts, read_inline, read_provider};
-use super::{load_keys, Error};
+use super::read::{
+    self, config_fetcher, fetcher, load_keys, reach_accounts, read_inline, read_provider,
+};
+use super::Error;
 use crate::aws::names::Partition;
 use crate::aws::sdk::accounts::{self, Target as AccountTarget};
 use crate::aws::sdk::roles::Roles;
@@ -70,15 +72,6 @@ struct Served {
 pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
     let fixes = fixes(r.file.as_deref());
     let mut all: Vec<Check> = Vec::new();
-    // AWS is loaded only when needed: IAM checks, or an issuer derived from the bucket's region.
-    let needs_region = matches!(
-        &r.config,
-        Some(Config {
-            issuer: None,
-            target: Target::S3(_),
-            ..
-        })
-    );
     let aws = AwsSource::new(
         r.region
             .clone()
@@ -86,6 +79,71 @@ pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
         r.profile
             .clone()
             .or(r.config.as_ref().and_then(|c| c.aws.profile.clone())),
+    );
+    let s = setting(r, &aws, &mut all).await?;
+    let served = fetch_documents(&s.fetcher, &s.issuer, &fixes, &mut all).await;
+    if let (Some(c), false) = (&r.config, served.keys.is_empty()) {
+        all.push(local_keys(c, &served.keys, &fixes)?);
+    }
+    let presented = thumbprint(&s.fetcher, &served, &mut all).await;
+    if let (false, Some(base)) = (r.skip_aws, s.base) {
+        let a = &s.audience;
+        iam_checks(
+            r,
+            base,
+            &s.issuer,
+            a,
+            presented.as_deref(),
+            &fixes,
+            &mut all,
+        )
+        .await?;
+    }
+    if let Some(path) = &r.token {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            what: format!("cannot read the token {}", path.display()),
+            source,
+        })?;
+        let roles = role_trusts(r.config.as_ref(), s.partition);
+        all.extend(checks::check_token(
+            &text,
+            &s.issuer,
+            &s.audience,
+            &served.keys,
+            &roles,
+            now,
+        ));
+    }
+    Ok(Verified {
+        issuer: s.issuer,
+        checks: all,
+    })
+}
+
+/// What the checks run against.
+struct Setting<'a> {
+    base: Option<&'a AwsContext>,
+    issuer: IssuerUrl,
+    fetcher: Fetcher,
+    partition: Partition,
+    audience: String,
+}
+
+/// The AWS context (loaded only when needed: IAM checks, or an issuer derived from the
+/// bucket's region), the issuer (a trailing slash is a failed check), the fetcher and the
+/// audience.
+async fn setting<'a>(
+    r: &VerifyRequest,
+    aws: &'a AwsSource,
+    all: &mut Vec<Check>,
+) -> Result<Setting<'a>, Error> {
+    let needs_region = matches!(
+        &r.config,
+        Some(Config {
+            issuer: None,
+            target: Target::S3(_),
+            ..
+        })
     );
     let base = if !r.skip_aws || needs_region {
         Some(aws.context().await?)
@@ -115,42 +173,12 @@ pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
             .and_then(|c| c.provider.client_ids.first().cloned())
             .unwrap_or_else(|| partition.default_audience().to_string())
     });
-
-    let served = fetch_documents(&fetcher, &issuer, &fixes, &mut all).await;
-    if let (Some(c), false) = (&r.config, served.keys.is_empty()) {
-        all.push(local_keys(c, &served.keys, &fixes)?);
-    }
-    let presented = thumbprint(&fetcher, &served, &mut all).await;
-    if let (false, Some(base)) = (r.skip_aws, base) {
-        iam_checks(
-            r,
-            base,
-            &issuer,
-            &audience,
-            presented.as_deref(),
-            &fixes,
-            &mut all,
-        )
-        .await?;
-    }
-    if let Some(path) = &r.token {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            what: format!("cannot read the token {}", path.display()),
-            source,
-        })?;
-        let roles = role_trusts(r.config.as_ref(), partition);
-        all.extend(checks::check_token(
-            &text,
-            &issuer,
-            &audience,
-            &served.keys,
-            &roles,
-            now,
-        ));
-    }
-    Ok(Verified {
+    Ok(Setting {
+        base,
         issuer,
-        checks: all,
+        fetcher,
+        partition,
+        audience,
     })
 }
 

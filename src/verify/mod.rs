@@ -1,4 +1,10 @@
-//! Verify.
+//! Verify: checking an issuer as STS would. The checks take what was fetched or read (the
+//! documents, the provider, a token) and say ok or fail with the fix; the fetcher gets
+//! documents and certificate chains over HTTPS like a relying party. The orchestration that
+//! runs them is `reconcile::verify`.
+//!
+//! Pure: `checks`.
+//! I/O: `fetch`.
 
 pub mod checks;
 pub mod fetch;

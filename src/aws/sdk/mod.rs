@@ -1,6 +1,7 @@
-//! AWS adapters: configuration through the standard credential chain, and a recorder of every
+//! The AWS adapters: configuration through the standard credential chain, a recorder of every
 //! request the SDK sends (the `aws_calls` of `--output json`, and how tests prove that a second
-//! run makes no mutating call).
+//! run makes no mutating call), reaching accounts (`accounts`), IAM providers (`providers`)
+//! and roles (`roles`). Every file here does I/O.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,7 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::config_bag::ConfigBag;
 use tracing::instrument;
 
+pub use crate::aws::names::Caller;
 use crate::aws::names::Partition;
 
 pub mod accounts;
@@ -108,17 +110,6 @@ impl AwsSource {
     pub fn loaded(&self) -> Option<&AwsContext> {
         self.loaded.get()
     }
-}
-
-/// Identity of the credentials in use.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Caller {
-    /// The account ID.
-    pub account: String,
-    /// The principal's ARN.
-    pub arn: String,
-    /// The partition, from the ARN.
-    pub partition: Partition,
 }
 
 impl AwsContext {
