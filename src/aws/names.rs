@@ -148,6 +148,9 @@ impl S3Location {
                 "the prefix may not contain '?', '#', '\\' or white space",
             ));
         }
+        if prefix.contains(crate::oidc::issuer::POLICY_SPECIAL) {
+            return Err(bad("the prefix may not contain '*', '?' or '$': it becomes a resource in the bucket policy and in IAM policies, where they are wildcards and variables (s3://bkt/c1/* would make the whole prefix public)"));
+        }
         validate_bucket(bucket)?;
         Ok(Self {
             bucket: bucket.into(),
@@ -338,6 +341,20 @@ pub struct Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_in_a_prefix_are_refused() {
+        for bad in [
+            "s3://bkt/c1/*",
+            "s3://bkt/*",
+            "s3://bkt/c$1",
+            "s3://bkt/a?b",
+        ] {
+            let e = S3Location::parse(bad).unwrap_err();
+            assert!(e.to_string().contains("prefix"), "{bad}: {e}");
+        }
+        assert!(S3Location::parse("s3://bkt/c-1/x_y.z").is_ok());
+    }
 
     #[test]
     fn derived_issuer_is_path_style_and_partition_aware() {

@@ -56,6 +56,24 @@ pub enum IssuerError {
     /// No host.
     #[error("the issuer `{0}` has no host name")]
     NoHost(String),
+    /// Longer than IAM accepts for a provider URL.
+    #[error("the issuer `{input}` is {length} characters long: IAM refuses an OpenID Connect provider URL over {max} characters, so no provider could ever trust it; use a shorter host or path")]
+    TooLong {
+        /// What the user gave.
+        input: String,
+        /// Its length.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A character that IAM policies read as a wildcard or variable.
+    #[error("the issuer `{input}` contains `{found}`: the issuer's path reaches IAM policies (provider ARNs, condition keys), where `*` and `?` are wildcards and `$` starts a variable; remove it")]
+    PolicyWildcard {
+        /// What the user gave.
+        input: String,
+        /// The character.
+        found: char,
+    },
     /// The URL would be rewritten by normalisation, so tokens and documents could disagree.
     #[error("the issuer `{input}` is not in canonical form: it would be published as `{canonical}`, and tokens signed with the first spelling would not match; write it as `{canonical}`")]
     NotCanonical {
@@ -73,6 +91,13 @@ pub enum IssuerError {
         reason: &'static str,
     },
 }
+
+/// The longest provider URL IAM accepts (CreateOpenIDConnectProvider's `Url`).
+pub const URL_MAX: usize = 255;
+
+/// Characters that IAM and S3 policies read as wildcards (`*`, `?`) or variables (`${..}`):
+/// refused in every path that reaches a policy.
+pub const POLICY_SPECIAL: [char; 3] = ['*', '?', '$'];
 
 /// A validated OIDC issuer URL: https (or http on a loopback host when explicitly allowed), no
 /// query, fragment, userinfo or trailing slash, in the canonical spelling the URL parser would
@@ -120,6 +145,19 @@ impl IssuerUrl {
         }
         if url.fragment().is_some() {
             return Err(IssuerError::Fragment(input.to_string()));
+        }
+        if let Some(found) = input.chars().find(|c| POLICY_SPECIAL.contains(c)) {
+            return Err(IssuerError::PolicyWildcard {
+                input: input.to_string(),
+                found,
+            });
+        }
+        if input.len() > URL_MAX {
+            return Err(IssuerError::TooLong {
+                input: input.to_string(),
+                length: input.len(),
+                max: URL_MAX,
+            });
         }
         if input.ends_with('/') {
             return Err(IssuerError::TrailingSlash {
@@ -243,6 +281,9 @@ impl JwksPath {
         {
             return Err(bad("it may not contain '?', '#', '\\' or white space"));
         }
+        if path.contains(POLICY_SPECIAL) {
+            return Err(bad("it may not contain '*', '?' or '$': the path becomes a resource in the bucket policy and in IAM policies, where they are wildcards and variables"));
+        }
         if path
             .split('/')
             .any(|seg| seg.is_empty() || seg == "." || seg == "..")
@@ -347,6 +388,33 @@ mod tests {
             IssuerUrl::parse("h/a", false),
             Err(IssuerError::NotAUrl { .. })
         ));
+    }
+
+    #[test]
+    fn policy_wildcards_and_overlong_issuers_are_refused() {
+        for bad in [
+            "https://h/c1/*",
+            "https://h/a$b",
+            "https://h/${aws:username}",
+        ] {
+            assert!(
+                matches!(
+                    IssuerUrl::parse(bad, false),
+                    Err(IssuerError::PolicyWildcard { .. })
+                ),
+                "{bad}"
+            );
+        }
+        // 255 characters is IAM's limit for a provider URL: accepted; one more is not.
+        let base = "https://oidc.example.com/";
+        let at_limit = format!("{base}{}", "a".repeat(URL_MAX - base.len()));
+        assert_eq!(at_limit.len(), 255);
+        assert!(IssuerUrl::parse(&at_limit, false).is_ok());
+        let e = IssuerUrl::parse(&format!("{at_limit}b"), false).unwrap_err();
+        assert!(e.to_string().contains("256 characters long"), "{e}");
+        for bad in ["*", "keys*.json", "openid/$x/jwks", "a?b"] {
+            assert!(JwksPath::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
