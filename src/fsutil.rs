@@ -1,10 +1,16 @@
 //! Small filesystem helpers: atomic replacement, and private files created 0600 from the start
 //! (never created world-readable and tightened afterwards).
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+/// Creates `dir` and its missing parents with `mode` (never the process umask's 0777), like
+/// `mkdir -p -m MODE`. Existing directories are left as they are.
+pub fn create_dirs(dir: &Path, mode: u32) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(mode).create(dir)
+}
 
 /// Replaces `path` with `bytes` through a temporary file in the same directory and a rename, so
 /// readers see the old or the new file, never a partial one. Parent directories are created.
@@ -13,7 +19,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    create_dirs(dir, 0o755)?;
     let tmp = temp_name(path);
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -41,7 +47,7 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> io::R
         return write_atomic(path, bytes, mode);
     }
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)?;
+        create_dirs(dir, 0o755)?;
     }
     let mut f = OpenOptions::new()
         .write(true)

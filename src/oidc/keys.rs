@@ -84,11 +84,42 @@ impl FromStr for Algorithm {
 }
 
 /// A key ID as kube-apiserver computes it: base64url(SHA-256(DER SubjectPublicKeyInfo)).
+/// Read back from text (a key-set file) only when it has that shape, 43 base64url characters:
+/// a kid also names files, so `../x` must never be one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct KeyId(String);
 
+impl TryFrom<String> for KeyId {
+    type Error = KeyError;
+
+    fn try_from(s: String) -> Result<Self, KeyError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<KeyId> for String {
+    fn from(k: KeyId) -> String {
+        k.0
+    }
+}
+
 impl KeyId {
+    /// The length of a kid: base64url of 32 bytes, unpadded.
+    pub const LEN: usize = 43;
+
+    /// A kid given as text: exactly 43 base64url characters.
+    pub fn parse(s: &str) -> Result<Self, KeyError> {
+        if s.len() == Self::LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(KeyError::BadKid(s.chars().take(80).collect()))
+        }
+    }
+
     /// The kid of a DER-encoded SubjectPublicKeyInfo.
     pub fn from_spki_der(spki_der: &[u8]) -> Self {
         Self(URL_SAFE_NO_PAD.encode(Sha256::digest(spki_der)))
@@ -290,6 +321,9 @@ pub enum KeyError {
         /// Where.
         at: KeySource,
     },
+    /// A kid that is not 43 base64url characters.
+    #[error("`{0}` is not a key ID: kube-apiserver's kids are 43 base64url characters (SHA-256 of the public key)")]
+    BadKid(String),
     /// RSA below 2048 bits.
     #[error("RSA key of {bits} bits is too small: AWS STS requires at least 2048 bits; generate a new key with `irsa-issuer keys generate`")]
     RsaTooSmall {

@@ -54,6 +54,9 @@ pub enum KeyDirError {
     /// A key file could not be parsed.
     #[error(transparent)]
     Key(#[from] keys::KeyError),
+    /// A symbolic link where a private key would go.
+    #[error("{0} is a symbolic link: refusing to write a private key (or change permissions) through it; make it a real directory owned by this user")]
+    Symlink(String),
 }
 
 /// A key directory on disk.
@@ -133,11 +136,7 @@ impl KeyDir {
         private_pem: Option<&str>,
     ) -> Result<(), KeyDirError> {
         if let Some(pem) = private_pem {
-            let dir = self.root.join("private");
-            std::fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, e))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| io("restricting", &dir, e))?;
+            self.private_dir()?;
             let path = self.private_path(public.kid());
             fsutil::write_new(&path, pem.as_bytes(), 0o600, false)
                 .map_err(|e| io("writing", &path, e))?;
@@ -145,6 +144,36 @@ impl KeyDir {
         let path = self.public_path(public.kid());
         fsutil::write_atomic(&path, public.to_pem().as_bytes(), 0o644)
             .map_err(|e| io("writing", &path, e))
+    }
+
+    /// The `private/` directory, created 0700 if missing. A symbolic link there is refused: a
+    /// private key must never be written (nor a directory chmod'ed) where a link points.
+    fn private_dir(&self) -> Result<PathBuf, KeyDirError> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.root.join("private");
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(KeyDirError::Symlink(dir.display().to_string()))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(io(
+                    "using",
+                    &dir,
+                    std::io::Error::other("it is not a directory"),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // The key directory itself is public (its .pub files mount as a ConfigMap).
+                fsutil::create_dirs(&self.root, 0o755)
+                    .map_err(|e| io("creating", &self.root, e))?;
+                fsutil::create_dirs(&dir, 0o700).map_err(|e| io("creating", &dir, e))?;
+            }
+            Err(e) => return Err(io("reading", &dir, e)),
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io("restricting", &dir, e))?;
+        Ok(dir)
     }
 
     /// Removes a retired key's files.
