@@ -140,3 +140,174 @@ fn wildcards_never_reach_a_policy() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {} / {}", common::stdout(o), stderr(o)))
+}
+
+/// With IRSA_ISSUER_KEY_DIR pointing at a new (mistyped) directory and `generate = true`,
+/// `apply` published a JWKS holding only a fresh key: every live token stopped verifying, and
+/// the plan said only "~ documents content". The published key is now shown as refused, and
+/// nothing is written, until the key directory retires it or --allow-key-removal is given.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_never_drops_a_live_published_key() {
+    let a = common::Account::new("us-east-1").await;
+    let d = tempfile::tempdir().unwrap();
+    let web = d.path().join("web");
+    let file = d.path().join("c.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "issuer = \"https://oidc.example.com/c1\"\ntarget = \"{}\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[provider]\nthumbprints = [\"{}\"]\n",
+            web.display(),
+            "a".repeat(40)
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let jwks_path = web.join("openid/v1/jwks");
+    let before = std::fs::read(&jwks_path).unwrap();
+    let live: serde_json::Value = serde_json::from_slice(&before).unwrap();
+    let live_kid = live["keys"][0]["kid"].as_str().unwrap().to_string();
+
+    // The mistyped key directory: a fresh key would replace the live one.
+    let typo = |args: &[&str]| {
+        let mut cmd = a.command(common::bin());
+        cmd.args(args)
+            .env("IRSA_ISSUER_KEY_DIR", d.path().join("kyes"))
+            .stdin(std::process::Stdio::null());
+        cmd.output().unwrap()
+    };
+    let o = typo(&["apply", "-f", f, "--plan"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let plan = common::stdout(&o);
+    assert!(
+        plan.contains(&format!("! refused: keys key {live_kid}")),
+        "{plan}"
+    );
+    assert!(stderr(&o).contains("refused"), "{}", stderr(&o));
+    let o = typo(&["apply", "-f", f, "--yes", "--output", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = json(&o);
+    assert_eq!(report["summary"]["refused"], 1, "{report:#}");
+    assert_eq!(report["applied"], false);
+    assert_eq!(
+        std::fs::read(&jwks_path).unwrap(),
+        before,
+        "the JWKS was rewritten"
+    );
+    assert!(!d.path().join("kyes").exists(), "a key was written");
+
+    // Said explicitly, the removal goes through and is shown as a deletion.
+    let o = typo(&["apply", "-f", f, "--yes", "--allow-key-removal"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        common::stdout(&o).contains(&format!("- keys key {live_kid}")),
+        "{}",
+        common::stdout(&o)
+    );
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&jwks_path).unwrap()).unwrap();
+    assert_ne!(after["keys"][0]["kid"], live_kid.as_str());
+}
+
+/// `publish` refuses the same way, and `rotate retire --to` drops exactly the key it retired.
+#[test]
+fn publish_refuses_to_drop_a_key_and_retire_drops_only_what_it_retired() {
+    let d = tempfile::tempdir().unwrap();
+    let web = d.path().join("web");
+    let kd = d.path().join("keys");
+    let (w, k) = (web.to_str().unwrap(), kd.to_str().unwrap());
+    let issuer = "https://oidc.example.com/c1";
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        o
+    };
+    ok(&[
+        "rotate",
+        "init",
+        "--key-dir",
+        k,
+        "--to",
+        w,
+        "--issuer",
+        issuer,
+    ]);
+    ok(&[
+        "rotate",
+        "stage",
+        "--key-dir",
+        k,
+        "--to",
+        w,
+        "--issuer",
+        issuer,
+    ]);
+    let kids = |p: &std::path::Path| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let jwks = web.join("openid/v1/jwks");
+    assert_eq!(kids(&jwks).len(), 2);
+    // publish with one key file only would drop the other.
+    let one = std::fs::read_dir(&kd)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "pub"))
+        .unwrap();
+    let o = run(&[
+        "publish",
+        "--issuer",
+        issuer,
+        "--to",
+        w,
+        "--key",
+        one.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--allow-key-removal"), "{}", stderr(&o));
+    assert_eq!(kids(&jwks).len(), 2);
+
+    // Promote by hand in the state (the public issuer is not served here), then retire --force:
+    // the previous key leaves the JWKS, the active one stays.
+    let state_path = kd.join("keyset.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let mut previous = String::new();
+    for key in state["keys"].as_array_mut().unwrap() {
+        if key["state"] == "active" {
+            key["state"] = "previous".into();
+            key["demoted"] = 1.into();
+            previous = key["kid"].as_str().unwrap().to_string();
+        } else {
+            key["state"] = "active".into();
+            key["promoted"] = 1.into();
+        }
+    }
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    ok(&[
+        "rotate",
+        "retire",
+        "--key-dir",
+        k,
+        "--to",
+        w,
+        "--issuer",
+        issuer,
+    ]);
+    let left = kids(&jwks);
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0], previous);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    assert_eq!(state["retired"][0]["kid"], previous.as_str());
+}

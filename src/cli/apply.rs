@@ -68,6 +68,14 @@ pub struct ApplyArgs {
     /// Apply without asking (needed when stdin is not a terminal).
     #[arg(short = 'y', long)]
     yes: bool,
+    /// Take over roles and providers the file names that are not this issuer's (untagged, or
+    /// tagged for another issuer). The plan marks each.
+    #[arg(long)]
+    force: bool,
+    /// Publish even when the new JWKS drops a published key the key directory did not retire:
+    /// every token that key signed stops verifying.
+    #[arg(long)]
+    allow_key_removal: bool,
 }
 
 /// Arguments of `destroy`.
@@ -169,6 +177,15 @@ fn gate<'a>(
     verb: &str,
     json: impl FnOnce() -> Option<Report<'a>>,
 ) -> anyhow::Result<Option<Outcome>> {
+    if summary.refused > 0 {
+        if let Some(r) = json() {
+            print_json(&r)?;
+        }
+        bail!(
+            "{verb} refused: {} resource(s) marked `!` in the plan; nothing was changed (each says its fix)",
+            summary.refused
+        );
+    }
     if !summary.pending() || plan_only {
         if let Some(r) = json() {
             print_json(&r)?;
@@ -215,7 +232,11 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
             t.thumbprint, t.host, t.chain_length
         );
     }
-    let plan = plan::apply(&c, &r.observed)?;
+    let allow = plan::Allow {
+        takeover: a.force,
+        key_removal: a.allow_key_removal,
+    };
+    let plan = plan::apply(&c, &r.observed, allow)?;
     let summary = plan.summary();
     let issuer = r.observed.issuer.as_str();
     if text {

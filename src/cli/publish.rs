@@ -42,6 +42,10 @@ pub struct PublishTarget {
     /// S3: the Cache-Control of both objects.
     #[arg(long, default_value = "public, max-age=300", value_name = "VALUE")]
     pub(super) cache_control: String,
+    /// Publish even when the new JWKS drops a key the target publishes now and the key
+    /// directory did not retire: every token that key signed stops verifying.
+    #[arg(long)]
+    pub(super) allow_key_removal: bool,
     /// S3: a bucket tag KEY=VALUE for --create-bucket (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub(super) tags: Vec<(String, String)>,
@@ -91,7 +95,8 @@ pub(super) async fn run(a: PublishArgs, out: OutputFormat) -> anyhow::Result<Out
     let set = KeySet::new(a.keys.load()?)?;
     let spec = a.target.spec()?;
     let aws = a.target.aws();
-    let p = publish(&set, &spec, &aws, a.plan).await?;
+    let allow = a.target.allow_key_removal;
+    let p = publish(&set, &spec, &aws, a.plan, |_| allow).await?;
     render(&p, &aws, out)?;
     Ok(if a.plan && p.pending {
         Outcome::ChangesPending

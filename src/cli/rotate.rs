@@ -178,6 +178,7 @@ fn rfc3339(t: u64) -> String {
 struct Target {
     spec: Option<TargetSpec>,
     aws: AwsSource,
+    allow_key_removal: bool,
 }
 
 impl Target {
@@ -185,6 +186,7 @@ impl Target {
         Ok(Self {
             spec: t.to.is_some().then(|| t.spec()).transpose()?,
             aws: t.aws(),
+            allow_key_removal: t.allow_key_removal,
         })
     }
 
@@ -192,6 +194,7 @@ impl Target {
         self.spec.as_ref().map(|target| Republish {
             target,
             aws: &self.aws,
+            allow_key_removal: self.allow_key_removal,
         })
     }
 

@@ -57,15 +57,24 @@ pub trait Store {
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Reads what exists at each of `desired`'s keys.
+pub async fn read<S: Store + Sync>(
+    store: &S,
+    desired: &[DesiredObject],
+) -> Result<Vec<Option<ExistingObject>>, StoreError> {
+    let mut existing = Vec::with_capacity(desired.len());
+    for object in desired {
+        existing.push(store.get(&object.key).await?);
+    }
+    Ok(existing)
+}
+
 /// Reads what exists and plans the publish of `desired`.
 pub async fn plan<S: Store + Sync>(
     store: &S,
     desired: Vec<DesiredObject>,
 ) -> Result<PublishPlan, StoreError> {
-    let mut existing = Vec::with_capacity(desired.len());
-    for object in &desired {
-        existing.push(store.get(&object.key).await?);
-    }
+    let existing = read(store, &desired).await?;
     Ok(crate::publish::objects::plan_publish(desired, existing))
 }
 

@@ -118,6 +118,18 @@ pub fn publish_objects(
     ]
 }
 
+/// The kids of a published JWKS (`None` when the bytes are not a JWKS).
+pub fn jwks_kids(body: &[u8]) -> Option<std::collections::BTreeSet<String>> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(
+        v.get("keys")?
+            .as_array()?
+            .iter()
+            .filter_map(|k| k.get("kid")?.as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
 /// Compares each wanted object with what exists (`existing[i]` for `desired[i]`).
 pub fn plan_publish(
     desired: Vec<DesiredObject>,

@@ -20,6 +20,9 @@ pub enum Action {
     Unchanged,
     /// Left alone on purpose (e.g. not irsa-issuer's to delete); listed with the reason.
     Skip,
+    /// The file asks for it, but irsa-issuer refuses (not its own, or a live key would be
+    /// lost); listed with the reason and the fix. A plan with refusals changes nothing.
+    Refuse,
 }
 
 impl Action {
@@ -29,7 +32,7 @@ impl Action {
             Self::Update => "~",
             Self::Delete => "-",
             Self::Unchanged => "=",
-            Self::Skip => "!",
+            Self::Skip | Self::Refuse => "!",
         }
     }
 }
@@ -62,6 +65,13 @@ pub struct Summary {
     pub destroy: usize,
     /// Resources already as wanted (or left alone).
     pub unchanged: usize,
+    /// Resources irsa-issuer refuses to touch as the file asks.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub refused: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Summary {
@@ -80,6 +90,7 @@ pub fn summary(items: &[Item]) -> Summary {
             Action::Update => s.change += 1,
             Action::Delete => s.destroy += 1,
             Action::Unchanged | Action::Skip => s.unchanged += 1,
+            Action::Refuse => s.refused += 1,
         }
     }
     s
@@ -94,9 +105,14 @@ pub fn render(items: &[Item]) -> String {
             .as_deref()
             .map(|a| format!(" (account {a})"))
             .unwrap_or_default();
+        let refused = if i.action == Action::Refuse {
+            "refused: "
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  {} {} {}{account}",
+            "  {} {refused}{} {}{account}",
             i.action.sign(),
             i.step,
             i.resource
@@ -106,6 +122,13 @@ pub fn render(items: &[Item]) -> String {
         }
     }
     let s = summary(items);
+    if s.refused > 0 {
+        let _ = writeln!(
+            out,
+            "\nRefused: {} resource(s) marked `!` above; nothing will be changed until each is resolved as its `fix` says.",
+            s.refused
+        );
+    }
     if s.pending() {
         let _ = writeln!(
             out,

@@ -2,7 +2,7 @@
 //! bucket set-up and the two objects, and write them. `publish`, `rotate` and the engine all
 //! publish through this.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::execute::{execute, Quiet};
@@ -15,7 +15,8 @@ use crate::aws::sdk::{AwsContext, AwsSource};
 use crate::oidc::documents::{render, KeySet};
 use crate::oidc::issuer::{IssuerUrl, JwksPath};
 use crate::publish::objects::{
-    publish_objects, DesiredObject, ExistingObject, ObjectAction, PublishPlan, PublishStep,
+    jwks_kids, plan_publish, publish_objects, DesiredObject, ExistingObject, ObjectAction,
+    PublishPlan,
 };
 use crate::publish::{self as store, dir::DirStore, s3::S3Store, PublishReport, Store};
 
@@ -88,9 +89,39 @@ pub struct Prepared {
     pub bucket_changes: Vec<BucketChange>,
     /// The objects, JWKS first.
     pub plan: PublishPlan,
+    /// The kids the target publishes now (none when nothing is published yet).
+    pub published_kids: BTreeSet<String>,
+    /// The kids the new JWKS holds.
+    pub new_kids: BTreeSet<String>,
 }
 
 impl Prepared {
+    /// Kids published now that the new JWKS drops.
+    pub fn removed_kids(&self) -> Vec<String> {
+        self.published_kids
+            .difference(&self.new_kids)
+            .cloned()
+            .collect()
+    }
+
+    /// Refuses to drop a published key unless `may_remove` says so (the key directory retired
+    /// it, or the user said so): tokens it signed would stop verifying.
+    pub fn check_removals(&self, may_remove: impl Fn(&str) -> bool) -> Result<(), Error> {
+        let refused: Vec<String> = self
+            .removed_kids()
+            .into_iter()
+            .filter(|k| !may_remove(k))
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Refused(format!(
+            "{} publishes key(s) {} that the new JWKS would drop, and the key directory does not say they were retired: every token they signed would stop verifying. Check the keys given (--key, --key-dir, keys.dir / IRSA_ISSUER_KEY_DIR); retire a key with `irsa-issuer rotate retire`; or pass --allow-key-removal to drop them anyway",
+            self.store.describe(),
+            refused.join(", ")
+        )))
+    }
+
     /// Whether anything would be written.
     pub fn pending(&self) -> bool {
         self.plan.has_changes() || !self.bucket_changes.is_empty()
@@ -124,6 +155,7 @@ impl Prepared {
             bucket: self.bucket.clone(),
             bucket_changes: self.bucket_changes.clone(),
             objects: self.plan.clone(),
+            published_kids: self.published_kids.iter().cloned().collect(),
         }
     }
 
@@ -168,13 +200,16 @@ pub async fn prepare(set: &KeySet, t: &TargetSpec, aws: &AwsSource) -> Result<Pr
     };
     let docs = render(set, &issuer, &t.jwks_path);
     let store = AnyStore::Dir(DirStore::new(PathBuf::from(&t.to)));
-    let plan = store::plan(&store, publish_objects(&docs, "", None)).await?;
+    let desired = publish_objects(&docs, "", None);
+    let existing = store::read(&store, &desired).await?;
     Ok(Prepared {
         issuer,
         store,
         bucket: None,
         bucket_changes: Vec::new(),
-        plan,
+        published_kids: published_kids(&existing),
+        new_kids: kids_of(set),
+        plan: plan_publish(desired, existing),
     })
 }
 
@@ -232,26 +267,33 @@ async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Pre
     } else {
         Vec::new()
     };
-    let plan = if exists {
-        store::plan(&store, desired).await?
+    let existing = if exists {
+        store::read(&store, &desired).await?
     } else {
-        PublishPlan {
-            steps: desired
-                .into_iter()
-                .map(|object| PublishStep {
-                    object,
-                    action: ObjectAction::Create,
-                })
-                .collect(),
-        }
+        Vec::new()
     };
     Ok(Prepared {
         issuer,
         store: AnyStore::S3(store),
         bucket: Some(loc.bucket.clone()),
         bucket_changes,
-        plan,
+        published_kids: published_kids(&existing),
+        new_kids: kids_of(set),
+        plan: plan_publish(desired, existing),
     })
+}
+
+/// The kids of the JWKS among `existing` (it is the first object: JWKS first).
+fn published_kids(existing: &[Option<ExistingObject>]) -> BTreeSet<String> {
+    existing
+        .first()
+        .and_then(Option::as_ref)
+        .and_then(|o| jwks_kids(&o.body))
+        .unwrap_or_default()
+}
+
+fn kids_of(set: &KeySet) -> BTreeSet<String> {
+    set.kids().into_iter().map(|(k, _)| k.to_string()).collect()
 }
 
 /// What a publish found and did.
@@ -274,14 +316,17 @@ pub struct Published {
     pub result: Option<PublishReport>,
 }
 
-/// Plans the publish of `set` to `t` and, unless `plan_only`, writes it.
+/// Plans the publish of `set` to `t` and, unless `plan_only`, writes it. A published key the
+/// new set drops is refused unless `may_remove` allows it.
 pub async fn publish(
     set: &KeySet,
     t: &TargetSpec,
     aws: &AwsSource,
     plan_only: bool,
+    may_remove: impl Fn(&str) -> bool,
 ) -> Result<Published, Error> {
     let p = prepare(set, t, aws).await?;
+    p.check_removals(may_remove)?;
     let mut out = Published {
         issuer: p.issuer.clone(),
         target: p.store.describe(),

@@ -138,6 +138,17 @@ pub struct ObservedKeys {
     pub published: Vec<KeyId>,
     /// The key to create when the directory has none: kid and algorithm.
     pub new_key: Option<(KeyId, Algorithm)>,
+    /// Keys the directory retired: a publish may drop them from the JWKS.
+    pub retired: Vec<String>,
+}
+
+/// What the user allows beyond the plain file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allow {
+    /// Take over resources that are not this issuer's (untagged, or another issuer's).
+    pub takeover: bool,
+    /// Drop published keys the key directory did not retire.
+    pub key_removal: bool,
 }
 
 /// The document target as read.
@@ -151,6 +162,8 @@ pub struct ObservedDocuments {
     pub bucket_changes: Vec<BucketChange>,
     /// The objects, JWKS first.
     pub objects: PublishPlan,
+    /// The kids the target publishes now.
+    pub published_kids: Vec<String>,
 }
 
 /// One account as read.
@@ -175,6 +188,8 @@ pub struct ObservedCluster {
     pub keys: ObservedKeys,
     /// The documents.
     pub documents: ObservedDocuments,
+    /// The kids of the JWKS to publish.
+    pub new_kids: Vec<String>,
     /// The provider's thumbprints.
     pub thumbprints: Vec<Thumbprint>,
     /// Inline policy documents, by role, then by policy name.
@@ -245,10 +260,11 @@ fn verb(action: Action) -> &'static str {
 }
 
 /// The plan of `apply`: every resource of the file, and the steps that converge them.
-pub fn apply(c: &Config, o: &ObservedCluster) -> Result<Plan, PlanError> {
+pub fn apply(c: &Config, o: &ObservedCluster, allow: Allow) -> Result<Plan, PlanError> {
     let mut plan = Plan::default();
     let mut chain: Vec<usize> = Vec::new();
     plan_keys(&o.keys, &mut plan, &mut chain);
+    plan_removed_keys(o, allow, &mut plan);
     plan_documents(&o.documents, &mut plan, &mut chain);
     for (i, account) in o.accounts.iter().enumerate() {
         plan_account(c, o, i, account, &mut plan, &chain)?;
@@ -293,6 +309,43 @@ fn plan_keys(k: &ObservedKeys, plan: &mut Plan, chain: &mut Vec<usize>) {
             resource: format!("{}/{kid}.pub", dir.display()),
             action: Action::Unchanged,
             details: vec![],
+        });
+    }
+}
+
+/// Published keys the new JWKS drops: shown as `- key KID`; refused unless the key directory
+/// retired them (or the user allows it), since every token they signed would stop verifying.
+fn plan_removed_keys(o: &ObservedCluster, allow: Allow, plan: &mut Plan) {
+    let new: std::collections::BTreeSet<String> = o.new_kids.iter().cloned().collect();
+    for kid in o
+        .documents
+        .published_kids
+        .iter()
+        .filter(|k| !new.contains(*k))
+    {
+        let retired = o.keys.retired.contains(kid);
+        let (action, details) = if retired || allow.key_removal {
+            let why = if retired {
+                "retired by the key directory: removed from the published JWKS".to_string()
+            } else {
+                "removed from the published JWKS (--allow-key-removal): tokens it signed stop verifying".to_string()
+            };
+            (Action::Delete, vec![why])
+        } else {
+            (
+                Action::Refuse,
+                vec![
+                    "published now, and the key directory does not say it was retired: every token it signed would stop verifying".to_string(),
+                    "fix: check keys.dir (IRSA_ISSUER_KEY_DIR) and keys.files; retire it with `irsa-issuer rotate retire`; or pass --allow-key-removal".to_string(),
+                ],
+            )
+        };
+        plan.items.push(Item {
+            step: "keys",
+            account: None,
+            resource: format!("key {kid}"),
+            action,
+            details,
         });
     }
 }
@@ -669,7 +722,9 @@ mod tests {
                 dir: Some(PathBuf::from("k")),
                 published: vec![],
                 new_key: Some((KeyId::from_spki_der(b"x"), Algorithm::RS256)),
+                retired: vec![],
             },
+            new_kids: vec![KeyId::from_spki_der(b"x").to_string()],
             documents: ObservedDocuments {
                 target: "s3://bucket-x/c".into(),
                 bucket: Some("bucket-x".into()),
@@ -683,6 +738,7 @@ mod tests {
                         })
                         .collect(),
                 },
+                published_kids: vec![],
             },
             thumbprints: vec![Thumbprint::parse(&"a".repeat(40)).unwrap()],
             inline: BTreeMap::new(),
@@ -702,7 +758,12 @@ mod tests {
     #[test]
     fn apply_steps_follow_key_jwks_discovery_provider_roles() {
         let c = config("[[roles]]\nname = \"r\"\nservice_accounts = [\"ns/sa\"]\n");
-        let plan = apply(&c, &observed(&["111111111111", "222222222222"])).unwrap();
+        let plan = apply(
+            &c,
+            &observed(&["111111111111", "222222222222"]),
+            Allow::default(),
+        )
+        .unwrap();
         let labels: Vec<&str> = plan.steps.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels.len(), 7, "{labels:?}");
         let key = 0;
@@ -730,6 +791,39 @@ mod tests {
         }
         let s = plan.summary();
         assert_eq!((s.add, s.change), (7, 0));
+    }
+
+    #[test]
+    fn a_published_key_the_new_jwks_drops_is_refused_unless_retired_or_allowed() {
+        let c = config("");
+        let mut o = observed(&["111111111111"]);
+        let live = KeyId::from_spki_der(b"live").to_string();
+        let old = KeyId::from_spki_der(b"old").to_string();
+        o.documents.published_kids = vec![live.clone(), old.clone()];
+        o.keys.retired = vec![old.clone()];
+        let plan = apply(&c, &o, Allow::default()).unwrap();
+        let item = |kid: &str| {
+            plan.items
+                .iter()
+                .find(|i| i.resource == format!("key {kid}"))
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(item(&live).action, Action::Refuse);
+        assert_eq!(item(&old).action, Action::Delete);
+        assert_eq!(plan.summary().refused, 1);
+        assert!(changeset::render(&plan.items).contains(&format!("! refused: keys key {live}")));
+        let allowed = apply(
+            &c,
+            &o,
+            Allow {
+                key_removal: true,
+                ..Allow::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(allowed.summary().refused, 0);
+        assert_eq!(allowed.summary().destroy, 2);
     }
 
     #[test]

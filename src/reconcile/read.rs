@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 use super::config::{Config, Target};
 use super::documents::{self, AnyStore, TargetSpec};
 use super::plan::{
-    roles_in, ObservedAccount, ObservedBucket, ObservedCluster, ObservedDocuments,
-    ObservedForDestroy, ObservedKeys, ObservedTeardown,
+    roles_in, ObservedAccount, ObservedBucket, ObservedCluster, ObservedForDestroy, ObservedKeys,
+    ObservedTeardown,
 };
 use super::{refuse, Error};
 use crate::aws::bucket::{self, PublicAccess};
@@ -213,6 +213,7 @@ fn read_keys(
         } else {
             let keys = kd.published_keys(&state)?;
             observed.published = keys.iter().map(|k| k.kid().clone()).collect();
+            observed.retired = state.retired.iter().map(|r| r.kid.to_string()).collect();
             public.extend(keys);
         }
     }
@@ -317,12 +318,8 @@ pub async fn apply(
     let observed = ObservedCluster {
         issuer,
         keys,
-        documents: ObservedDocuments {
-            target: target.clone(),
-            bucket: prepared.bucket.clone(),
-            bucket_changes: prepared.bucket_changes.clone(),
-            objects: prepared.plan.clone(),
-        },
+        documents: prepared.observed(),
+        new_kids: prepared.new_kids.iter().cloned().collect(),
         thumbprints,
         inline,
         accounts,

@@ -31,6 +31,8 @@ pub struct Republish<'a> {
     pub target: &'a TargetSpec,
     /// AWS, for an S3 target.
     pub aws: &'a AwsSource,
+    /// Drop published keys the key directory did not retire.
+    pub allow_key_removal: bool,
 }
 
 /// The new key: generated with `rng`, or imported from a file holding exactly one key.
@@ -88,11 +90,20 @@ fn published_set(
     Ok(KeySet::new(keys)?)
 }
 
-async fn republish(set: &KeySet, to: Option<&Republish<'_>>) -> Result<Option<Published>, Error> {
-    match to {
-        Some(r) => Ok(Some(publish(set, r.target, r.aws, false).await?)),
-        None => Ok(None),
-    }
+/// Publishes `set` where `to` says; a published key it drops must be one `state` retired (or
+/// the target allows removals).
+async fn republish(
+    set: &KeySet,
+    state: &KeySetState,
+    to: Option<&Republish<'_>>,
+) -> Result<Option<Published>, Error> {
+    let Some(r) = to else {
+        return Ok(None);
+    };
+    let may_remove = |kid: &str| r.allow_key_removal || state.was_retired(kid);
+    Ok(Some(
+        publish(set, r.target, r.aws, false, may_remove).await?,
+    ))
 }
 
 /// A key added to the directory.
@@ -136,7 +147,7 @@ pub async fn add_key(
     let set = published_set(kd, &others, Some(public))?;
     kd.store_key(public, private)?;
     kd.save_state(&state)?;
-    let published = republish(&set, to).await?;
+    let published = republish(&set, &state, to).await?;
     Ok(Added { state, published })
 }
 
@@ -239,7 +250,7 @@ pub async fn promote(
     state.promote(now())?;
     let set = published_set(kd, &state, None)?;
     kd.save_state(&state)?;
-    let published = republish(&set, to).await?;
+    let published = republish(&set, &state, to).await?;
     let flags = flags_for(kd, &state, issuer);
     Ok(Promoted {
         kid: next.kid.to_string(),
@@ -269,7 +280,7 @@ pub async fn retire(
     let mut state = kd.load_state()?;
     let retired = state.retire(now, policy, force)?;
     let set = published_set(kd, &state, None)?;
-    let published = republish(&set, to).await?;
+    let published = republish(&set, &state, to).await?;
     kd.save_state(&state)?;
     for kid in &retired.removed {
         kd.remove_key(kid)?;

@@ -115,6 +115,21 @@ pub struct KeySetState {
     pub version: u32,
     /// The keys, oldest first.
     pub keys: Vec<KeyRecord>,
+    /// Keys retired from this set, oldest first: once published, now deliberately not. A
+    /// publish may drop these from the JWKS; any other published key it would drop is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<RetiredKey>,
+}
+
+/// A key `retire` took out of the set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    /// Its kid.
+    pub kid: KeyId,
+    /// Its algorithm.
+    pub alg: Algorithm,
+    /// When it was retired.
+    pub retired: Timestamp,
 }
 
 /// What `retire` removed and what it kept.
@@ -137,6 +152,11 @@ impl KeySetState {
     /// The staged key.
     pub fn next(&self) -> Option<&KeyRecord> {
         self.keys.iter().find(|k| k.state == KeyState::Next)
+    }
+
+    /// Whether `kid` was retired from this set.
+    pub fn was_retired(&self, kid: &str) -> bool {
+        self.retired.iter().any(|r| r.kid.as_str() == kid)
     }
 
     /// Every key that is published (all of them: next, active and previous).
@@ -249,18 +269,25 @@ impl KeySetState {
         }
         let forced = force && unsafe_newest.is_some();
         let (mut removed, mut kept) = (Vec::new(), Vec::new());
+        let mut retired = Vec::new();
         self.keys.retain(|k| {
             if k.state != KeyState::Previous {
                 return true;
             }
             if force || is_safe(k) {
                 removed.push(k.kid.clone());
+                retired.push(RetiredKey {
+                    kid: k.kid.clone(),
+                    alg: k.alg,
+                    retired: now,
+                });
                 false
             } else {
                 kept.push(k.kid.clone());
                 true
             }
         });
+        self.retired.extend(retired);
         Ok(Retired {
             removed,
             kept,
