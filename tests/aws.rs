@@ -168,7 +168,8 @@ async fn publish_creates_the_bucket_and_a_second_run_makes_no_mutating_call() {
         "moto saw a PUT on the no-change run"
     );
 
-    // --plan on a key change: exit 2, nothing written.
+    // --plan on a key change: exit 2, nothing written. (The published key is dropped, which
+    // must be said explicitly.)
     let o = acct.run(&[
         "publish",
         "--to",
@@ -176,6 +177,7 @@ async fn publish_creates_the_bucket_and_a_second_run_makes_no_mutating_call() {
         "--key",
         &k("rsa2048.pub"),
         "--create-bucket",
+        "--allow-key-removal",
         "--plan",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -778,6 +780,7 @@ async fn iam_policy_covers_every_call_the_commands_make() {
         "--key",
         &k("ec-p256.pub"),
         "--create-bucket",
+        "--allow-key-removal",
         "--output",
         "json",
     ]));
@@ -886,7 +889,9 @@ async fn iam_policy_covers_every_call_the_commands_make() {
         ],
     );
     take(acct.run(&second.iter().map(String::as_str).collect::<Vec<_>>()));
-    take(acct.run(&["role", "delete", "--name", "r1", "--output", "json"]));
+    take(acct.run(&[
+        "role", "delete", "--name", "r1", "--issuer", &issuer, "--output", "json",
+    ]));
     calls.sort();
     calls.dedup();
     let action = |call: &str| -> Option<&'static str> {

@@ -222,6 +222,8 @@ async fn role_create_reconcile_after_drift_manifest_and_delete() {
         "delete",
         "--name",
         "payments-api",
+        "--issuer",
+        ISSUER,
         "--output",
         "json",
     ]));
@@ -264,10 +266,10 @@ async fn role_create_reconcile_after_drift_manifest_and_delete() {
         "{}",
         stderr(&o)
     );
-    let o = acct.run(&["role", "delete", "--name", "by-hand"]);
+    let o = acct.run(&["role", "delete", "--name", "by-hand", "--issuer", ISSUER]);
     assert_eq!(o.status.code(), Some(1));
     assert!(acct
-        .run(&["role", "delete", "--name", "by-hand", "--force"])
+        .run(&["role", "delete", "--name", "by-hand", "--issuer", ISSUER, "--force"])
         .status
         .success());
 }

@@ -311,3 +311,130 @@ fn publish_refuses_to_drop_a_key_and_retire_drops_only_what_it_retired() {
         serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
     assert_eq!(state["retired"][0]["kid"], previous.as_str());
 }
+
+fn cluster_file(dir: &std::path::Path, name: &str, bucket: &str) -> std::path::PathBuf {
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "target = \"s3://{bucket}/{name}\"\n[keys]\ndir = \"{name}-keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n[[roles]]\nname = \"team-reader\"\nservice_accounts = [\"team/reader\"]\n",
+            "c".repeat(40)
+        ),
+    )
+    .unwrap();
+    file
+}
+
+/// Two clusters whose files both name role `team-reader`: the second `apply` rewrote the
+/// first's trust policy to its own provider (and its `destroy` would delete the role). The owner
+/// tag names the issuer now: the second cluster is refused, and leaves the role alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_cluster_never_takes_over_another_clusters_role() {
+    let a = common::Account::new("us-east-1").await;
+    let bucket = common::bucket_name("owners");
+    let d = tempfile::tempdir().unwrap();
+    let c1 = cluster_file(d.path(), "c1", &bucket);
+    let c2 = cluster_file(d.path(), "c2", &bucket);
+    let o = a.run(&["apply", "-f", c1.to_str().unwrap(), "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let iam = a.iam().await;
+    let trust = || async {
+        let r = iam
+            .get_role()
+            .role_name("team-reader")
+            .send()
+            .await
+            .unwrap();
+        percent_encoding::percent_decode_str(
+            r.role().unwrap().assume_role_policy_document().unwrap(),
+        )
+        .decode_utf8()
+        .unwrap()
+        .to_string()
+    };
+    let before = trust().await;
+    assert!(before.contains(&format!("{bucket}/c1")), "{before}");
+
+    let o = a.run(&["apply", "-f", c2.to_str().unwrap(), "--plan"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let plan = common::stdout(&o);
+    assert!(plan.contains("! refused: role"), "{plan}");
+    assert!(
+        plan.contains(&format!(
+            "owned by another issuer, https://s3.us-east-1.amazonaws.com/{bucket}/c1"
+        )),
+        "{plan}"
+    );
+    let o = a.run(&["apply", "-f", c2.to_str().unwrap(), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        trust().await,
+        before,
+        "the other cluster's trust policy was rewritten"
+    );
+
+    let o = a.run(&["destroy", "-f", c2.to_str().unwrap(), "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        common::stdout(&o).contains("owned by another issuer"),
+        "{}",
+        common::stdout(&o)
+    );
+    assert_eq!(
+        trust().await,
+        before,
+        "the other cluster's role was touched"
+    );
+}
+
+/// `provider apply` on an untagged provider made by another tool removed a client ID and tagged
+/// it as its own; `provider delete` then deleted it without `--force`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_provider_made_by_another_tool_is_never_adopted_or_deleted_without_force() {
+    let a = common::Account::new("us-east-1").await;
+    let iam = a.iam().await;
+    let host = format!("oidc-{:08x}.example.com", rand::random::<u32>());
+    let issuer = format!("https://{host}");
+    let arn = iam
+        .create_open_id_connect_provider()
+        .url(&issuer)
+        .client_id_list("sts.amazonaws.com")
+        .client_id_list("their-audience")
+        .thumbprint_list("d".repeat(40))
+        .send()
+        .await
+        .unwrap()
+        .open_id_connect_provider_arn()
+        .unwrap()
+        .to_string();
+    let o = a.run(&[
+        "provider",
+        "apply",
+        "--issuer",
+        &issuer,
+        "--thumbprint",
+        &"d".repeat(40),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not tagged managed-by=irsa-issuer"),
+        "{}",
+        stderr(&o)
+    );
+    let p = iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(p.client_id_list().len(), 2, "a client ID was removed");
+    assert!(p.tags().is_empty(), "it was tagged as irsa-issuer's");
+    let o = a.run(&["provider", "delete", "--issuer", &issuer]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(&arn)
+        .send()
+        .await
+        .is_ok());
+}

@@ -3,11 +3,12 @@
 //! trust policies, the policy the principal running irsa-issuer needs), and, in `sdk`, the
 //! adapters that read and change them through the AWS SDK (S3 lives in `publish::s3`).
 //!
-//! Pure: `names`, `bucket`, `provider`, `role`, `trust`, `runner_policy`.
+//! Pure: `names`, `owner`, `bucket`, `provider`, `role`, `trust`, `runner_policy`.
 //! I/O: `sdk`.
 
 pub mod bucket;
 pub mod names;
+pub mod owner;
 pub mod provider;
 pub mod role;
 pub mod runner_policy;

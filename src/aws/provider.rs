@@ -8,13 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::aws::names::Thumbprint;
 use crate::oidc::issuer::IssuerUrl;
 
-/// The tag that marks what irsa-issuer created (and so may change or delete).
-pub const MANAGED_TAG: (&str, &str) = ("managed-by", "irsa-issuer");
-
-/// Whether a resource with these tags was created by irsa-issuer.
-pub fn is_managed(tags: &BTreeMap<String, String>) -> bool {
-    tags.get(MANAGED_TAG.0).map(String::as_str) == Some(MANAGED_TAG.1)
-}
+use crate::aws::owner::with_owner_tags;
+pub use crate::aws::owner::Owner;
+pub use crate::aws::owner::{is_managed, MANAGED_TAG};
 
 /// The tags of `wanted` that `actual` lacks or has with another value. Tags irsa-issuer was not
 /// asked for are never removed: other tools (cost allocation, ownership) set them.
@@ -57,11 +53,13 @@ pub enum ProviderError {
     /// Too many or malformed values.
     #[error("{0}")]
     Limit(String),
-    /// Delete refused.
-    #[error("the provider {arn} is not tagged {}={}: irsa-issuer did not create it, so it will not delete it. Pass --force to delete it anyway", MANAGED_TAG.0, MANAGED_TAG.1)]
-    NotManaged {
+    /// Not this issuer's: changing or deleting it is refused.
+    #[error("the provider {arn} is {}: irsa-issuer will not change or delete a provider that is not this issuer's. Take it over with --force if it really is", owner.describe())]
+    NotOurs {
         /// The provider.
         arn: String,
+        /// Whose it is.
+        owner: Owner,
     },
 }
 
@@ -74,7 +72,7 @@ pub struct ProviderSpec {
     pub client_ids: BTreeSet<String>,
     /// TLS thumbprints.
     pub thumbprints: BTreeSet<Thumbprint>,
-    /// Tags, including [`MANAGED_TAG`].
+    /// Tags, including [`MANAGED_TAG`] and the owner tag.
     pub tags: BTreeMap<String, String>,
 }
 
@@ -135,8 +133,7 @@ impl ProviderSpec {
                 limits::CLIENT_ID_MAX
             )));
         }
-        let mut all_tags: BTreeMap<String, String> = tags.into_iter().collect();
-        all_tags.insert(MANAGED_TAG.0.into(), MANAGED_TAG.1.into());
+        let all_tags = with_owner_tags(tags.into_iter().collect(), issuer.as_str());
         if all_tags.len() > limits::TAGS_MAX {
             return Err(ProviderError::Limit(format!(
                 "{} tags (with irsa-issuer's own) is more than the {} IAM allows",
@@ -198,6 +195,17 @@ impl ProviderState {
     /// Whether irsa-issuer created it.
     pub fn is_managed(&self) -> bool {
         is_managed(&self.tags)
+    }
+
+    /// Whose it is, seen from `issuer`.
+    pub fn owner(&self, issuer: &str) -> Owner {
+        Owner::of(&self.tags, issuer)
+    }
+
+    /// Whether `issuer` may change or delete it: its own, or one an older irsa-issuer made at
+    /// this issuer's ARN (the ARN is derived from the issuer, so the provider is for it).
+    pub fn is_ours(&self, issuer: &str) -> bool {
+        matches!(self.owner(issuer), Owner::This | Owner::Unclaimed)
     }
 }
 
@@ -274,11 +282,23 @@ impl ProviderChange {
     }
 }
 
-/// The changes that make `actual` match `spec` (empty: nothing to do).
-pub fn plan(spec: &ProviderSpec, actual: Option<&ProviderState>) -> Vec<ProviderChange> {
+/// The changes that make `actual` match `spec` (empty: nothing to do). A provider that is not
+/// this issuer's (untagged, or tagged for another issuer) is refused unless `force`.
+pub fn plan(
+    spec: &ProviderSpec,
+    actual: Option<&ProviderState>,
+    force: bool,
+) -> Result<Vec<ProviderChange>, ProviderError> {
     let Some(actual) = actual else {
-        return vec![ProviderChange::Create { spec: spec.clone() }];
+        return Ok(vec![ProviderChange::Create { spec: spec.clone() }]);
     };
+    let issuer = &spec.url;
+    if !actual.is_ours(issuer) && !force {
+        return Err(ProviderError::NotOurs {
+            arn: actual.arn.clone(),
+            owner: actual.owner(issuer),
+        });
+    }
     let mut changes = Vec::new();
     let want_thumbs: BTreeSet<String> = spec.thumbprints.iter().map(|t| t.to_string()).collect();
     if want_thumbs != actual.thumbprints {
@@ -301,7 +321,7 @@ pub fn plan(spec: &ProviderSpec, actual: Option<&ProviderState>) -> Vec<Provider
     if !tags.is_empty() {
         changes.push(ProviderChange::Tag { tags });
     }
-    changes
+    Ok(changes)
 }
 
 #[cfg(test)]
@@ -337,11 +357,15 @@ mod tests {
     fn missing_provider_is_created_and_matching_one_is_left_alone() {
         let s = spec();
         assert!(matches!(
-            plan(&s, None).as_slice(),
+            plan(&s, None, false).unwrap().as_slice(),
             [ProviderChange::Create { .. }]
         ));
-        assert_eq!(plan(&s, Some(&state(&s))), vec![]);
+        assert_eq!(plan(&s, Some(&state(&s)), false).unwrap(), vec![]);
         assert!(state(&s).is_managed());
+        assert_eq!(
+            s.tags[crate::aws::owner::OWNER_TAG],
+            "https://s3.eu-west-1.amazonaws.com/b/c1"
+        );
     }
 
     #[test]
@@ -352,7 +376,7 @@ mod tests {
         st.client_ids = ["other".to_string()].into();
         st.tags.remove("team");
         st.tags.insert("foreign".into(), "kept".into());
-        let changes = plan(&s, Some(&st));
+        let changes = plan(&s, Some(&st), false).unwrap();
         assert_eq!(
             changes,
             vec![
@@ -392,11 +416,43 @@ mod tests {
             ProviderSpec::new(&port, ids(1), [tp('a')], []),
             Err(ProviderError::Url { .. })
         ));
-        let long =
-            IssuerUrl::parse(&format!("https://h.example.com/{}", "p".repeat(240)), false).unwrap();
+        // An issuer over IAM's 255 characters cannot even be written down.
+        assert!(
+            IssuerUrl::parse(&format!("https://h.example.com/{}", "p".repeat(240)), false).is_err()
+        );
+    }
+
+    #[test]
+    fn a_provider_that_is_not_this_issuers_is_refused_unless_forced() {
+        let s = spec();
+        // Made by hand or another tool: no managed-by tag. Before, irsa-issuer removed its
+        // extra client ID and tagged it as its own.
+        let mut foreign = state(&s);
+        foreign.tags.clear();
+        foreign.client_ids.insert("their-audience".into());
         assert!(matches!(
-            ProviderSpec::new(&long, ids(1), [tp('a')], []),
-            Err(ProviderError::Url { .. })
+            plan(&s, Some(&foreign), false),
+            Err(ProviderError::NotOurs {
+                owner: Owner::Foreign,
+                ..
+            })
+        ));
+        assert!(plan(&s, Some(&foreign), true).unwrap().len() >= 2);
+        // Tagged for another issuer.
+        let mut other = state(&s);
+        other.tags.insert(
+            crate::aws::owner::OWNER_TAG.into(),
+            "https://elsewhere.example.com".into(),
+        );
+        assert!(plan(&s, Some(&other), false).is_err());
+        // Made by an older irsa-issuer (managed-by only): at this issuer's ARN, so it is ours;
+        // it gets the owner tag.
+        let mut legacy = state(&s);
+        legacy.tags.remove(crate::aws::owner::OWNER_TAG);
+        assert!(legacy.is_ours(&s.url));
+        assert!(matches!(
+            plan(&s, Some(&legacy), false).unwrap().as_slice(),
+            [ProviderChange::Tag { .. }]
         ));
     }
 }

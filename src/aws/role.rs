@@ -6,18 +6,30 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::aws::names::Partition;
-use crate::aws::provider::MANAGED_TAG;
+use crate::aws::owner::{with_owner_tags, Owner};
 use crate::aws::trust::{self, ServiceAccountRef, TrustError};
 use crate::oidc::issuer::IssuerUrl;
 
 /// Why a role could not be planned.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RoleError {
-    /// The role exists and irsa-issuer did not create it.
-    #[error("the role {name} exists and is not tagged {}={}: irsa-issuer will not take over (or delete) a role it did not create. Pass --force to manage it anyway", MANAGED_TAG.0, MANAGED_TAG.1)]
-    NotManaged {
+    /// The role exists and is not this issuer's.
+    #[error("the role {name} exists and is {}: irsa-issuer will not change or delete a role that is not this issuer's; rename the role, or take it over with --force if it really is this cluster's", owner.describe())]
+    NotOurs {
         /// The role name.
         name: String,
+        /// Whose it is.
+        owner: Owner,
+    },
+    /// The role exists under another path, and IAM cannot move a role.
+    #[error("the role {name} exists under the path {actual}, not {wanted}: IAM cannot move a role. Set the role path to {actual} (iam.role_path in the file, --path on the command line), or delete the role so it is created again under {wanted}")]
+    Path {
+        /// The role name.
+        name: String,
+        /// Its path.
+        actual: String,
+        /// The path wanted.
+        wanted: String,
     },
     /// A bad input.
     #[error("{0}")]
@@ -45,8 +57,33 @@ pub struct RoleTemplate {
     pub permissions_boundary: Option<String>,
     /// Maximum session duration.
     pub max_session_duration: Option<i32>,
-    /// Tags ([`MANAGED_TAG`] is added).
+    /// Tags (irsa-issuer's own managed-by and owner tags are added).
     pub tags: BTreeMap<String, String>,
+    /// The IAM path the role lives under (`/irsa/`: the runner policy can be scoped to it).
+    pub path: String,
+}
+
+/// The path roles are created under unless told otherwise: what `iam-policy` scopes the role
+/// permissions to, so the principal running irsa-issuer cannot touch roles outside it.
+pub const DEFAULT_PATH: &str = "/irsa/";
+
+/// Checks an IAM path: `/` alone, or `/`-delimited segments of letters, digits and `+=,.@_-`,
+/// at most 512 characters (IAM's rule; wildcards would reach policies).
+pub fn validate_path(path: &str) -> Result<(), RoleError> {
+    let ok = path.len() <= 512
+        && path.starts_with('/')
+        && path.ends_with('/')
+        && !path.contains("//")
+        && path
+            .chars()
+            .all(|c| c == '/' || c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(RoleError::Invalid(format!(
+            "`{path}` is not an IAM path: it starts and ends with '/', e.g. /irsa/ or /, with letters, digits and +=,.@_- between"
+        )))
+    }
 }
 
 impl RoleTemplate {
@@ -69,17 +106,18 @@ impl RoleTemplate {
             &[audience],
             &self.service_accounts,
         )?;
-        let mut tags = self.tags.clone();
-        tags.insert(MANAGED_TAG.0.into(), MANAGED_TAG.1.into());
+        validate_path(&self.path)?;
         let spec = RoleSpec {
             name: self.name.clone(),
+            path: self.path.clone(),
+            issuer: issuer.as_str().to_string(),
             trust_policy: serde_json::to_value(&policy)
                 .map_err(|e| RoleError::Invalid(e.to_string()))?,
             managed_policies: self.managed_policies.clone(),
             inline_policies: self.inline_policies.clone(),
             permissions_boundary: self.permissions_boundary.clone(),
             max_session_duration: self.max_session_duration,
-            tags,
+            tags: with_owner_tags(self.tags.clone(), issuer.as_str()),
         };
         spec.validate()?;
         Ok(spec)
@@ -91,6 +129,10 @@ impl RoleTemplate {
 pub struct RoleSpec {
     /// Role name.
     pub name: String,
+    /// Its IAM path.
+    pub path: String,
+    /// The issuer that owns it (its trust policy names this issuer's provider).
+    pub issuer: String,
     /// The trust policy.
     pub trust_policy: Value,
     /// Managed policy ARNs to attach (others are detached).
@@ -148,6 +190,8 @@ impl RoleSpec {
 pub struct RoleState {
     /// Its ARN.
     pub arn: String,
+    /// Its IAM path.
+    pub path: String,
     /// Its trust policy.
     pub trust_policy: Value,
     /// Attached managed policy ARNs.
@@ -165,8 +209,49 @@ pub struct RoleState {
 impl RoleState {
     /// Whether irsa-issuer created it.
     pub fn is_managed(&self) -> bool {
-        crate::aws::provider::is_managed(&self.tags)
+        crate::aws::owner::is_managed(&self.tags)
     }
+
+    /// Whose it is, seen from `issuer`.
+    pub fn owner(&self, issuer: &str) -> Owner {
+        Owner::of(&self.tags, issuer)
+    }
+
+    /// Whether `issuer` may change or delete it: tagged for it, or made by an older
+    /// irsa-issuer and trusting one of `providers` (this issuer's provider ARNs).
+    pub fn is_ours(&self, issuer: &str, providers: &[&str]) -> bool {
+        match self.owner(issuer) {
+            Owner::This => true,
+            Owner::Unclaimed => {
+                let trust = self.trust_policy.to_string();
+                providers
+                    .iter()
+                    .any(|p| trust.contains(&format!("\"{p}\"")))
+            }
+            Owner::Other { .. } | Owner::Foreign => false,
+        }
+    }
+}
+
+/// The provider ARNs a trust policy names as `Federated` principals.
+pub fn federated(policy: &Value) -> Vec<String> {
+    let statements = match policy.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    };
+    statements
+        .iter()
+        .filter_map(|s| s.get("Principal")?.get("Federated"))
+        .flat_map(|f| match f {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 /// One change to a role.
@@ -245,8 +330,9 @@ impl RoleChange {
     }
 }
 
-/// The changes that make `actual` match `spec`. An existing role irsa-issuer does not manage
-/// is refused unless `force`.
+/// The changes that make `actual` match `spec`. An existing role that is not this issuer's
+/// (untagged, tagged for another issuer, or made by an older irsa-issuer for another
+/// provider) is refused unless `force`; one under another path is refused (IAM cannot move it).
 pub fn plan(
     spec: &RoleSpec,
     actual: Option<&RoleState>,
@@ -267,9 +353,19 @@ pub fn plan(
         }));
         return Ok(changes);
     };
-    if !actual.is_managed() && !force {
-        return Err(RoleError::NotManaged {
+    if actual.path != spec.path {
+        return Err(RoleError::Path {
             name: spec.name.clone(),
+            actual: actual.path.clone(),
+            wanted: spec.path.clone(),
+        });
+    }
+    let ours = federated(&spec.trust_policy);
+    let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
+    if !actual.is_ours(&spec.issuer, &ours) && !force {
+        return Err(RoleError::NotOurs {
+            name: spec.name.clone(),
+            owner: actual.owner(&spec.issuer),
         });
     }
     let mut changes = Vec::new();
@@ -321,21 +417,27 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const ISSUER: &str = "https://oidc.example.com/c1";
+    const PROVIDER: &str = "arn:aws:iam::111122223333:oidc-provider/oidc.example.com/c1";
+
     fn spec() -> RoleSpec {
         RoleSpec {
             name: "payments-api".into(),
-            trust_policy: json!({"Version": "2012-10-17", "Statement": []}),
+            path: DEFAULT_PATH.into(),
+            issuer: ISSUER.into(),
+            trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity"}]}),
             managed_policies: ["arn:aws:iam::aws:policy/ReadOnlyAccess".to_string()].into(),
             inline_policies: [("s3".to_string(), json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))].into(),
             permissions_boundary: None,
             max_session_duration: Some(7200),
-            tags: [(MANAGED_TAG.0.to_string(), MANAGED_TAG.1.to_string())].into(),
+            tags: with_owner_tags(BTreeMap::new(), ISSUER),
         }
     }
 
     fn state_of(s: &RoleSpec) -> RoleState {
         RoleState {
-            arn: "arn:aws:iam::111122223333:role/payments-api".into(),
+            arn: "arn:aws:iam::111122223333:role/irsa/payments-api".into(),
+            path: s.path.clone(),
             trust_policy: s.trust_policy.clone(),
             managed_policies: s.managed_policies.clone(),
             inline_policies: s.inline_policies.clone(),
@@ -390,14 +492,66 @@ mod tests {
         st.tags.clear();
         assert_eq!(
             plan(&s, Some(&st), false).unwrap_err(),
-            RoleError::NotManaged {
-                name: "payments-api".into()
+            RoleError::NotOurs {
+                name: "payments-api".into(),
+                owner: Owner::Foreign,
             }
         );
         assert!(matches!(
             plan(&s, Some(&st), true).unwrap().as_slice(),
             [RoleChange::Tag { .. }]
         ));
+    }
+
+    /// Two clusters whose files both name role `team-reader`: the second rewrote the first's
+    /// trust policy to its own provider.
+    #[test]
+    fn another_issuers_role_is_refused() {
+        let s = spec();
+        let mut theirs = state_of(&s);
+        theirs.tags = with_owner_tags(BTreeMap::new(), "https://oidc.example.com/c2");
+        theirs.trust_policy = json!({"Statement": [{"Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/oidc.example.com/c2"}}]});
+        assert!(matches!(
+            plan(&s, Some(&theirs), false),
+            Err(RoleError::NotOurs {
+                owner: Owner::Other { .. },
+                ..
+            })
+        ));
+        assert!(!theirs.is_ours(ISSUER, &[PROVIDER]));
+    }
+
+    /// A role an older irsa-issuer made (managed-by, no owner tag) is this issuer's only when
+    /// its trust policy names this issuer's provider.
+    #[test]
+    fn an_unclaimed_role_is_adopted_only_with_evidence() {
+        let s = spec();
+        let mut legacy = state_of(&s);
+        legacy.tags = [("managed-by".to_string(), "irsa-issuer".to_string())].into();
+        assert!(legacy.is_ours(ISSUER, &[PROVIDER]));
+        assert!(matches!(
+            plan(&s, Some(&legacy), false).unwrap().as_slice(),
+            [RoleChange::Tag { .. }]
+        ));
+        legacy.trust_policy = json!({"Statement": [{"Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/oidc.example.com/c2"}}]});
+        assert!(!legacy.is_ours(ISSUER, &[PROVIDER]));
+        assert!(plan(&s, Some(&legacy), false).is_err());
+    }
+
+    #[test]
+    fn a_role_under_another_path_is_refused_even_forced() {
+        let s = spec();
+        let mut st = state_of(&s);
+        st.path = "/".into();
+        assert!(matches!(
+            plan(&s, Some(&st), true),
+            Err(RoleError::Path { .. })
+        ));
+        assert!(validate_path("/irsa/").is_ok());
+        assert!(validate_path("/").is_ok());
+        for bad in ["irsa", "/irsa", "/a//b/", "/a*/"] {
+            assert!(validate_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub struct ApplyArgs {
     /// Only print the plan; exit 0 if nothing would change, 2 if something would.
     #[arg(long)]
     plan: bool,
+    /// Take over a provider for this issuer that irsa-issuer did not create (untagged, or
+    /// tagged for another issuer).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -77,7 +81,7 @@ pub struct ShowArgs {
 pub struct DeleteArgs {
     #[command(flatten)]
     target: ProviderTarget,
-    /// Delete even a provider irsa-issuer did not create.
+    /// Delete even a provider that is not this issuer's (untagged, or tagged for another).
     #[arg(long)]
     force: bool,
     /// Only print what would be deleted; exit 2 if something would.
@@ -154,6 +158,7 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         auto_thumbprint: auto,
         tags: a.tags.clone(),
         plan_only: a.plan,
+        force: a.force,
     };
     let done =
         iam::provider_apply(&req, &ctx, &a.tls.fetcher()?, &a.target.accounts.accounts()).await?;

@@ -106,10 +106,14 @@ pub struct RoleApplyArgs {
     /// Maximum session duration, 3600 to 43200 seconds.
     #[arg(long, value_name = "SECONDS")]
     max_session_duration: Option<i32>,
-    /// A tag KEY=VALUE (repeatable); irsa-issuer adds managed-by=irsa-issuer.
+    /// A tag KEY=VALUE (repeatable); irsa-issuer adds managed-by=irsa-issuer and
+    /// irsa-issuer/issuer=ISSUER.
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
     tags: Vec<(String, String)>,
-    /// Manage a role that exists but was not created by irsa-issuer.
+    /// The IAM path of the role (`iam-policy` scopes the runner's role permissions to it).
+    #[arg(long, default_value = irsa_issuer::aws::role::DEFAULT_PATH, value_name = "PATH")]
+    path: String,
+    /// Take over a role that is not this issuer's (untagged, or tagged for another issuer).
     #[arg(long)]
     force: bool,
     /// Only print the plan; exit 0 if nothing would change, 2 if something would.
@@ -133,7 +137,11 @@ pub struct RoleDeleteArgs {
     /// The role name.
     #[arg(long, value_name = "ROLE")]
     name: String,
-    /// Delete even a role irsa-issuer did not create.
+    /// The issuer the role belongs to: a role tagged for another issuer (or not by
+    /// irsa-issuer) is not deleted without --force.
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+    /// Delete even a role that is not this issuer's.
     #[arg(long)]
     force: bool,
     /// Only print what would be deleted; exit 2 if something would.
@@ -226,6 +234,7 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         permissions_boundary: a.permissions_boundary.clone(),
         max_session_duration: a.max_session_duration,
         tags: a.tags.iter().cloned().collect(),
+        path: a.path.clone(),
     };
     let results = iam::role_apply(
         &template,
@@ -294,7 +303,16 @@ fn read_inline(given: &[(String, String)]) -> anyhow::Result<BTreeMap<String, se
 async fn delete(a: RoleDeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     a.accounts.validate()?;
     let ctx = a.aws.load().await?;
-    let results = iam::role_delete(&a.name, a.force, a.plan, &ctx, &a.accounts.accounts()).await;
+    let issuer = IssuerUrl::parse(&a.issuer, false)?;
+    let results = iam::role_delete(
+        &a.name,
+        &issuer,
+        a.force,
+        a.plan,
+        &ctx,
+        &a.accounts.accounts(),
+    )
+    .await;
     let pending = results.iter().any(|r| r.action == "plan");
     accounts::report(&results, &ctx, out, pending)
 }

@@ -167,6 +167,22 @@ pub struct RoleConfig {
     pub accounts: Vec<String>,
 }
 
+/// IAM settings shared by every role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamConfig {
+    /// The path roles are created under (`/irsa/`): `iam-policy` scopes the role permissions
+    /// of the principal running irsa-issuer to it.
+    pub role_path: String,
+}
+
+impl Default for IamConfig {
+    fn default() -> Self {
+        Self {
+            role_path: crate::aws::role::DEFAULT_PATH.to_string(),
+        }
+    }
+}
+
 /// How the issuer's TLS endpoint is reached (private CAs, tests).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TlsConfig {
@@ -199,6 +215,8 @@ pub struct Config {
     pub tags: BTreeMap<String, String>,
     /// Roles.
     pub roles: Vec<RoleConfig>,
+    /// IAM settings shared by the roles.
+    pub iam: IamConfig,
     /// TLS.
     pub tls: TlsConfig,
 }
@@ -226,7 +244,15 @@ struct RawConfig {
     #[serde(default)]
     roles: Vec<RawRole>,
     #[serde(default)]
+    iam: RawIam,
+    #[serde(default)]
     tls: RawTls,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawIam {
+    role_path: Option<S>,
 }
 
 #[derive(Deserialize, Default)]
@@ -544,6 +570,16 @@ fn build(
         roles.push(role);
     }
     let tls = build_tls(ctx, &raw.tls, env)?;
+    let iam = match &raw.iam.role_path {
+        Some(p) => {
+            crate::aws::role::validate_path(p.get_ref())
+                .map_err(|e| ctx.err(&Origin::File(p.span()), "iam.role_path", e.to_string()))?;
+            IamConfig {
+                role_path: p.get_ref().clone(),
+            }
+        }
+        None => IamConfig::default(),
+    };
     Ok(Config {
         issuer,
         target: target_v,
@@ -555,6 +591,7 @@ fn build(
         provider,
         tags: raw.tags,
         roles,
+        iam,
         tls,
     })
 }
@@ -819,7 +856,7 @@ fn check_tags(ctx: &Ctx, field: &str, tags: &BTreeMap<String, String>) -> Result
                 "tag keys are 1-128 characters and may not start with aws:; values at most 256",
             ));
         }
-        if k == crate::aws::provider::MANAGED_TAG.0 {
+        if k == crate::aws::owner::MANAGED_TAG.0 || k.starts_with("irsa-issuer/") {
             return Err(ctx.err(
                 &Origin::Missing,
                 &format!("{field}.{k}"),
@@ -1056,6 +1093,12 @@ policy_arns = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
 # tags = { team = "data" }
 # Only in these accounts (12-digit IDs); default: every account above.
 # accounts = ["111122223333"]
+
+[iam]
+# The IAM path roles are created under. `irsa-issuer iam-policy -f FILE` scopes the role
+# permissions of whoever runs irsa-issuer to it, so they cannot touch any other role. Roles made
+# by irsa-issuer before 0.2 live under "/": set "/" to keep managing them (IAM cannot move a role).
+role_path = "/irsa/"
 
 # TLS of the issuer's host, for a private CA or tests.
 [tls]

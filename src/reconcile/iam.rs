@@ -157,6 +157,8 @@ pub struct ProviderRequest {
     pub tags: Vec<(String, String)>,
     /// Only plan.
     pub plan_only: bool,
+    /// Take over a provider that is not this issuer's.
+    pub force: bool,
 }
 
 /// What `provider apply` did.
@@ -189,14 +191,14 @@ pub async fn provider_apply(
         thumbprints.extend(fetched.iter().map(|t| t.thumbprint.clone()));
     }
     let spec = partial.with_thumbprints(thumbprints)?;
-    let plan_only = req.plan_only;
+    let (plan_only, force) = (req.plan_only, req.force);
     let results = for_each(base, accounts, |ctx, caller| {
         let (spec, issuer) = (spec.clone(), req.issuer.clone());
         async move {
             let arn = provider_arn(caller.partition, &caller.account, &issuer);
             let providers = Providers::new(ctx.iam());
             let actual = providers.get(&arn).await?;
-            let changes = provider::plan(&spec, actual.as_ref());
+            let changes = provider::plan(&spec, actual.as_ref(), force)?;
             let action = action(actual.is_some(), !changes.is_empty(), plan_only);
             let arn = if plan_only || changes.is_empty() {
                 arn
@@ -256,8 +258,9 @@ pub async fn provider_delete(
             let providers = Providers::new(ctx.iam());
             let action = match providers.get(&arn).await? {
                 None => "absent",
-                Some(s) if !s.is_managed() && !force => {
-                    return Err(ProviderError::NotManaged { arn }.into())
+                Some(s) if !s.is_ours(issuer.as_str()) && !force => {
+                    let owner = s.owner(issuer.as_str());
+                    return Err(ProviderError::NotOurs { arn, owner }.into());
                 }
                 Some(_) if plan_only => "plan",
                 Some(_) => {
@@ -321,17 +324,19 @@ pub async fn role_apply(
     .await)
 }
 
-/// Deletes the role `name` (its policies first) in every account; one irsa-issuer did not
-/// create only with `force`.
+/// Deletes the role `name` (its policies first) in every account; one that is not `issuer`'s
+/// only with `force`.
 pub async fn role_delete(
     name: &str,
+    issuer: &IssuerUrl,
     force: bool,
     plan_only: bool,
     base: &AwsContext,
     accounts: &Accounts,
 ) -> Vec<AccountResult> {
-    for_each(base, accounts, |ctx, _caller| {
+    for_each(base, accounts, |ctx, caller| {
         let name = name.to_string();
+        let provider = provider_arn(caller.partition, &caller.account, issuer);
         async move {
             let roles = Roles::new(ctx.iam());
             let Some(state) = roles.get(&name).await? else {
@@ -341,8 +346,9 @@ pub async fn role_delete(
                     ..Done::default()
                 });
             };
-            if !state.is_managed() && !force {
-                return Err(RoleError::NotManaged { name }.into());
+            if !state.is_ours(issuer.as_str(), &[provider.as_str()]) && !force {
+                let owner = state.owner(issuer.as_str());
+                return Err(RoleError::NotOurs { name, owner }.into());
             }
             if !plan_only {
                 roles.delete(&state, &name).await?;

@@ -12,6 +12,7 @@ use super::config::{Config, RoleConfig};
 use crate::aws::bucket::BucketChange;
 use crate::aws::names::Caller;
 use crate::aws::names::{Partition, Thumbprint};
+use crate::aws::owner::Owner;
 use crate::aws::provider::{self, ProviderChange, ProviderError, ProviderSpec, ProviderState};
 use crate::aws::role::{self, RoleChange, RoleError, RoleSpec, RoleState, RoleTemplate};
 use crate::oidc::issuer::IssuerUrl;
@@ -33,14 +34,6 @@ pub enum PlanError {
         /// Why.
         #[source]
         source: RoleError,
-    },
-    /// A role exists but is not irsa-issuer's.
-    #[error("account {account}: {refusal} (irsa-issuer only changes roles tagged managed-by=irsa-issuer; rename the role in the file, or take it over once with `irsa-issuer role apply --force`)")]
-    NotOurs {
-        /// The account.
-        account: String,
-        /// The refusal.
-        refusal: RoleError,
     },
 }
 
@@ -234,6 +227,7 @@ pub fn role_spec(
         permissions_boundary: r.permissions_boundary.clone(),
         max_session_duration: r.max_session_duration,
         tags,
+        path: c.iam.role_path.clone(),
     };
     template
         .spec(issuer, caller.partition, &caller.account)
@@ -267,7 +261,7 @@ pub fn apply(c: &Config, o: &ObservedCluster, allow: Allow) -> Result<Plan, Plan
     plan_removed_keys(o, allow, &mut plan);
     plan_documents(&o.documents, &mut plan, &mut chain);
     for (i, account) in o.accounts.iter().enumerate() {
-        plan_account(c, o, i, account, &mut plan, &chain)?;
+        plan_account(c, o, i, account, allow, &mut plan, &chain)?;
     }
     Ok(plan)
 }
@@ -416,6 +410,7 @@ fn plan_account(
     o: &ObservedCluster,
     index: usize,
     a: &ObservedAccount,
+    allow: Allow,
     plan: &mut Plan,
     chain: &[usize],
 ) -> Result<(), PlanError> {
@@ -426,62 +421,147 @@ fn plan_account(
         o.thumbprints.clone(),
         c.tags.clone(),
     )?;
-    let changes = provider::plan(&spec, a.provider.as_ref());
-    let action = action_of(a.provider.as_ref(), !changes.is_empty());
-    plan.items.push(Item {
-        step: "provider",
-        account: Some(caller.account.clone()),
-        resource: a.provider_arn.clone(),
-        action,
-        details: changes.iter().map(ProviderChange::describe).collect(),
-    });
+    let resource = a.provider_arn.clone();
     let mut after = chain.to_vec();
-    if !changes.is_empty() {
-        after.push(plan.step(
-            format!("{} provider in {}", verb(action), caller.account),
-            chain.to_vec(),
-            Op::ApplyProvider {
-                account: index,
-                arn: a.provider_arn.clone(),
-                changes,
-            },
-        ));
-    }
-    for r in roles_in(c, &caller.account) {
-        let empty = BTreeMap::new();
-        let inline = o.inline.get(&r.name).unwrap_or(&empty);
-        let spec = role_spec(r, inline, &o.issuer, c, caller)?;
-        let actual = a.roles.get(&r.name).and_then(Option::as_ref);
-        let changes = role::plan(&spec, actual, false).map_err(|refusal| PlanError::NotOurs {
-            account: caller.account.clone(),
-            refusal,
-        })?;
-        let action = action_of(actual, !changes.is_empty());
-        plan.items.push(Item {
-            step: "role",
-            account: Some(caller.account.clone()),
-            resource: format!(
-                "arn:{}:iam::{}:role/{}",
-                caller.partition.as_str(),
-                caller.account,
-                r.name
-            ),
-            action,
-            details: changes.iter().map(RoleChange::describe).collect(),
-        });
-        if !changes.is_empty() {
-            plan.step(
-                format!("{} role {} in {}", verb(action), r.name, caller.account),
-                after.clone(),
-                Op::ApplyRole {
-                    account: index,
-                    name: r.name.clone(),
-                    changes,
-                },
-            );
+    match provider::plan(&spec, a.provider.as_ref(), allow.takeover) {
+        Err(ProviderError::NotOurs { owner, .. }) => {
+            plan.items
+                .push(refusal("provider", caller, resource, &owner, "provider"));
+        }
+        Err(e) => return Err(e.into()),
+        Ok(changes) => {
+            let action = action_of(a.provider.as_ref(), !changes.is_empty());
+            let mut details: Vec<String> =
+                takeover_note(a.provider.as_ref().map(|p| p.owner(o.issuer.as_str())));
+            details.extend(changes.iter().map(ProviderChange::describe));
+            plan.items.push(Item {
+                step: "provider",
+                account: Some(caller.account.clone()),
+                resource,
+                action,
+                details,
+            });
+            if !changes.is_empty() {
+                after.push(plan.step(
+                    format!("{} provider in {}", verb(action), caller.account),
+                    chain.to_vec(),
+                    Op::ApplyProvider {
+                        account: index,
+                        arn: a.provider_arn.clone(),
+                        changes,
+                    },
+                ));
+            }
         }
     }
+    for r in roles_in(c, &caller.account) {
+        plan_role(c, o, index, a, r, allow, plan, &after)?;
+    }
     Ok(())
+}
+
+/// One role of one account: its changes, or a refusal when it is not this issuer's.
+#[allow(clippy::too_many_arguments)]
+fn plan_role(
+    c: &Config,
+    o: &ObservedCluster,
+    index: usize,
+    a: &ObservedAccount,
+    r: &RoleConfig,
+    allow: Allow,
+    plan: &mut Plan,
+    after: &[usize],
+) -> Result<(), PlanError> {
+    let caller = &a.caller;
+    let empty = BTreeMap::new();
+    let inline = o.inline.get(&r.name).unwrap_or(&empty);
+    let spec = role_spec(r, inline, &o.issuer, c, caller)?;
+    let actual = a.roles.get(&r.name).and_then(Option::as_ref);
+    let resource = format!(
+        "arn:{}:iam::{}:role{}{}",
+        caller.partition.as_str(),
+        caller.account,
+        spec.path,
+        r.name
+    );
+    let changes = match role::plan(&spec, actual, allow.takeover) {
+        Ok(changes) => changes,
+        Err(RoleError::NotOurs { owner, .. }) => {
+            plan.items
+                .push(refusal("role", caller, resource, &owner, "role"));
+            return Ok(());
+        }
+        Err(e @ RoleError::Path { .. }) => {
+            plan.items.push(Item {
+                step: "role",
+                account: Some(caller.account.clone()),
+                resource,
+                action: Action::Refuse,
+                details: vec![e.to_string()],
+            });
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(PlanError::Role {
+                role: r.name.clone(),
+                source: e,
+            })
+        }
+    };
+    let action = action_of(actual, !changes.is_empty());
+    let mut details = takeover_note(actual.map(|s| s.owner(o.issuer.as_str())));
+    details.extend(changes.iter().map(RoleChange::describe));
+    plan.items.push(Item {
+        step: "role",
+        account: Some(caller.account.clone()),
+        resource,
+        action,
+        details,
+    });
+    if !changes.is_empty() {
+        plan.step(
+            format!("{} role {} in {}", verb(action), r.name, caller.account),
+            after.to_vec(),
+            Op::ApplyRole {
+                account: index,
+                name: r.name.clone(),
+                changes,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// A plan line saying whose an existing resource was, when it is not plainly this issuer's.
+fn takeover_note(owner: Option<Owner>) -> Vec<String> {
+    match owner {
+        None | Some(Owner::This) => Vec::new(),
+        Some(Owner::Unclaimed) => vec![format!(
+            "adopted: {} (it is this issuer's: its ARN or trust policy names this issuer's provider)",
+            Owner::Unclaimed.describe()
+        )],
+        Some(other) => vec![format!("taken over (--force): {}", other.describe())],
+    }
+}
+
+/// A resource the file names that is not this issuer's.
+fn refusal(
+    step: &'static str,
+    caller: &Caller,
+    resource: String,
+    owner: &Owner,
+    what: &str,
+) -> Item {
+    Item {
+        step,
+        account: Some(caller.account.clone()),
+        resource,
+        action: Action::Refuse,
+        details: vec![
+            format!("exists and is {}", owner.describe()),
+            format!("fix: rename the {what} in the file, remove it from the file, or take it over with `apply --force` if it really is this cluster's"),
+        ],
+    }
 }
 
 /// Why `destroy` leaves a resource alone.
@@ -519,6 +599,8 @@ pub struct ObservedBucket {
 /// Everything `destroy` reads.
 #[derive(Debug, Clone)]
 pub struct ObservedTeardown {
+    /// The issuer being torn down: only what is this issuer's is deleted.
+    pub issuer: String,
     /// Every account, in the file's order.
     pub accounts: Vec<ObservedForDestroy>,
     /// The documents that exist, discovery first, with how they are shown.
@@ -535,7 +617,7 @@ pub fn destroy(o: &ObservedTeardown) -> Plan {
     let mut plan = Plan::default();
     let mut iam_steps = Vec::new();
     for (i, a) in o.accounts.iter().enumerate() {
-        iam_steps.extend(plan_account_teardown(i, a, &mut plan));
+        iam_steps.extend(plan_account_teardown(&o.issuer, i, a, &mut plan));
     }
     iam_steps.sort_unstable();
     // The documents: discovery first, so that nothing points at a JWKS that is gone.
@@ -576,12 +658,18 @@ pub fn destroy(o: &ObservedTeardown) -> Plan {
 
 /// One account's roles (those irsa-issuer made), then its provider after them; returns the
 /// steps.
-fn plan_account_teardown(i: usize, a: &ObservedForDestroy, plan: &mut Plan) -> Vec<usize> {
+fn plan_account_teardown(
+    issuer: &str,
+    i: usize,
+    a: &ObservedForDestroy,
+    plan: &mut Plan,
+) -> Vec<usize> {
     let acct = &a.caller.account;
     let mut steps = Vec::new();
     for (name, state) in &a.roles {
-        if !state.is_managed() {
-            plan.items.push(skip("role", acct, state.arn.clone()));
+        if !state.is_ours(issuer, &[a.provider_arn.as_str()]) {
+            let why = format!("{}: left alone", state.owner(issuer).describe());
+            plan.items.push(skip("role", acct, state.arn.clone(), why));
             continue;
         }
         plan.items
@@ -597,7 +685,7 @@ fn plan_account_teardown(i: usize, a: &ObservedForDestroy, plan: &mut Plan) -> V
         ));
     }
     match &a.provider {
-        Some(p) if p.is_managed() => {
+        Some(p) if p.is_ours(issuer) => {
             plan.items
                 .push(delete_item("provider", Some(acct), a.provider_arn.clone()));
             let s = plan.step(
@@ -610,9 +698,11 @@ fn plan_account_teardown(i: usize, a: &ObservedForDestroy, plan: &mut Plan) -> V
             );
             steps.push(s);
         }
-        Some(_) => plan
-            .items
-            .push(skip("provider", acct, a.provider_arn.clone())),
+        Some(p) => {
+            let why = format!("{}: left alone", p.owner(issuer).describe());
+            plan.items
+                .push(skip("provider", acct, a.provider_arn.clone(), why))
+        }
         None => {}
     }
     steps
@@ -673,13 +763,13 @@ fn delete_item(step: &'static str, account: Option<&String>, resource: String) -
     }
 }
 
-fn skip(step: &'static str, account: &str, resource: String) -> Item {
+fn skip(step: &'static str, account: &str, resource: String, why: String) -> Item {
     Item {
         step,
         account: Some(account.to_string()),
         resource,
         action: Action::Skip,
-        details: vec![NOT_OURS.to_string()],
+        details: vec![why],
     }
 }
 
@@ -828,17 +918,18 @@ mod tests {
 
     #[test]
     fn destroy_deletes_roles_then_providers_then_documents_and_skips_foreign() {
-        let role = |name: &str, managed: bool| RoleState {
-            arn: format!("arn:aws:iam::111111111111:role/{name}"),
+        let issuer = "https://x";
+        let role = |name: &str, owner: Option<&str>| RoleState {
+            arn: format!("arn:aws:iam::111111111111:role/irsa/{name}"),
+            path: "/irsa/".into(),
             trust_policy: serde_json::json!({}),
             managed_policies: Default::default(),
             inline_policies: Default::default(),
             permissions_boundary: None,
             max_session_duration: 3600,
-            tags: if managed {
-                [("managed-by".to_string(), "irsa-issuer".to_string())].into()
-            } else {
-                Default::default()
+            tags: match owner {
+                Some(o) => crate::aws::owner::with_owner_tags(Default::default(), o),
+                None => Default::default(),
             },
         };
         let provider = ProviderState {
@@ -849,11 +940,13 @@ mod tests {
             tags: [("managed-by".to_string(), "irsa-issuer".to_string())].into(),
         };
         let o = ObservedTeardown {
+            issuer: issuer.into(),
             accounts: vec![ObservedForDestroy {
                 caller: caller("111111111111"),
                 roles: vec![
-                    ("mine".into(), role("mine", true)),
-                    ("theirs".into(), role("theirs", false)),
+                    ("mine".into(), role("mine", Some(issuer))),
+                    ("theirs".into(), role("theirs", None)),
+                    ("c2s".into(), role("c2s", Some("https://c2"))),
                 ],
                 provider_arn: "arn:p".into(),
                 provider: Some(provider),
@@ -880,9 +973,14 @@ mod tests {
         assert_eq!(plan.steps[1].after, vec![0]);
         assert_eq!(plan.steps[2].after, vec![0, 1]);
         assert_eq!(plan.steps[3].after, vec![0, 1, 2]);
-        assert!(plan
-            .items
-            .iter()
-            .any(|i| i.action == Action::Skip && i.resource.ends_with("role/theirs")));
+        for (name, why) in [("theirs", "not tagged"), ("c2s", "owned by another issuer")] {
+            let item = plan
+                .items
+                .iter()
+                .find(|i| i.resource.ends_with(&format!("role/irsa/{name}")))
+                .unwrap();
+            assert_eq!(item.action, Action::Skip);
+            assert!(item.details[0].contains(why), "{:?}", item.details);
+        }
     }
 }

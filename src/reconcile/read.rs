@@ -421,6 +421,7 @@ pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<D
     let base = aws.context().await?;
     let reached = reach_accounts(c, base).await?;
     let issuer = issuer_of(c, &base.region)?;
+    let issuer_text = issuer.as_str().to_string();
     let mut accounts = Vec::new();
     let mut contexts = Vec::new();
     for (ctx, caller) in reached {
@@ -451,6 +452,7 @@ pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<D
     Ok(DestroyRead {
         issuer,
         observed: ObservedTeardown {
+            issuer: issuer_text,
             accounts,
             objects,
             bucket,

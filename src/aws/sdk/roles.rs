@@ -72,6 +72,7 @@ impl Roles {
         }
         Ok(Some(RoleState {
             arn: role.arn().to_string(),
+            path: role.path().to_string(),
             trust_policy: role
                 .assume_role_policy_document()
                 .map(decode_policy)
@@ -105,6 +106,7 @@ impl Roles {
                         .client
                         .create_role()
                         .role_name(name)
+                        .path(&spec.path)
                         .assume_role_policy_document(spec.trust_policy.to_string())
                         .set_permissions_boundary(spec.permissions_boundary.clone())
                         .set_max_session_duration(spec.max_session_duration)
