@@ -280,10 +280,17 @@ async fn provider_apply_across_three_accounts_with_one_failing() {
     let targets: Vec<String> = (0..3)
         .map(|_| format!("{:012}", rand::random::<u64>() % 1_000_000_000_000))
         .collect();
-    // The third account already has a provider for this issuer with another audience: fixing it
-    // needs AddClientIDToOpenIDConnectProvider, which moto does not implement (HTTP 500), so
-    // that account fails on purpose.
+    // The third account already has irsa-issuer's provider for this issuer with another
+    // audience: fixing it needs AddClientIDToOpenIDConnectProvider, which moto does not
+    // implement (HTTP 500), so that account fails on purpose.
     let third = Account::with_id(&targets[2], "eu-west-1").await;
+    let tag = |k: &str, v: &str| {
+        aws_sdk_iam::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
     third
         .iam()
         .await
@@ -291,6 +298,8 @@ async fn provider_apply_across_three_accounts_with_one_failing() {
         .url(ISSUER)
         .client_id_list("legacy")
         .thumbprint_list("a".repeat(40))
+        .tags(tag("managed-by", "irsa-issuer"))
+        .tags(tag("irsa-issuer/issuer", ISSUER))
         .send()
         .await
         .unwrap();
@@ -405,7 +414,7 @@ async fn cross_account_role_names_the_target_accounts_provider() {
     let yaml = stdout(&o);
     assert!(
         yaml.contains(&format!(
-            "eks.amazonaws.com/role-arn: \"arn:aws:iam::{target}:role/reader\""
+            "eks.amazonaws.com/role-arn: \"arn:aws:iam::{target}:role/irsa/reader\""
         )),
         "{yaml}"
     );

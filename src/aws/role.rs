@@ -353,19 +353,19 @@ pub fn plan(
         }));
         return Ok(changes);
     };
-    if actual.path != spec.path {
-        return Err(RoleError::Path {
-            name: spec.name.clone(),
-            actual: actual.path.clone(),
-            wanted: spec.path.clone(),
-        });
-    }
     let ours = federated(&spec.trust_policy);
     let ours: Vec<&str> = ours.iter().map(String::as_str).collect();
     if !actual.is_ours(&spec.issuer, &ours) && !force {
         return Err(RoleError::NotOurs {
             name: spec.name.clone(),
             owner: actual.owner(&spec.issuer),
+        });
+    }
+    if actual.path != spec.path {
+        return Err(RoleError::Path {
+            name: spec.name.clone(),
+            actual: actual.path.clone(),
+            wanted: spec.path.clone(),
         });
     }
     let mut changes = Vec::new();
