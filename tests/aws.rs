@@ -894,47 +894,6 @@ async fn iam_policy_covers_every_call_the_commands_make() {
     ]));
     calls.sort();
     calls.dedup();
-    let action = |call: &str| -> Option<&'static str> {
-        Some(match call {
-            "s3:GetBucketLocation" => "s3:GetBucketLocation",
-            "s3:GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
-            "s3:PutPublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
-            "s3:GetBucketPolicy" => "s3:GetBucketPolicy",
-            "s3:PutBucketPolicy" => "s3:PutBucketPolicy",
-            "s3:GetBucketTagging" => "s3:GetBucketTagging",
-            "s3:PutBucketTagging" => "s3:PutBucketTagging",
-            "s3:GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
-            "s3:PutBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
-            "s3:CreateBucket" => "s3:CreateBucket",
-            "s3:GetObject" => "s3:GetObject",
-            "s3:PutObject" => "s3:PutObject",
-            "iam:GetOpenIDConnectProvider" => "iam:GetOpenIDConnectProvider",
-            "iam:CreateOpenIDConnectProvider" => "iam:CreateOpenIDConnectProvider",
-            "iam:UpdateOpenIDConnectProviderThumbprint" => {
-                "iam:UpdateOpenIDConnectProviderThumbprint"
-            }
-            "iam:TagOpenIDConnectProvider" => "iam:TagOpenIDConnectProvider",
-            "iam:DeleteOpenIDConnectProvider" => "iam:DeleteOpenIDConnectProvider",
-            "iam:GetRole" => "iam:GetRole",
-            "iam:CreateRole" => "iam:CreateRole",
-            "iam:DeleteRole" => "iam:DeleteRole",
-            "iam:UpdateRole" => "iam:UpdateRole",
-            "iam:UpdateAssumeRolePolicy" => "iam:UpdateAssumeRolePolicy",
-            "iam:TagRole" => "iam:TagRole",
-            "iam:ListAttachedRolePolicies" => "iam:ListAttachedRolePolicies",
-            "iam:AttachRolePolicy" => "iam:AttachRolePolicy",
-            "iam:DetachRolePolicy" => "iam:DetachRolePolicy",
-            "iam:ListRolePolicies" => "iam:ListRolePolicies",
-            "iam:GetRolePolicy" => "iam:GetRolePolicy",
-            "iam:PutRolePolicy" => "iam:PutRolePolicy",
-            "iam:DeleteRolePolicy" => "iam:DeleteRolePolicy",
-            "iam:PutRolePermissionsBoundary" => "iam:PutRolePermissionsBoundary",
-            "sts:AssumeRole" => "sts:AssumeRole",
-            // GetCallerIdentity needs no permission (AWS: "No permissions are required").
-            "sts:GetCallerIdentity" => return None,
-            other => panic!("no action known for {other}: add it to this table and to the policy"),
-        })
-    };
     let o = run(&[
         "iam-policy",
         "--for",
@@ -943,12 +902,18 @@ async fn iam_policy_covers_every_call_the_commands_make() {
         &format!("s3://{bucket}/c"),
         "--issuer",
         &issuer,
+        "--policy-arn",
+        &boundary,
+        "--permissions-boundary",
+        &boundary,
+        "--assume-role",
+        &format!("arn:aws:iam::{}:role/admin", acct.id),
     ]);
     let policy = json(&o);
     let granted = common::allowed_actions(&policy);
     assert!(calls.len() >= 30, "too few calls observed: {calls:?}");
     for c in &calls {
-        if let Some(a) = action(c) {
+        if let Some(a) = common::iam_action(c) {
             assert!(
                 granted.contains(&a.to_string()),
                 "{c} needs {a}, which the policy does not grant"

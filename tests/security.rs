@@ -438,3 +438,166 @@ async fn a_provider_made_by_another_tool_is_never_adopted_or_deleted_without_for
         .await
         .is_ok());
 }
+
+async fn block_public_access(s3: &aws_sdk_s3::Client, bucket: &str) -> (bool, bool, bool, bool) {
+    let c = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let c = c.public_access_block_configuration().unwrap();
+    (
+        c.block_public_acls().unwrap_or(false),
+        c.ignore_public_acls().unwrap_or(false),
+        c.block_public_policy().unwrap_or(false),
+        c.restrict_public_buckets().unwrap_or(false),
+    )
+}
+
+/// On a bucket with all Block Public Access switches on and an old `Principal: *` statement,
+/// `publish --create-bucket` switched two of them off (making the old statement live), kept it,
+/// and tagged the bucket as irsa-issuer's. Now it refuses and changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn create_bucket_never_revives_old_public_grants_or_claims_a_bucket() {
+    let a = common::Account::new("us-east-1").await;
+    let s3 = a.s3().await;
+    let bucket = common::bucket_name("oldgrant");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let old = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"OldWebsite","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    );
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(&old)
+        .send()
+        .await
+        .unwrap();
+    let key = common::fixture("rsa2048.pub");
+    let o = a.run(&[
+        "publish",
+        "--to",
+        &format!("s3://{bucket}/c1"),
+        "--key",
+        key.to_str().unwrap(),
+        "--create-bucket",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("OldWebsite"), "{}", stderr(&o));
+    assert_eq!(
+        block_public_access(&s3, &bucket).await,
+        (true, true, true, true)
+    );
+    assert!(s3
+        .get_bucket_tagging()
+        .bucket(&bucket)
+        .send()
+        .await
+        .is_err());
+    // acl mode would revive old object ACLs: refused too.
+    let o = a.run(&[
+        "publish",
+        "--to",
+        &format!("s3://{bucket}/c1"),
+        "--key",
+        key.to_str().unwrap(),
+        "--create-bucket",
+        "--public-access",
+        "acl",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("ACLs"), "{}", stderr(&o));
+    let own = s3
+        .get_bucket_ownership_controls()
+        .bucket(&bucket)
+        .send()
+        .await;
+    assert!(own
+        .map(|o| format!("{:?}", o).contains("ObjectWriter"))
+        .map(|w| !w)
+        .unwrap_or(true));
+}
+
+/// `destroy` deleted the bucket while a provider still trusted the issuer: S3 names are global,
+/// so whoever re-creates it serves their own JWKS under the same issuer, and assumes every role
+/// that trusts that provider. Now the bucket is kept unless --delete-bucket, which itself
+/// refuses while a provider for the issuer remains; the switches it relaxed go back on.
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_keeps_the_bucket_while_anything_may_trust_it() {
+    let a = common::Account::new("us-east-1").await;
+    let bucket = common::bucket_name("keep");
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("c.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "target = \"s3://{bucket}/c1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n",
+            "e".repeat(40)
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s3 = a.s3().await;
+    assert_eq!(
+        block_public_access(&s3, &bucket).await,
+        (true, true, false, false)
+    );
+    // The provider is taken out of irsa-issuer's hands (another tool now owns it).
+    let iam = a.iam().await;
+    let provider = format!(
+        "arn:aws:iam::{}:oidc-provider/s3.us-east-1.amazonaws.com/{bucket}/c1",
+        a.id
+    );
+    iam.untag_open_id_connect_provider()
+        .open_id_connect_provider_arn(&provider)
+        .tag_keys("managed-by")
+        .tag_keys("irsa-issuer/issuer")
+        .send()
+        .await
+        .unwrap();
+    let o = a.run(&["destroy", "-f", f, "--yes", "--delete-bucket"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = common::stdout(&o);
+    assert!(out.contains("still trusts this issuer"), "{out}");
+    assert!(
+        s3.head_bucket().bucket(&bucket).send().await.is_ok(),
+        "the bucket was deleted while a provider trusts it"
+    );
+    assert!(iam
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(&provider)
+        .send()
+        .await
+        .is_ok());
+    // Kept, the bucket is private again: the statement is gone and the switches are back on.
+    assert_eq!(
+        block_public_access(&s3, &bucket).await,
+        (true, true, true, true)
+    );
+    let policy = s3.get_bucket_policy().bucket(&bucket).send().await;
+    assert!(policy.is_err(), "{policy:?}");
+    // Once no provider remains, --delete-bucket deletes it.
+    iam.delete_open_id_connect_provider()
+        .open_id_connect_provider_arn(&provider)
+        .send()
+        .await
+        .unwrap();
+    let o = a.run(&["destroy", "-f", f, "--yes", "--delete-bucket"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(s3.head_bucket().bucket(&bucket).send().await.is_err());
+}

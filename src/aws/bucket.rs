@@ -10,7 +10,13 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::aws::names::{Partition, S3Location};
-use crate::aws::provider::MANAGED_TAG;
+use crate::aws::owner::{with_owner_tags, Owner};
+
+/// The tag recording the Block Public Access switches irsa-issuer turned off (names separated
+/// by spaces), so that `destroy` turns exactly those back on.
+pub const RELAXED_TAG: &str = "irsa-issuer/relaxed-block-public-access";
+/// The tag recording the Object Ownership irsa-issuer replaced to let ACLs apply.
+pub const OWNERSHIP_TAG: &str = "irsa-issuer/object-ownership-was";
 
 /// How the documents are made public.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -27,6 +33,20 @@ pub enum PublicAccess {
 /// Why a bucket change could not be planned.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BucketError {
+    /// Relaxing Block Public Access would make other public grants live.
+    #[error("turning off BlockPublicPolicy and RestrictPublicBuckets on {bucket} would make its other public statements live too ({grants}); remove them, or allow it with --allow-public-grants (s3.allow_public_grants = true in the file) if they are meant to be public")]
+    WouldExposePolicy {
+        /// The bucket.
+        bucket: String,
+        /// The other public statements (Sids, or their resources).
+        grants: String,
+    },
+    /// Letting ACLs apply on a bucket irsa-issuer did not create would revive old ACLs.
+    #[error("letting ACLs apply on {bucket} (Object Ownership ObjectWriter, BlockPublicAcls and IgnorePublicAcls off) would make the ACLs of every object already in it apply again, public ones included; irsa-issuer did not create this bucket. Use --public-access policy, or allow it with --allow-public-grants (s3.allow_public_grants = true in the file)")]
+    WouldExposeAcls {
+        /// The bucket.
+        bucket: String,
+    },
     /// The existing policy is not JSON we can merge into.
     #[error("the bucket policy of {bucket} is not a JSON policy document ({reason}); fix it by hand, or publish with --public-access none")]
     BadPolicy {
@@ -91,6 +111,15 @@ pub enum BucketChange {
         /// The whole document.
         document: String,
     },
+    /// Disable ACLs again (Object Ownership `BucketOwnerEnforced`).
+    EnforceOwner,
+    /// Remove irsa-issuer's record tags, keeping the others.
+    RemoveTags {
+        /// The keys removed.
+        keys: Vec<String>,
+        /// The tags left (none: the tag set is deleted).
+        remaining: BTreeMap<String, String>,
+    },
 }
 
 impl BucketChange {
@@ -105,6 +134,8 @@ impl BucketChange {
             ),
             Self::AllowAcls => "~ Object Ownership: ObjectWriter (ACLs apply)".to_string(),
             Self::Policy { .. } => "~ bucket policy: public read of the two documents".to_string(),
+            Self::EnforceOwner => "~ Object Ownership: BucketOwnerEnforced (ACLs no longer apply)".to_string(),
+            Self::RemoveTags { keys, .. } => format!("- bucket tags {}", keys.join(", ")),
         }
     }
 }
@@ -217,9 +248,82 @@ pub struct BucketWanted {
     pub tags: BTreeMap<String, String>,
     /// The statement that makes the documents public (for [`PublicAccess::Policy`]).
     pub statement: Value,
+    /// The issuer publishing there: a bucket irsa-issuer creates is tagged as this issuer's.
+    pub issuer: String,
+    /// Relax Block Public Access even when other public grants would become live.
+    pub allow_public_grants: bool,
+}
+
+/// The public statements of `policy` other than `sid`: `Allow` to everyone (`"*"`,
+/// `{"AWS": "*"}`), which Block Public Access stops from applying.
+pub fn other_public_statements(policy: Option<&str>, sid: &str) -> Vec<String> {
+    let Some(doc) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+        return Vec::new();
+    };
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let everyone = |p: &Value| match p {
+        Value::String(s) => s == "*",
+        Value::Object(o) => o.get("AWS").is_some_and(|a| match a {
+            Value::String(s) => s == "*",
+            Value::Array(v) => v.iter().any(|x| x == "*"),
+            _ => false,
+        }),
+        _ => false,
+    };
+    statements
+        .iter()
+        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .filter(|s| s.get("Principal").is_some_and(everyone))
+        .filter(|s| s.get("Sid").and_then(Value::as_str) != Some(sid))
+        .map(|s| match s.get("Sid").and_then(Value::as_str) {
+            Some(sid) => format!("statement {sid}"),
+            None => format!(
+                "a statement on {}",
+                s.get("Resource").unwrap_or(&Value::Null)
+            ),
+        })
+        .collect()
+}
+
+fn switch_names(before: &PublicAccessBlock, after: &PublicAccessBlock) -> Vec<&'static str> {
+    [
+        (
+            "BlockPublicAcls",
+            before.block_public_acls,
+            after.block_public_acls,
+        ),
+        (
+            "IgnorePublicAcls",
+            before.ignore_public_acls,
+            after.ignore_public_acls,
+        ),
+        (
+            "BlockPublicPolicy",
+            before.block_public_policy,
+            after.block_public_policy,
+        ),
+        (
+            "RestrictPublicBuckets",
+            before.restrict_public_buckets,
+            after.restrict_public_buckets,
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, b, a)| *b && !*a)
+    .map(|(n, _, _)| n)
+    .collect()
 }
 
 /// The changes that turn `actual` into what `wanted` needs, in the order they must be made.
+///
+/// Only a bucket irsa-issuer creates gets its ownership tags; an existing one is never claimed.
+/// Block Public Access is relaxed only in the switches the mode needs, and refused when that
+/// would make other public grants live (unless allowed). The switches turned off, and an
+/// Object Ownership replaced, are recorded in tags so that `destroy` restores exactly them.
 pub fn plan(
     bucket: &str,
     actual: &BucketState,
@@ -231,11 +335,11 @@ pub fn plan(
             region: wanted.region.clone(),
         });
     }
+    let owner = Owner::of(&actual.tags, &wanted.issuer);
     let mut tags = actual.tags.clone();
-    tags.extend(wanted.tags.clone());
-    tags.insert(MANAGED_TAG.0.into(), MANAGED_TAG.1.into());
-    if tags != actual.tags {
-        changes.push(BucketChange::Tags { tags });
+    if !actual.exists || owner == Owner::This {
+        tags = with_owner_tags(tags, &wanted.issuer);
+        tags.extend(wanted.tags.clone());
     }
     // A new bucket gets AWS's default: all four switches on.
     let current = actual.public_access_block.unwrap_or(if actual.exists {
@@ -260,6 +364,41 @@ pub fn plan(
         }
         PublicAccess::None => {}
     }
+    let enforced = actual
+        .object_ownership
+        .as_deref()
+        .is_none_or(|o| o == "BucketOwnerEnforced");
+    let allow_acls = wanted.public_access == PublicAccess::Acl && enforced;
+    check_exposure(
+        bucket,
+        actual,
+        wanted,
+        owner,
+        relaxed != current || allow_acls,
+    )?;
+    let turned_off = switch_names(&current, &relaxed);
+    if !turned_off.is_empty() {
+        let mut all: Vec<&str> = tags
+            .get(RELAXED_TAG)
+            .map(|t| t.split(' ').collect())
+            .unwrap_or_default();
+        all.extend(turned_off);
+        all.sort_unstable();
+        all.dedup();
+        tags.insert(RELAXED_TAG.into(), all.join(" "));
+    }
+    if allow_acls {
+        tags.insert(
+            OWNERSHIP_TAG.into(),
+            actual
+                .object_ownership
+                .clone()
+                .unwrap_or_else(|| "BucketOwnerEnforced".into()),
+        );
+    }
+    if tags != actual.tags {
+        changes.push(BucketChange::Tags { tags });
+    }
     if relaxed != current {
         changes.push(BucketChange::PublicAccessBlock { config: relaxed });
     }
@@ -271,18 +410,106 @@ pub fn plan(
                 changes.push(BucketChange::Policy { document });
             }
         }
-        PublicAccess::Acl => {
-            let enforced = actual
-                .object_ownership
-                .as_deref()
-                .is_none_or(|o| o == "BucketOwnerEnforced");
-            if enforced {
-                changes.push(BucketChange::AllowAcls);
-            }
-        }
-        PublicAccess::None => {}
+        PublicAccess::Acl if allow_acls => changes.push(BucketChange::AllowAcls),
+        PublicAccess::Acl | PublicAccess::None => {}
     }
     Ok(changes)
+}
+
+/// Refuses a change of Block Public Access or Object Ownership that would make other public
+/// grants apply, unless allowed.
+fn check_exposure(
+    bucket: &str,
+    actual: &BucketState,
+    wanted: &BucketWanted,
+    owner: Owner,
+    relaxing: bool,
+) -> Result<(), BucketError> {
+    if !relaxing || wanted.allow_public_grants || !actual.exists {
+        return Ok(());
+    }
+    match wanted.public_access {
+        PublicAccess::Policy => {
+            let sid = wanted
+                .statement
+                .get("Sid")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let others = other_public_statements(actual.policy.as_deref(), sid);
+            if !others.is_empty() {
+                return Err(BucketError::WouldExposePolicy {
+                    bucket: bucket.into(),
+                    grants: others.join(", "),
+                });
+            }
+        }
+        PublicAccess::Acl if owner != Owner::This => {
+            return Err(BucketError::WouldExposeAcls {
+                bucket: bucket.into(),
+            })
+        }
+        PublicAccess::Acl | PublicAccess::None => {}
+    }
+    Ok(())
+}
+
+/// What `destroy` changes on a bucket it keeps, once this prefix's statement is gone: the
+/// Block Public Access switches irsa-issuer turned off go back on when no other public
+/// statement needs them (policy switches) and no other object could carry a public ACL (ACL
+/// switches, Object Ownership); the record tags go when everything they record is restored.
+pub fn restore(
+    actual: &BucketState,
+    policy_after: Option<&str>,
+    other_objects: usize,
+) -> Vec<BucketChange> {
+    let mut changes = Vec::new();
+    let mut tags = actual.tags.clone();
+    let current = actual.public_access_block.unwrap_or_default();
+    let mut restored = current;
+    let mut still_off = Vec::new();
+    let policy_free = other_public_statements(policy_after, "").is_empty();
+    if let Some(record) = actual.tags.get(RELAXED_TAG) {
+        for name in record.split(' ') {
+            let (slot, free) = match name {
+                "BlockPublicPolicy" => (&mut restored.block_public_policy, policy_free),
+                "RestrictPublicBuckets" => (&mut restored.restrict_public_buckets, policy_free),
+                "BlockPublicAcls" => (&mut restored.block_public_acls, other_objects == 0),
+                "IgnorePublicAcls" => (&mut restored.ignore_public_acls, other_objects == 0),
+                _ => continue,
+            };
+            if free {
+                *slot = true;
+            } else {
+                still_off.push(name);
+            }
+        }
+        if still_off.is_empty() {
+            tags.remove(RELAXED_TAG);
+        } else {
+            tags.insert(RELAXED_TAG.into(), still_off.join(" "));
+        }
+    }
+    if actual.tags.get(OWNERSHIP_TAG).map(String::as_str) == Some("BucketOwnerEnforced")
+        && other_objects == 0
+    {
+        changes.push(BucketChange::EnforceOwner);
+        tags.remove(OWNERSHIP_TAG);
+    }
+    if restored != current {
+        changes.insert(0, BucketChange::PublicAccessBlock { config: restored });
+    }
+    if tags != actual.tags {
+        changes.push(BucketChange::RemoveTags {
+            keys: actual
+                .tags
+                .keys()
+                .filter(|k| !tags.contains_key(*k))
+                .cloned()
+                .collect(),
+            remaining: tags,
+        });
+    }
+    changes
 }
 
 #[cfg(test)]
@@ -312,6 +539,8 @@ mod tests {
             region: "eu-west-1".into(),
             public_access: mode,
             tags: BTreeMap::new(),
+            issuer: "https://s3.eu-west-1.amazonaws.com/bkt/c1".into(),
+            allow_public_grants: false,
             statement: public_read_statement(
                 Partition::Aws,
                 &loc(),
@@ -428,5 +657,126 @@ mod tests {
         assert_eq!(plan("bkt", &st, &w).unwrap(), vec![]);
         let none = wanted(PublicAccess::None);
         assert_eq!(plan("bkt", &st, &none).unwrap(), vec![]);
+    }
+
+    fn bpa_all_on() -> PublicAccessBlock {
+        PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        }
+    }
+
+    /// An existing bucket, all switches on, with an old `Principal: *` statement on bucket/*:
+    /// `--create-bucket` switched BlockPublicPolicy and RestrictPublicBuckets off (making that
+    /// old statement live), kept it, and tagged the bucket as irsa-issuer's.
+    #[test]
+    fn an_existing_bucket_with_other_public_grants_is_not_exposed_or_claimed() {
+        let old = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OldWebsite","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/*"}]}"#;
+        let actual = BucketState {
+            exists: true,
+            public_access_block: Some(bpa_all_on()),
+            policy: Some(old.into()),
+            tags: [("team".to_string(), "web".to_string())].into(),
+            object_ownership: Some("BucketOwnerEnforced".into()),
+        };
+        let w = wanted(PublicAccess::Policy);
+        let e = plan("bkt", &actual, &w).unwrap_err();
+        assert!(e.to_string().contains("OldWebsite"), "{e}");
+        // Allowed explicitly: relaxed, recorded, but never claimed as irsa-issuer's.
+        let allowed = BucketWanted {
+            allow_public_grants: true,
+            ..w
+        };
+        let p = plan("bkt", &actual, &allowed).unwrap();
+        let tags = p
+            .iter()
+            .find_map(|c| match c {
+                BucketChange::Tags { tags } => Some(tags.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(!tags.contains_key("managed-by"), "{tags:?}");
+        assert_eq!(tags[RELAXED_TAG], "BlockPublicPolicy RestrictPublicBuckets");
+        assert_eq!(tags["team"], "web");
+        // Without other grants, relaxing is fine, and still no ownership tag.
+        let clean = BucketState {
+            policy: None,
+            ..actual.clone()
+        };
+        let p = plan("bkt", &clean, &wanted(PublicAccess::Policy)).unwrap();
+        assert!(!p
+            .iter()
+            .any(|c| matches!(c, BucketChange::Tags { tags } if tags.contains_key("managed-by"))));
+    }
+
+    /// In acl mode it switched Object Ownership from BucketOwnerEnforced to ObjectWriter,
+    /// reviving old ACLs.
+    #[test]
+    fn acls_are_not_revived_on_a_bucket_irsa_issuer_did_not_create() {
+        let actual = BucketState {
+            exists: true,
+            public_access_block: Some(bpa_all_on()),
+            object_ownership: Some("BucketOwnerEnforced".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            plan("bkt", &actual, &wanted(PublicAccess::Acl)),
+            Err(BucketError::WouldExposeAcls { .. })
+        ));
+        // One this issuer created may.
+        let ours = BucketState {
+            tags: with_owner_tags(BTreeMap::new(), &wanted(PublicAccess::Acl).issuer),
+            ..actual
+        };
+        let p = plan("bkt", &ours, &wanted(PublicAccess::Acl)).unwrap();
+        assert!(p.contains(&BucketChange::AllowAcls));
+    }
+
+    #[test]
+    fn restore_turns_back_on_only_what_was_turned_off_and_nothing_else_needs() {
+        let relaxed = PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: false,
+            block_public_policy: false,
+            restrict_public_buckets: false,
+        };
+        let state = BucketState {
+            exists: true,
+            public_access_block: Some(relaxed),
+            policy: None,
+            tags: [
+                (
+                    RELAXED_TAG.to_string(),
+                    "BlockPublicPolicy RestrictPublicBuckets".to_string(),
+                ),
+                ("team".to_string(), "x".to_string()),
+            ]
+            .into(),
+            object_ownership: None,
+        };
+        let changes = restore(&state, None, 0);
+        assert_eq!(
+            changes[0],
+            BucketChange::PublicAccessBlock {
+                config: PublicAccessBlock {
+                    ignore_public_acls: false,
+                    ..bpa_all_on()
+                }
+            }
+        );
+        assert!(
+            matches!(&changes[1], BucketChange::RemoveTags { keys, remaining } if keys == &[RELAXED_TAG.to_string()] && remaining["team"] == "x")
+        );
+        // Another cluster's public statement still needs the policy switches off.
+        let other = r#"{"Statement":[{"Sid":"IrsaIssuerPublicReadabc","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/c2/keys.json"}]}"#;
+        assert!(restore(&state, Some(other), 0).is_empty());
+        // Nothing recorded: nothing restored.
+        let untouched = BucketState {
+            tags: BTreeMap::new(),
+            ..state
+        };
+        assert!(restore(&untouched, None, 0).is_empty());
     }
 }

@@ -1,9 +1,19 @@
-//! The least-privilege IAM policy the principal running irsa-issuer needs, per command.
+//! The least-privilege IAM policy the principal running irsa-issuer needs, per command, pure.
+//!
+//! Scoped so that the principal can do what the file says and nothing more: S3 to the bucket and
+//! prefix; providers to the issuer's provider and to providers tagged for this issuer; roles to
+//! the role path irsa-issuer creates them under (`/irsa/`), to roles tagged for this issuer, to
+//! the managed policies the file attaches (`iam:PolicyARN`), with inline policies only under a
+//! required permissions boundary (`iam:PermissionsBoundary`), and `sts:AssumeRole` only on the
+//! file's roles. Without those limits, `CreateRole` + `AttachRolePolicy` (or `PutRolePolicy`, or
+//! `UpdateAssumeRolePolicy` on an existing role) and `sts:AssumeRole` are a path to
+//! administrator.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::aws::names::{Partition, S3Location};
+use crate::aws::owner::{MANAGED_TAG, OWNER_TAG};
 use crate::oidc::issuer::IssuerUrl;
 
 /// What the principal will run.
@@ -20,8 +30,8 @@ pub enum Capability {
     Role,
     /// `--assume-role` into other accounts.
     AssumeRole,
-    /// `destroy`: delete the documents, and the bucket when irsa-issuer made it (the provider
-    /// and role deletions are in `provider` and `role`).
+    /// `destroy`: delete the documents, restore the bucket's Block Public Access, and delete the
+    /// bucket with --delete-bucket (the provider and role deletions are in `provider` and `role`).
     Destroy,
 }
 
@@ -41,108 +51,336 @@ pub const BUCKET_ACTIONS: &[&str] = &[
     "s3:GetBucketOwnershipControls",
     "s3:PutBucketOwnershipControls",
 ];
-/// IAM actions for the OIDC provider.
-pub const PROVIDER_ACTIONS: &[&str] = &[
-    "iam:GetOpenIDConnectProvider",
-    "iam:CreateOpenIDConnectProvider",
+/// S3 actions for `destroy`.
+pub const DESTROY_BUCKET_ACTIONS: &[&str] = &[
+    "s3:ListBucket",
+    "s3:GetBucketLocation",
+    "s3:GetBucketTagging",
+    "s3:PutBucketTagging",
+    "s3:GetBucketPolicy",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:GetBucketOwnershipControls",
+    "s3:PutBucketOwnershipControls",
+    "s3:DeleteBucket",
+];
+/// IAM actions that only read.
+pub const ROLE_READ_ACTIONS: &[&str] = &[
+    "iam:GetRole",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:ListRoleTags",
+];
+/// IAM actions that change or delete a role irsa-issuer owns.
+pub const ROLE_MANAGE_ACTIONS: &[&str] = &[
+    "iam:UpdateRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:DeleteRole",
+];
+/// IAM actions that change or delete a provider irsa-issuer owns.
+pub const PROVIDER_MANAGE_ACTIONS: &[&str] = &[
     "iam:UpdateOpenIDConnectProviderThumbprint",
     "iam:AddClientIDToOpenIDConnectProvider",
     "iam:RemoveClientIDFromOpenIDConnectProvider",
-    "iam:TagOpenIDConnectProvider",
     "iam:DeleteOpenIDConnectProvider",
 ];
 
-/// IAM actions for roles.
-pub const ROLE_ACTIONS: &[&str] = &[
-    "iam:GetRole",
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "iam:UpdateRole",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:TagRole",
-    "iam:ListAttachedRolePolicies",
-    "iam:AttachRolePolicy",
-    "iam:DetachRolePolicy",
-    "iam:ListRolePolicies",
-    "iam:GetRolePolicy",
-    "iam:PutRolePolicy",
-    "iam:DeleteRolePolicy",
-    "iam:PutRolePermissionsBoundary",
-];
+/// What the policy is scoped to.
+#[derive(Debug, Clone, Default)]
+pub struct Scope<'a> {
+    /// The bucket and prefix (else any bucket).
+    pub location: Option<&'a S3Location>,
+    /// The issuer (else any provider irsa-issuer tagged, and no owner condition).
+    pub issuer: Option<&'a IssuerUrl>,
+    /// The IAM path roles live under.
+    pub role_path: &'a str,
+    /// The managed policies roles may have attached.
+    pub policy_arns: Vec<String>,
+    /// The permissions boundaries roles carry (inline policies are granted only under one).
+    pub permissions_boundaries: Vec<String>,
+    /// The roles to assume in other accounts.
+    pub assume_roles: Vec<String>,
+}
 
-/// The policy document for `caps`, scoped to `location` and `issuer` when given (else `*`).
+/// The policy, and what the user should know about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunnerPolicy {
+    /// The document.
+    pub document: Value,
+    /// Notes: permissions left out, and why.
+    pub notes: Vec<String>,
+}
+
+/// Why a policy cannot be printed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RunnerPolicyError {
+    /// `assume-role` without roles.
+    #[error("`--for assume-role` needs the roles to assume: -f FILE (its [[accounts]]) or --assume-role ARN (repeatable); sts:AssumeRole on every role would let this principal assume any role that trusts its account")]
+    NoRolesToAssume,
+}
+
+fn stmt(sid: &str, actions: &[&str], resource: Value, condition: Option<Value>) -> Value {
+    let mut s = json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource});
+    if let Some(c) = condition {
+        s["Condition"] = c;
+    }
+    s
+}
+
+/// A condition block from `("Operator key", value)` pairs, grouped by operator.
+fn condition(pairs: &[(String, Value)]) -> Value {
+    let mut ops: Map<String, Value> = Map::new();
+    for (key, value) in pairs {
+        let (op, key) = key.split_once(' ').unwrap_or(("StringEquals", key));
+        let entry = ops.entry(op.to_string()).or_insert_with(|| json!({}));
+        entry[key] = value.clone();
+    }
+    Value::Object(ops)
+}
+
+fn one_or_many(v: &[String]) -> Value {
+    match v {
+        [one] => json!(one),
+        many => json!(many),
+    }
+}
+
+/// The policy document for `caps` within `scope`.
 pub fn policy(
     caps: &[Capability],
     partition: Partition,
-    location: Option<&S3Location>,
-    issuer: Option<&IssuerUrl>,
-) -> Value {
+    scope: &Scope,
+) -> Result<RunnerPolicy, RunnerPolicyError> {
+    let mut statements = Vec::new();
+    let mut notes = Vec::new();
+    s3_statements(caps, partition, scope, &mut statements);
+    if caps.contains(&Capability::Provider) {
+        provider_statements(partition, scope, &mut statements);
+    }
+    if caps.contains(&Capability::Role) {
+        role_statements(partition, scope, &mut statements, &mut notes);
+    }
+    if caps.contains(&Capability::AssumeRole) {
+        if scope.assume_roles.is_empty() {
+            return Err(RunnerPolicyError::NoRolesToAssume);
+        }
+        statements.push(stmt(
+            "IrsaIssuerAssumeRole",
+            &["sts:AssumeRole"],
+            one_or_many(&scope.assume_roles),
+            None,
+        ));
+    }
+    Ok(RunnerPolicy {
+        document: json!({"Version": "2012-10-17", "Statement": statements}),
+        notes,
+    })
+}
+
+fn s3_statements(caps: &[Capability], partition: Partition, scope: &Scope, out: &mut Vec<Value>) {
     let p = partition.as_str();
-    let bucket_arn = location.map_or_else(
+    let bucket_arn = scope.location.map_or_else(
         || format!("arn:{p}:s3:::*"),
         |l| format!("arn:{p}:s3:::{}", l.bucket),
     );
-    let objects_arn = match location {
+    let objects_arn = match scope.location {
         Some(l) if !l.prefix.is_empty() => format!("arn:{p}:s3:::{}/{}/*", l.bucket, l.prefix),
         Some(l) => format!("arn:{p}:s3:::{}/*", l.bucket),
         None => format!("arn:{p}:s3:::*/*"),
     };
-    let provider_arn = issuer.map_or_else(
-        || format!("arn:{p}:iam::*:oidc-provider/*"),
-        |i| format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
-    );
-    let mut statements = Vec::new();
-    let stmt = |sid: &str, actions: &[&str], resource: &str| json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource});
     if caps.contains(&Capability::Publish) || caps.contains(&Capability::Bucket) {
-        statements.push(stmt(
+        out.push(stmt(
             "IrsaIssuerPublishObjects",
             PUBLISH_OBJECT_ACTIONS,
-            &objects_arn,
+            json!(objects_arn),
+            None,
         ));
-        statements.push(stmt(
+        out.push(stmt(
             "IrsaIssuerPublishBucket",
             PUBLISH_BUCKET_ACTIONS,
-            &bucket_arn,
+            json!(bucket_arn),
+            None,
         ));
     }
     if caps.contains(&Capability::Bucket) {
-        statements.push(stmt("IrsaIssuerBucketSetup", BUCKET_ACTIONS, &bucket_arn));
-    }
-    if caps.contains(&Capability::Provider) {
-        statements.push(stmt(
-            "IrsaIssuerOidcProvider",
-            PROVIDER_ACTIONS,
-            &provider_arn,
-        ));
-    }
-    if caps.contains(&Capability::Role) {
-        statements.push(stmt(
-            "IrsaIssuerRoles",
-            ROLE_ACTIONS,
-            &format!("arn:{p}:iam::*:role/*"),
+        out.push(stmt(
+            "IrsaIssuerBucketSetup",
+            BUCKET_ACTIONS,
+            json!(bucket_arn),
+            None,
         ));
     }
     if caps.contains(&Capability::Destroy) {
-        statements.push(stmt(
+        out.push(stmt(
             "IrsaIssuerDestroyObjects",
-            &["s3:DeleteObject"],
-            &objects_arn,
+            &["s3:GetObject", "s3:DeleteObject"],
+            json!(objects_arn),
+            None,
         ));
-        statements.push(stmt(
+        out.push(stmt(
             "IrsaIssuerDestroyBucket",
-            &[
-                "s3:DeleteBucket",
-                "s3:DeleteBucketPolicy",
-                "s3:PutBucketPolicy",
-                "s3:ListBucket",
-            ],
-            &bucket_arn,
+            DESTROY_BUCKET_ACTIONS,
+            json!(bucket_arn),
+            None,
         ));
     }
-    if caps.contains(&Capability::AssumeRole) {
-        statements.push(stmt("IrsaIssuerAssumeRole", &["sts:AssumeRole"], "*"));
+}
+
+/// Conditions that the tags (`aws:RequestTag` or `aws:ResourceTag`) name irsa-issuer, and this
+/// issuer when known, as the owner.
+fn owner_tags(kind: &str, scope: &Scope) -> Vec<(String, Value)> {
+    let mut c = vec![(
+        format!("StringEquals aws:{kind}/{}", MANAGED_TAG.0),
+        json!(MANAGED_TAG.1),
+    )];
+    if let Some(i) = scope.issuer {
+        c.push((
+            format!("StringEquals aws:{kind}/{OWNER_TAG}"),
+            json!(i.as_str()),
+        ));
     }
-    json!({"Version": "2012-10-17", "Statement": statements})
+    c
+}
+
+fn request_tags(scope: &Scope) -> Vec<(String, Value)> {
+    owner_tags("RequestTag", scope)
+}
+
+fn resource_tags(scope: &Scope) -> Vec<(String, Value)> {
+    owner_tags("ResourceTag", scope)
+}
+
+/// Condition: the resource carries no managed-by tag yet (tagging at creation).
+fn untagged() -> (String, Value) {
+    (
+        format!("Null aws:ResourceTag/{}", MANAGED_TAG.0),
+        json!("true"),
+    )
+}
+
+fn provider_statements(partition: Partition, scope: &Scope, out: &mut Vec<Value>) {
+    let p = partition.as_str();
+    let arn = scope.issuer.map_or_else(
+        || format!("arn:{p}:iam::*:oidc-provider/*"),
+        |i| format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
+    );
+    out.push(stmt(
+        "IrsaIssuerProviderRead",
+        &["iam:GetOpenIDConnectProvider"],
+        json!(arn),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerProviderCreate",
+        &["iam:CreateOpenIDConnectProvider"],
+        json!(arn),
+        Some(condition(&request_tags(scope))),
+    ));
+    // Tagging on create: the provider has no tags yet.
+    let mut on_create = request_tags(scope);
+    on_create.push(untagged());
+    out.push(stmt(
+        "IrsaIssuerProviderTagOnCreate",
+        &["iam:TagOpenIDConnectProvider"],
+        json!(arn),
+        Some(condition(&on_create)),
+    ));
+    let mut manage = PROVIDER_MANAGE_ACTIONS.to_vec();
+    manage.push("iam:TagOpenIDConnectProvider");
+    out.push(stmt(
+        "IrsaIssuerProviderManage",
+        &manage,
+        json!(arn),
+        Some(condition(&resource_tags(scope))),
+    ));
+}
+
+fn role_statements(
+    partition: Partition,
+    scope: &Scope,
+    out: &mut Vec<Value>,
+    notes: &mut Vec<String>,
+) {
+    let p = partition.as_str();
+    let path = if scope.role_path.is_empty() {
+        "/"
+    } else {
+        scope.role_path
+    };
+    let roles = format!("arn:{p}:iam::*:role{path}*");
+    if path == "/" {
+        notes.push("the role path is /: role permissions cannot be narrowed to irsa-issuer's roles by path, only by tags; create roles under a path of their own (iam.role_path, default /irsa/)".into());
+    }
+    let boundary = (!scope.permissions_boundaries.is_empty()).then(|| {
+        (
+            "StringEquals iam:PermissionsBoundary".to_string(),
+            one_or_many(&scope.permissions_boundaries),
+        )
+    });
+    out.push(stmt(
+        "IrsaIssuerRoleRead",
+        ROLE_READ_ACTIONS,
+        json!(roles),
+        None,
+    ));
+    let mut create = request_tags(scope);
+    create.extend(boundary.clone());
+    out.push(stmt(
+        "IrsaIssuerRoleCreate",
+        &["iam:CreateRole"],
+        json!(roles),
+        Some(condition(&create)),
+    ));
+    let mut on_create = request_tags(scope);
+    on_create.push(untagged());
+    out.push(stmt(
+        "IrsaIssuerRoleTagOnCreate",
+        &["iam:TagRole"],
+        json!(roles),
+        Some(condition(&on_create)),
+    ));
+    let mut manage = ROLE_MANAGE_ACTIONS.to_vec();
+    manage.push("iam:TagRole");
+    out.push(stmt(
+        "IrsaIssuerRoleManage",
+        &manage,
+        json!(roles),
+        Some(condition(&resource_tags(scope))),
+    ));
+    if scope.policy_arns.is_empty() {
+        notes.push("no managed policy given (--policy-arn, or policy_arns in the file): AttachRolePolicy is not granted".into());
+    } else {
+        let mut attach = resource_tags(scope);
+        attach.push((
+            "ArnEquals iam:PolicyARN".to_string(),
+            one_or_many(&scope.policy_arns),
+        ));
+        attach.extend(boundary.clone());
+        out.push(stmt(
+            "IrsaIssuerRoleAttach",
+            &["iam:AttachRolePolicy"],
+            json!(roles),
+            Some(condition(&attach)),
+        ));
+    }
+    match boundary {
+        Some(b) => {
+            let mut bounded = resource_tags(scope);
+            bounded.push(b);
+            out.push(stmt(
+                "IrsaIssuerRoleBounded",
+                &["iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"],
+                json!(roles),
+                Some(condition(&bounded)),
+            ));
+        }
+        None => notes.push("no permissions boundary given (--permissions-boundary, or permissions_boundary in the file): PutRolePolicy (inline policies) is not granted, since an inline policy can grant anything and this principal could then assume the role".into()),
+    }
 }
 
 #[cfg(test)]
@@ -156,11 +394,16 @@ mod tests {
         let v = policy(
             &[Capability::Publish, Capability::Provider],
             Partition::Aws,
-            Some(&loc),
-            Some(&i),
-        );
+            &Scope {
+                location: Some(&loc),
+                issuer: Some(&i),
+                role_path: "/irsa/",
+                ..Scope::default()
+            },
+        )
+        .unwrap()
+        .document;
         let st = v["Statement"].as_array().unwrap();
-        assert_eq!(st.len(), 3);
         assert_eq!(st[0]["Resource"], "arn:aws:s3:::bkt/c1/*");
         assert_eq!(st[1]["Resource"], "arn:aws:s3:::bkt");
         assert_eq!(
@@ -168,5 +411,17 @@ mod tests {
             "arn:aws:iam::*:oidc-provider/s3.eu-west-1.amazonaws.com/bkt/c1"
         );
         assert!(!v.to_string().contains("s3:CreateBucket"));
+        assert_eq!(
+            st[3]["Condition"]["StringEquals"]["aws:RequestTag/irsa-issuer/issuer"],
+            i.as_str()
+        );
+    }
+
+    #[test]
+    fn assume_role_needs_the_roles() {
+        assert_eq!(
+            policy(&[Capability::AssumeRole], Partition::Aws, &Scope::default()),
+            Err(RunnerPolicyError::NoRolesToAssume)
+        );
     }
 }

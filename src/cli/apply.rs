@@ -92,6 +92,12 @@ pub struct DestroyArgs {
     /// Also delete the key directory's keys (kube-apiserver can then no longer sign with them).
     #[arg(long)]
     delete_keys: bool,
+    /// Also delete the bucket, when this issuer created it, it is empty, and no provider for
+    /// the issuer remains in any account the file reaches. Without it the bucket is kept: a
+    /// deleted name can be re-created by anyone, who then serves keys every remaining provider
+    /// trusts.
+    #[arg(long)]
+    delete_bucket: bool,
 }
 
 pub(super) fn init(a: InitArgs) -> anyhow::Result<Outcome> {
@@ -278,7 +284,7 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     let c = a.config.load()?;
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
-    let r = read::destroy(&c, &aws, a.delete_keys).await?;
+    let r = read::destroy(&c, &aws, a.delete_keys, a.delete_bucket).await?;
     let plan = plan::destroy(&r.observed);
     let summary = plan.summary();
     if text {

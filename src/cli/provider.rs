@@ -8,6 +8,7 @@ use irsa_issuer::aws::names::{Partition, S3Location, Thumbprint};
 use irsa_issuer::aws::provider::ProviderState;
 use irsa_issuer::aws::runner_policy::{self, Capability};
 use irsa_issuer::oidc::issuer::IssuerUrl;
+use irsa_issuer::reconcile::config::Target;
 use irsa_issuer::reconcile::iam::{self, ProviderRequest};
 use irsa_issuer::verify::fetch::HostThumbprint;
 
@@ -98,9 +99,29 @@ pub struct IamPolicyArgs {
     /// Scope the S3 statements to this target (else any bucket).
     #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
     to: Option<String>,
-    /// Scope the IAM statements to this issuer's provider (else any provider).
+    /// Scope the IAM statements to this issuer's provider and to resources tagged for it (else
+    /// any provider and resource tagged managed-by=irsa-issuer).
     #[arg(long, value_name = "URL")]
     issuer: Option<String>,
+    /// The cluster's file: its target, issuer, role path, policies, boundaries and accounts
+    /// scope the policy (the flags below add to it).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<std::path::PathBuf>,
+    /// The IAM path roles are created under (default /irsa/, or iam.role_path of the file).
+    #[arg(long, value_name = "PATH")]
+    role_path: Option<String>,
+    /// A managed policy roles may have attached (repeatable): AttachRolePolicy is granted for
+    /// these only.
+    #[arg(long = "policy-arn", value_name = "ARN")]
+    policy_arns: Vec<String>,
+    /// A permissions boundary roles must carry (repeatable): inline policies are granted only
+    /// on roles under one.
+    #[arg(long = "permissions-boundary", value_name = "ARN")]
+    permissions_boundaries: Vec<String>,
+    /// A role to assume in another account (repeatable): sts:AssumeRole is granted for these
+    /// only.
+    #[arg(long = "assume-role", value_name = "ROLE_ARN")]
+    assume_roles: Vec<String>,
     /// The partition's ARNs to use.
     #[arg(long, default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
     partition: String,
@@ -233,18 +254,57 @@ async fn delete(a: DeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
 }
 
 pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
-    let location = a.to.as_deref().map(S3Location::parse).transpose()?;
-    let issuer = a
+    let config = match &a.file {
+        Some(f) => Some(super::apply::ConfigArgs { file: f.clone() }.load()?),
+        None => None,
+    };
+    let mut location = a.to.as_deref().map(S3Location::parse).transpose()?;
+    let mut issuer = a
         .issuer
         .as_deref()
         .map(|i| IssuerUrl::parse(i, false))
         .transpose()?;
+    let mut policy_arns = a.policy_arns.clone();
+    let mut boundaries = a.permissions_boundaries.clone();
+    let mut assume_roles = a.assume_roles.clone();
+    let mut role_path = a.role_path.clone();
+    if let Some(c) = &config {
+        if let (None, Target::S3(l)) = (&location, &c.target) {
+            location = Some(l.clone());
+        }
+        if issuer.is_none() {
+            issuer = match (&c.issuer, &c.target, &c.aws.region) {
+                (Some(i), _, _) => Some(i.clone()),
+                (None, Target::S3(l), Some(region)) => Some(l.issuer(region)?),
+                _ => None,
+            };
+        }
+        for r in &c.roles {
+            policy_arns.extend(r.policy_arns.iter().cloned());
+            boundaries.extend(r.permissions_boundary.iter().cloned());
+        }
+        assume_roles.extend(c.accounts.iter().map(|x| x.assume_role.clone()));
+        role_path.get_or_insert_with(|| c.iam.role_path.clone());
+    }
+    for v in [&mut policy_arns, &mut boundaries, &mut assume_roles] {
+        v.sort();
+        v.dedup();
+    }
     let partition = Partition::of_arn(&format!("arn:{}:", a.partition)).unwrap_or(Partition::Aws);
-    print_json(&runner_policy::policy(
-        &a.capabilities,
-        partition,
-        location.as_ref(),
-        issuer.as_ref(),
-    ))?;
+    let role_path = role_path.unwrap_or_else(|| irsa_issuer::aws::role::DEFAULT_PATH.to_string());
+    irsa_issuer::aws::role::validate_path(&role_path)?;
+    let scope = runner_policy::Scope {
+        location: location.as_ref(),
+        issuer: issuer.as_ref(),
+        role_path: &role_path,
+        policy_arns,
+        permissions_boundaries: boundaries,
+        assume_roles,
+    };
+    let p = runner_policy::policy(&a.capabilities, partition, &scope)?;
+    for note in &p.notes {
+        eprintln!("note: {note}");
+    }
+    print_json(&p.document)?;
     Ok(Outcome::Done)
 }

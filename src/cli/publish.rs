@@ -46,6 +46,10 @@ pub struct PublishTarget {
     /// directory did not retire: every token that key signed stops verifying.
     #[arg(long)]
     pub(super) allow_key_removal: bool,
+    /// S3, with --create-bucket: relax Block Public Access even when other public grants in the
+    /// bucket (policy statements, or object ACLs in acl mode) would become live.
+    #[arg(long)]
+    pub(super) allow_public_grants: bool,
     /// S3: a bucket tag KEY=VALUE for --create-bucket (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub(super) tags: Vec<(String, String)>,
@@ -68,6 +72,7 @@ impl PublishTarget {
             public_access: self.public_access,
             cache_control: self.cache_control.clone(),
             tags: self.tags.iter().cloned().collect(),
+            allow_public_grants: self.allow_public_grants,
         })
     }
 

@@ -32,6 +32,23 @@ fn remote(action: &'static str, location: String, e: AwsError) -> StoreError {
     }
 }
 
+/// An SDK request builder's failure, for `op` on `bucket`.
+fn build_error<'a>(
+    bucket: &'a str,
+    op: &'static str,
+) -> impl Fn(aws_sdk_s3::error::BuildError) -> StoreError + Copy + 'a {
+    move |e| {
+        remote(
+            "building",
+            format!("bucket {bucket}"),
+            AwsError::Call {
+                operation: op,
+                message: e.to_string(),
+            },
+        )
+    }
+}
+
 impl S3Store {
     /// A store writing through `client`; `acl` adds a `public-read` ACL to each object.
     pub fn new(client: aws_sdk_s3::Client, location: S3Location, acl: bool) -> Self {
@@ -231,23 +248,68 @@ impl S3Store {
         Ok(())
     }
 
+    /// Replaces the bucket's tag set.
+    async fn put_tags(&self, tags: &BTreeMap<String, String>) -> Result<(), StoreError> {
+        let b = self.bucket();
+        let build = build_error(b, "s3:PutBucketTagging");
+        let set = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(build)?;
+        let tagging = Tagging::builder()
+            .set_tag_set(Some(set))
+            .build()
+            .map_err(build)?;
+        self.client
+            .put_bucket_tagging()
+            .bucket(b)
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|e| {
+                remote(
+                    "tagging",
+                    format!("bucket {b}"),
+                    call_error("s3:PutBucketTagging", &e),
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Sets the bucket's Object Ownership.
+    async fn set_ownership(&self, ownership: ObjectOwnership) -> Result<(), StoreError> {
+        let b = self.bucket();
+        let build = build_error(b, "s3:PutBucketOwnershipControls");
+        let rule = OwnershipControlsRule::builder()
+            .object_ownership(ownership)
+            .build()
+            .map_err(build)?;
+        let controls = OwnershipControls::builder()
+            .rules(rule)
+            .build()
+            .map_err(build)?;
+        self.client
+            .put_bucket_ownership_controls()
+            .bucket(b)
+            .ownership_controls(controls)
+            .send()
+            .await
+            .map_err(|e| {
+                remote(
+                    "configuring",
+                    format!("bucket {b}"),
+                    call_error("s3:PutBucketOwnershipControls", &e),
+                )
+            })?;
+        Ok(())
+    }
+
     /// Applies a bucket plan in order.
     #[instrument(skip_all)]
     pub async fn apply_bucket(&self, changes: &[BucketChange]) -> Result<(), StoreError> {
         let b = self.bucket();
         let loc = || format!("bucket {b}");
-        let build = |op: &'static str| {
-            move |e: aws_sdk_s3::error::BuildError| {
-                remote(
-                    "building",
-                    format!("bucket {b}"),
-                    AwsError::Call {
-                        operation: op,
-                        message: e.to_string(),
-                    },
-                )
-            }
-        };
         for change in changes {
             match change {
                 BucketChange::Create { region } => {
@@ -265,26 +327,7 @@ impl S3Store {
                         remote("creating", loc(), call_error("s3:CreateBucket", &e))
                     })?;
                 }
-                BucketChange::Tags { tags } => {
-                    let set = tags
-                        .iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(build("s3:PutBucketTagging"))?;
-                    let tagging = Tagging::builder()
-                        .set_tag_set(Some(set))
-                        .build()
-                        .map_err(build("s3:PutBucketTagging"))?;
-                    self.client
-                        .put_bucket_tagging()
-                        .bucket(b)
-                        .tagging(tagging)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            remote("tagging", loc(), call_error("s3:PutBucketTagging", &e))
-                        })?;
-                }
+                BucketChange::Tags { tags } => self.put_tags(tags).await?,
                 BucketChange::PublicAccessBlock { config } => {
                     let c = PublicAccessBlockConfiguration::builder()
                         .block_public_acls(config.block_public_acls)
@@ -307,28 +350,23 @@ impl S3Store {
                         })?;
                 }
                 BucketChange::AllowAcls => {
-                    let rule = OwnershipControlsRule::builder()
-                        .object_ownership(ObjectOwnership::ObjectWriter)
-                        .build()
-                        .map_err(build("s3:PutBucketOwnershipControls"))?;
-                    let controls = OwnershipControls::builder()
-                        .rules(rule)
-                        .build()
-                        .map_err(build("s3:PutBucketOwnershipControls"))?;
+                    self.set_ownership(ObjectOwnership::ObjectWriter).await?
+                }
+                BucketChange::EnforceOwner => {
+                    self.set_ownership(ObjectOwnership::BucketOwnerEnforced)
+                        .await?
+                }
+                BucketChange::RemoveTags { remaining, .. } if remaining.is_empty() => {
                     self.client
-                        .put_bucket_ownership_controls()
+                        .delete_bucket_tagging()
                         .bucket(b)
-                        .ownership_controls(controls)
                         .send()
                         .await
                         .map_err(|e| {
-                            remote(
-                                "configuring",
-                                loc(),
-                                call_error("s3:PutBucketOwnershipControls", &e),
-                            )
+                            remote("untagging", loc(), call_error("s3:DeleteBucketTagging", &e))
                         })?;
                 }
+                BucketChange::RemoveTags { remaining, .. } => self.put_tags(remaining).await?,
                 BucketChange::Policy { document } => {
                     self.client
                         .put_bucket_policy()

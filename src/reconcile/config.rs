@@ -102,6 +102,9 @@ pub struct S3Config {
     pub public_access: PublicAccess,
     /// Cache-Control of both documents.
     pub cache_control: String,
+    /// Relax Block Public Access even when other public grants in the bucket would become
+    /// live (or let ACLs apply on a bucket irsa-issuer did not create).
+    pub allow_public_grants: bool,
 }
 
 /// AWS credentials and the current account.
@@ -272,6 +275,7 @@ struct RawS3 {
     create_bucket: Option<bool>,
     public_access: Option<S>,
     cache_control: Option<S>,
+    allow_public_grants: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -694,6 +698,7 @@ fn build_s3(ctx: &Ctx, raw: &RawS3) -> Result<S3Config, ConfigError> {
         create_bucket: raw.create_bucket.unwrap_or(false),
         public_access,
         cache_control,
+        allow_public_grants: raw.allow_public_grants.unwrap_or(false),
     })
 }
 
@@ -1050,6 +1055,10 @@ create_bucket = true
 public_access = "policy"
 # Cache-Control of both documents: how long STS and others may cache them.
 cache_control = "public, max-age=300"
+# Making the two documents public turns off two Block Public Access switches (BlockPublicPolicy
+# and RestrictPublicBuckets). On an existing bucket whose policy already grants something to
+# everyone, that would make those grants live too: irsa-issuer refuses unless this is true.
+allow_public_grants = false
 
 [aws]
 # Region of the bucket and the AWS calls (else AWS_REGION or the profile's).

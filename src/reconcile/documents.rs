@@ -37,6 +37,8 @@ pub struct TargetSpec {
     pub cache_control: String,
     /// S3: bucket tags for a created bucket.
     pub tags: BTreeMap<String, String>,
+    /// S3: relax Block Public Access even when other public grants would become live.
+    pub allow_public_grants: bool,
 }
 
 /// Either kind of document store.
@@ -262,6 +264,8 @@ async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Pre
                 &loc,
                 &keys,
             ),
+            issuer: issuer.as_str().to_string(),
+            allow_public_grants: t.allow_public_grants,
         };
         bucket::plan(&loc.bucket, &store.bucket_state(exists).await?, &wanted)?
     } else {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use super::changeset::{self, Action, Item, Summary};
 use super::config::{Config, RoleConfig};
-use crate::aws::bucket::BucketChange;
+use crate::aws::bucket::{self, BucketChange, BucketState};
 use crate::aws::names::Caller;
 use crate::aws::names::{Partition, Thumbprint};
 use crate::aws::owner::Owner;
@@ -564,9 +564,6 @@ fn refusal(
     }
 }
 
-/// Why `destroy` leaves a resource alone.
-pub const NOT_OURS: &str = "not tagged managed-by=irsa-issuer: left alone";
-
 /// One account as `destroy` reads it.
 #[derive(Debug, Clone)]
 pub struct ObservedForDestroy {
@@ -585,8 +582,10 @@ pub struct ObservedForDestroy {
 pub struct ObservedBucket {
     /// Its name.
     pub name: String,
-    /// Whether irsa-issuer created it (managed-by tag).
-    pub managed: bool,
+    /// Whose it is (its tags, seen from this issuer).
+    pub owner: Owner,
+    /// Its set-up (Block Public Access, policy, tags, Object Ownership).
+    pub state: BucketState,
     /// Objects besides the two documents.
     pub others: usize,
     /// The policy without this prefix's statement: `None` when there is no such statement,
@@ -609,6 +608,8 @@ pub struct ObservedTeardown {
     pub bucket: Option<ObservedBucket>,
     /// The key directory's keys, when `--delete-keys` is given.
     pub keys: Option<(PathBuf, KeySetState)>,
+    /// Whether `--delete-bucket` was given.
+    pub delete_bucket: bool,
 }
 
 /// The plan of `destroy`: what irsa-issuer made, deleted in reverse order; the rest listed as
@@ -633,7 +634,7 @@ pub fn destroy(o: &ObservedTeardown) -> Plan {
         chain.push(s);
     }
     if let Some(b) = &o.bucket {
-        plan_bucket_end(b, &mut plan, &mut chain);
+        plan_bucket_end(o, b, &mut plan, &mut chain);
     }
     if let Some((dir, state)) = &o.keys {
         for k in &state.keys {
@@ -708,12 +709,31 @@ fn plan_account_teardown(
     steps
 }
 
-/// The bucket: deleted when irsa-issuer created it and nothing else is in it; otherwise only
-/// this prefix's public-read statement is taken out of its policy.
-fn plan_bucket_end(b: &ObservedBucket, plan: &mut Plan, chain: &mut Vec<usize>) {
+/// The bucket. It outlives every trust in it: S3 bucket names are global, so whoever re-creates
+/// a deleted name serves keys to every provider that still trusts the issuer. It is deleted only
+/// with `--delete-bucket`, when this issuer made it, nothing else is in it, and no provider for
+/// the issuer remains in any account the file reaches. Otherwise it is kept: this prefix's
+/// public-read statement goes, and the Block Public Access switches irsa-issuer turned off go
+/// back on when nothing else needs them.
+fn plan_bucket_end(
+    o: &ObservedTeardown,
+    b: &ObservedBucket,
+    plan: &mut Plan,
+    chain: &mut Vec<usize>,
+) {
     let resource = format!("s3://{}", b.name);
-    if b.managed && b.others == 0 {
-        plan.items.push(delete_item("bucket", None, resource));
+    let blockers = bucket_blockers(o, b);
+    if o.delete_bucket && blockers.is_empty() {
+        plan.items.push(Item {
+            step: "bucket",
+            account: None,
+            resource,
+            action: Action::Delete,
+            details: vec![format!(
+                "no provider for {} remains in the accounts this file reaches; accounts it does not list are not checked: make sure none there trusts it",
+                o.issuer
+            )],
+        });
         let s = plan.step(
             format!("delete bucket {}", b.name),
             chain.clone(),
@@ -722,35 +742,73 @@ fn plan_bucket_end(b: &ObservedBucket, plan: &mut Plan, chain: &mut Vec<usize>) 
         chain.push(s);
         return;
     }
-    let why = if b.managed {
-        format!("holds {} other object(s): kept", b.others)
+    let mut details = Vec::new();
+    let mut why = if o.delete_bucket {
+        blockers
     } else {
-        NOT_OURS.to_string()
+        vec!["kept (pass --delete-bucket to delete it)".to_string()]
     };
-    match &b.policy_without_ours {
+    let policy_after = match &b.policy_without_ours {
         Some(doc) => {
-            plan.items.push(Item {
-                step: "bucket",
-                account: None,
-                resource,
-                action: Action::Update,
-                details: vec![format!("- policy statement {}", b.statement_id), why],
-            });
+            details.push(format!("- policy statement {}", b.statement_id));
             let s = plan.step(
                 format!("remove the public-read statement from {}", b.name),
                 chain.clone(),
                 Op::SetBucketPolicy(doc.clone()),
             );
             chain.push(s);
+            doc.clone()
         }
-        None => plan.items.push(Item {
-            step: "bucket",
-            account: None,
-            resource,
-            action: Action::Skip,
-            details: vec![why],
-        }),
+        None => b.state.policy.clone(),
+    };
+    let restore = bucket::restore(&b.state, policy_after.as_deref(), b.others);
+    if !restore.is_empty() {
+        details.extend(restore.iter().map(|c| c.describe(&b.name)));
+        let s = plan.step(
+            format!("restore the Block Public Access of {}", b.name),
+            chain.clone(),
+            Op::SetUpBucket(restore),
+        );
+        chain.push(s);
     }
+    let action = if details.is_empty() {
+        Action::Skip
+    } else {
+        Action::Update
+    };
+    details.append(&mut why);
+    plan.items.push(Item {
+        step: "bucket",
+        account: None,
+        resource,
+        action,
+        details,
+    });
+}
+
+/// Why the bucket may not be deleted (empty: it may).
+fn bucket_blockers(o: &ObservedTeardown, b: &ObservedBucket) -> Vec<String> {
+    let mut out = Vec::new();
+    if !matches!(b.owner, Owner::This | Owner::Unclaimed) {
+        out.push(format!(
+            "kept: it is {} (irsa-issuer deletes only a bucket this issuer created)",
+            b.owner.describe()
+        ));
+    }
+    if b.others > 0 {
+        out.push(format!("kept: it holds {} other object(s)", b.others));
+    }
+    for a in &o.accounts {
+        if let Some(p) = a.provider.as_ref().filter(|p| !p.is_ours(&o.issuer)) {
+            out.push(format!(
+                "kept: the provider {} ({}) still trusts this issuer in account {}; deleting the bucket would let whoever creates a bucket of the same name serve keys it trusts",
+                p.arn,
+                p.owner(&o.issuer).describe(),
+                a.caller.account
+            ));
+        }
+    }
+    out
 }
 
 fn delete_item(step: &'static str, account: Option<&String>, resource: String) -> Item {
@@ -957,6 +1015,7 @@ mod tests {
             ],
             bucket: None,
             keys: None,
+            delete_bucket: false,
         };
         let plan = destroy(&o);
         let ops: Vec<&str> = plan

@@ -88,6 +88,7 @@ pub fn target_spec(c: &Config) -> TargetSpec {
         public_access: c.s3.public_access,
         cache_control: c.s3.cache_control.clone(),
         tags: c.tags.clone(),
+        allow_public_grants: c.s3.allow_public_grants,
     }
 }
 
@@ -355,6 +356,7 @@ fn destroy_store(c: &Config, base: &AwsContext) -> (AnyStore, Option<S3Location>
 /// The two documents that exist (discovery first, with how they are shown), and the bucket.
 async fn read_teardown_target(
     c: &Config,
+    issuer: &str,
     store: &AnyStore,
     loc: Option<&S3Location>,
 ) -> Result<(Vec<(String, String)>, Option<ObservedBucket>), Error> {
@@ -391,7 +393,7 @@ async fn read_teardown_target(
     let statement_id = bucket::statement_id(l);
     let bucket = ObservedBucket {
         name: l.bucket.clone(),
-        managed: crate::aws::provider::is_managed(&state.tags),
+        owner: crate::aws::owner::Owner::of(&state.tags, issuer),
         others: others.len(),
         policy_without_ours: bucket::remove_statement(
             &l.bucket,
@@ -399,6 +401,7 @@ async fn read_teardown_target(
             &statement_id,
         )?,
         statement_id,
+        state,
     };
     Ok((objects, Some(bucket)))
 }
@@ -417,7 +420,12 @@ pub struct DestroyRead {
 
 /// Reads everything `destroy` may delete: each account's roles and provider, the documents,
 /// the bucket, and (with `delete_keys`) the key directory.
-pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<DestroyRead, Error> {
+pub async fn destroy(
+    c: &Config,
+    aws: &AwsSource,
+    delete_keys: bool,
+    delete_bucket: bool,
+) -> Result<DestroyRead, Error> {
     let base = aws.context().await?;
     let reached = reach_accounts(c, base).await?;
     let issuer = issuer_of(c, &base.region)?;
@@ -440,7 +448,7 @@ pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<D
         });
     }
     let (store, loc) = destroy_store(c, base);
-    let (objects, bucket) = read_teardown_target(c, &store, loc.as_ref()).await?;
+    let (objects, bucket) = read_teardown_target(c, &issuer_text, &store, loc.as_ref()).await?;
     let mut keys = None;
     let mut key_dir = None;
     if let (true, Some(dir)) = (delete_keys, &c.keys.dir) {
@@ -457,6 +465,7 @@ pub async fn destroy(c: &Config, aws: &AwsSource, delete_keys: bool) -> Result<D
             objects,
             bucket,
             keys,
+            delete_bucket,
         },
         handles: Handles {
             new_key: None,

@@ -2,6 +2,8 @@
 //! the independent Python verifier. Each test file uses a different subset.
 #![allow(dead_code)]
 
+pub mod iam;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -461,4 +463,51 @@ impl Tls {
     pub fn key(&self) -> String {
         self.file("tls.key")
     }
+}
+
+/// The IAM action that authorises an SDK call (`service:Operation` as the call recorder
+/// writes it); `None` for calls that need no permission.
+pub fn iam_action(call: &str) -> Option<&'static str> {
+    Some(match call {
+        "s3:GetBucketLocation" => "s3:GetBucketLocation",
+        "s3:GetPublicAccessBlock" => "s3:GetBucketPublicAccessBlock",
+        "s3:PutPublicAccessBlock" => "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketPolicy" => "s3:GetBucketPolicy",
+        "s3:PutBucketPolicy" => "s3:PutBucketPolicy",
+        "s3:GetBucketTagging" => "s3:GetBucketTagging",
+        "s3:PutBucketTagging" => "s3:PutBucketTagging",
+        "s3:GetBucketOwnershipControls" => "s3:GetBucketOwnershipControls",
+        "s3:PutBucketOwnershipControls" => "s3:PutBucketOwnershipControls",
+        "s3:CreateBucket" => "s3:CreateBucket",
+        "s3:GetObject" => "s3:GetObject",
+        "s3:PutObject" => "s3:PutObject",
+        "s3:DeleteObject" => "s3:DeleteObject",
+        "s3:DeleteBucket" => "s3:DeleteBucket",
+        "s3:DeleteBucketPolicy" => "s3:DeleteBucketPolicy",
+        "s3:DeleteBucketTagging" => "s3:PutBucketTagging",
+        "s3:ListObjectsV2" => "s3:ListBucket",
+        "iam:GetOpenIDConnectProvider" => "iam:GetOpenIDConnectProvider",
+        "iam:CreateOpenIDConnectProvider" => "iam:CreateOpenIDConnectProvider",
+        "iam:UpdateOpenIDConnectProviderThumbprint" => "iam:UpdateOpenIDConnectProviderThumbprint",
+        "iam:TagOpenIDConnectProvider" => "iam:TagOpenIDConnectProvider",
+        "iam:DeleteOpenIDConnectProvider" => "iam:DeleteOpenIDConnectProvider",
+        "iam:GetRole" => "iam:GetRole",
+        "iam:CreateRole" => "iam:CreateRole",
+        "iam:DeleteRole" => "iam:DeleteRole",
+        "iam:UpdateRole" => "iam:UpdateRole",
+        "iam:UpdateAssumeRolePolicy" => "iam:UpdateAssumeRolePolicy",
+        "iam:TagRole" => "iam:TagRole",
+        "iam:ListAttachedRolePolicies" => "iam:ListAttachedRolePolicies",
+        "iam:AttachRolePolicy" => "iam:AttachRolePolicy",
+        "iam:DetachRolePolicy" => "iam:DetachRolePolicy",
+        "iam:ListRolePolicies" => "iam:ListRolePolicies",
+        "iam:GetRolePolicy" => "iam:GetRolePolicy",
+        "iam:PutRolePolicy" => "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy" => "iam:DeleteRolePolicy",
+        "iam:PutRolePermissionsBoundary" => "iam:PutRolePermissionsBoundary",
+        "sts:AssumeRole" => "sts:AssumeRole",
+        // GetCallerIdentity needs no permission (AWS: "No permissions are required").
+        "sts:GetCallerIdentity" => return None,
+        other => panic!("no action known for {other}: add it to this table and to the policy"),
+    })
 }
