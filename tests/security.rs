@@ -601,3 +601,102 @@ async fn destroy_keeps_the_bucket_while_anything_may_trust_it() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(s3.head_bucket().bucket(&bucket).send().await.is_err());
 }
+
+/// `rotate promote` followed a plain-http or other-host jwks_uri and compared only kid strings.
+/// It now requires https on the issuer's host, and key material that is the key its kid names.
+#[test]
+fn promote_checks_the_served_key_not_only_its_kid() {
+    let tls = common::Tls::new();
+    let d = tempfile::tempdir().unwrap();
+    let kd = d.path().join("keys");
+    let k = kd.to_str().unwrap();
+    let site = d.path().join("site");
+    std::fs::create_dir_all(site.join(".well-known")).unwrap();
+    std::fs::create_dir_all(site.join("openid/v1")).unwrap();
+    let mut cmd = Command::new(common::python());
+    cmd.arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/static_https.py"))
+        .args(["--root", site.to_str().unwrap(), "--prefix", ""])
+        .args(["--cert", &tls.cert(), "--key", &tls.key()]);
+    let server = common::Server::spawn(cmd);
+    let port = server.addr.rsplit(':').next().unwrap().to_string();
+    let issuer = format!("https://localhost:{port}");
+    for step in ["init", "stage"] {
+        let o = run(&["rotate", step, "--key-dir", k, "--alg", "ES256"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // The real JWKS of both keys, as irsa-issuer renders it.
+    let o = run(&["jwks", "--key-dir", k]);
+    let jwks: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(kd.join("keyset.json")).unwrap()).unwrap();
+    let next = state["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] == "next")
+        .unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let write = |jwks_uri: &str, jwks: &serde_json::Value| {
+        std::fs::write(
+            site.join(".well-known/openid-configuration"),
+            serde_json::json!({"issuer": issuer, "jwks_uri": jwks_uri}).to_string(),
+        )
+        .unwrap();
+        std::fs::write(site.join("openid/v1/jwks"), jwks.to_string()).unwrap();
+    };
+    let promote = || {
+        run(&[
+            "rotate",
+            "promote",
+            "--key-dir",
+            k,
+            "--issuer",
+            &issuer,
+            "--ca-file",
+            &tls.ca(),
+        ])
+    };
+    let cases = [
+        (
+            format!("http://localhost:{port}/openid/v1/jwks"),
+            jwks.clone(),
+            "is not https",
+        ),
+        (
+            format!("https://127.0.0.1:{port}/openid/v1/jwks"),
+            jwks.clone(),
+            "on another host",
+        ),
+    ];
+    for (uri, doc, want) in cases {
+        write(&uri, &doc);
+        let o = promote();
+        assert_eq!(o.status.code(), Some(1), "{uri}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{uri}: {}", stderr(&o));
+    }
+    // The next kid, with the active key's material.
+    let mut forged = jwks.clone();
+    let keys = forged["keys"].as_array_mut().unwrap();
+    let active = keys
+        .iter()
+        .find(|j| j["kid"] != next.as_str())
+        .unwrap()
+        .clone();
+    let mut fake = active.clone();
+    fake["kid"] = next.as_str().into();
+    *keys = vec![active, fake];
+    let good_uri = format!("https://localhost:{port}/openid/v1/jwks");
+    write(&good_uri, &forged);
+    let o = promote();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("key material"), "{}", stderr(&o));
+    let still: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(kd.join("keyset.json")).unwrap()).unwrap();
+    assert_eq!(still, state, "the key set changed although promote refused");
+    // The real documents: promote goes ahead.
+    write(&good_uri, &jwks);
+    let o = promote();
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -23,6 +23,7 @@ use crate::rotation::keydir::KeyDir;
 use crate::rotation::state::{
     KeySetState, KeyState, NextStep, Retired, RotationError, TokenPolicy,
 };
+use crate::verify::checks::derived_kid;
 use crate::verify::fetch::Fetcher;
 
 /// Where the documents are republished after a change, if anywhere.
@@ -151,7 +152,10 @@ pub async fn add_key(
     Ok(Added { state, published })
 }
 
-/// The kids the public issuer serves, fetched as STS would: discovery first, then its jwks_uri.
+/// The kids the public issuer serves, fetched as STS would: discovery first, then its
+/// jwks_uri, which must be https on the issuer's own host (where irsa-issuer publishes it). A
+/// kid counts only when its key material is the key it names (kid = SHA-256 of the key), so a
+/// JWKS that lists the right kid with other material does not pass.
 pub async fn served_kids(
     fetcher: &Fetcher,
     issuer: &IssuerUrl,
@@ -167,20 +171,41 @@ pub async fn served_kids(
     let Some(jwks_uri) = disc["jwks_uri"].as_str().map(str::to_string) else {
         refuse!("the discovery document has no jwks_uri");
     };
+    check_jwks_uri(&jwks_uri, issuer)?;
     let (body, _) = fetcher.get(&jwks_uri).await?;
     let jwks: serde_json::Value = serde_json::from_slice(&body).map_err(|source| Error::Json {
         what: format!("{jwks_uri} is not JSON"),
         source,
     })?;
-    let kids = jwks["keys"]
-        .as_array()
-        .map(|ks| {
-            ks.iter()
-                .filter_map(|k| k["kid"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut kids = Vec::new();
+    for k in jwks["keys"].as_array().into_iter().flatten() {
+        let Some(kid) = k["kid"].as_str() else {
+            continue;
+        };
+        match derived_kid(k) {
+            Some(d) if d.as_str() == kid => kids.push(kid.to_string()),
+            _ => refuse!(
+                "{jwks_uri} serves kid {kid} with key material that is not that key (or not a usable RSA/EC key): republish the JWKS"
+            ),
+        }
+    }
     Ok((jwks_uri, kids))
+}
+
+/// jwks_uri must be https on the issuer's host and port.
+fn check_jwks_uri(jwks_uri: &str, issuer: &IssuerUrl) -> Result<(), Error> {
+    let Ok(u) = url::Url::parse(jwks_uri) else {
+        refuse!("the discovery document's jwks_uri `{jwks_uri}` is not a URL");
+    };
+    if u.scheme() != "https" {
+        refuse!("the discovery document's jwks_uri `{jwks_uri}` is not https: STS only fetches keys over https; republish the documents");
+    }
+    let same = u.host_str() == Some(issuer.host())
+        && u.port_or_known_default() == Some(issuer.port_or_default());
+    if !same {
+        refuse!("the discovery document's jwks_uri `{jwks_uri}` is on another host than the issuer {issuer}: irsa-issuer publishes the JWKS below the issuer, so promote does not follow it; republish the documents, or check the key by hand");
+    }
+    Ok(())
 }
 
 /// How `promote` waits for the public issuer.
