@@ -59,14 +59,49 @@ impl Partition {
         }
     }
 
-    /// The audience STS expects in web-identity tokens.
-    pub fn default_audience(self) -> &'static str {
-        match self {
-            Self::AwsCn => "sts.amazonaws.com.cn",
-            _ => "sts.amazonaws.com",
+    /// The partition of a region, checked: a name shaped like `eu-west-1`, in a partition
+    /// irsa-issuer knows (not the isolated ones, whose endpoints and ARNs it does not build).
+    pub fn for_region(region: &str) -> Result<Self, NameError> {
+        let bad = |reason| NameError::Region {
+            region: region.into(),
+            reason,
+        };
+        let parts: Vec<&str> = region.split('-').collect();
+        let shaped = parts.len() >= 3
+            && parts[0].len() == 2
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            })
+            && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
+        if !shaped {
+            return Err(bad("it is not a region name such as eu-west-1"));
         }
+        if parts.iter().any(|p| p.starts_with("iso")) {
+            return Err(bad(
+                "it is in an isolated partition (aws-iso*), which irsa-issuer does not support",
+            ));
+        }
+        Ok(Self::of_region(region))
+    }
+
+    /// The partition an issuer URL implies, when it is an AWS endpoint (S3, CloudFront in
+    /// China): `None` for any other host.
+    pub fn of_issuer(issuer: &IssuerUrl) -> Option<Self> {
+        let host = issuer.host();
+        if host.ends_with(".amazonaws.com.cn") {
+            return Some(Self::AwsCn);
+        }
+        let (_, _, region) = s3_issuer_parts(issuer)?;
+        Some(region.map_or(Self::Aws, |r| Self::of_region(&r)))
     }
 }
+
+/// The audience STS expects in web-identity tokens: `sts.amazonaws.com` in every partition, as
+/// AWS's pod-identity webhook, eksctl and kops use it (China included: a `.com.cn` audience
+/// breaks the webhook's default and every role that trusts the usual one).
+pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// The ARN of the IAM OIDC provider for `issuer` in `account`.
 pub fn provider_arn(partition: Partition, account: &str, issuer: &IssuerUrl) -> String {
@@ -111,6 +146,22 @@ pub enum NameError {
     /// A thumbprint that is not 40 hex digits.
     #[error("`{0}` is not a certificate thumbprint: expected the SHA-1 fingerprint as 40 hexadecimal digits (colons allowed), e.g. from `irsa-issuer thumbprint URL`")]
     Thumbprint(String),
+    /// A region name that is malformed or in an unknown partition.
+    #[error("`{region}` is not a usable AWS region: {reason}")]
+    Region {
+        /// What was given.
+        region: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The global S3 endpoint for a bucket outside us-east-1.
+    #[error("the issuer {issuer} uses S3's global endpoint (s3.amazonaws.com), but the bucket is in {region}: S3 answers with a redirect there, which STS does not follow; use https://s3.{region}.amazonaws.com/... (the issuer irsa-issuer derives)")]
+    GlobalEndpoint {
+        /// The issuer.
+        issuer: String,
+        /// The bucket's region.
+        region: String,
+    },
     /// The derived issuer is not a valid issuer URL.
     #[error(transparent)]
     Issuer(#[from] IssuerError),
@@ -179,6 +230,12 @@ impl S3Location {
         };
         let region_ok = issuer_region.as_deref().is_none_or(|r| r == region);
         if bucket == self.bucket && prefix == self.prefix && region_ok {
+            if issuer_region.is_none() && region != "us-east-1" {
+                return Err(NameError::GlobalEndpoint {
+                    issuer: issuer.to_string(),
+                    region: region.to_string(),
+                });
+            }
             return Ok(());
         }
         let found = match issuer_region {
@@ -218,13 +275,24 @@ fn s3_issuer_parts(issuer: &IssuerUrl) -> Option<(String, String, Option<String>
     let base = host
         .strip_suffix(".amazonaws.com")
         .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
+    // s3, s3.REGION, s3-REGION (legacy), s3.dualstack.REGION, s3-fips.REGION,
+    // s3-fips.dualstack.REGION.
     let region_of = |endpoint: &str| -> Option<Option<String>> {
         if endpoint == "s3" {
             return Some(None);
         }
-        let r = endpoint
-            .strip_prefix("s3.")
-            .or_else(|| endpoint.strip_prefix("s3-"))?;
+        let r = [
+            "s3-fips.dualstack.",
+            "s3.dualstack.",
+            "s3-fips.",
+            "s3.",
+            "s3-",
+        ]
+        .iter()
+        .find_map(|p| endpoint.strip_prefix(p))?;
+        if r.is_empty() || r.contains('.') {
+            return None;
+        }
         Some(Some(r.to_string()))
     };
     // Path style: s3[.REGION].amazonaws.com/BUCKET/PREFIX
@@ -369,11 +437,71 @@ mod tests {
             loc.issuer("cn-north-1").unwrap().as_str(),
             "https://s3.cn-north-1.amazonaws.com.cn/my.dotted.bucket/clusters/c1"
         );
-        assert_eq!(
-            Partition::of_region("cn-northwest-1").default_audience(),
-            "sts.amazonaws.com.cn"
-        );
         assert_eq!(Partition::of_region("us-gov-west-1").as_str(), "aws-us-gov");
+    }
+
+    #[test]
+    fn regions_and_issuers_name_their_partition_or_are_refused() {
+        assert_eq!(Partition::for_region("cn-north-1"), Ok(Partition::AwsCn));
+        assert_eq!(
+            Partition::for_region("us-gov-east-1"),
+            Ok(Partition::AwsUsGov)
+        );
+        assert_eq!(Partition::for_region("ap-southeast-5"), Ok(Partition::Aws));
+        for bad in [
+            "",
+            "eu-west",
+            "EU-WEST-1",
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "mars",
+        ] {
+            assert!(Partition::for_region(bad).is_err(), "{bad}");
+        }
+        let p = |u: &str| Partition::of_issuer(&IssuerUrl::parse(u, false).unwrap());
+        assert_eq!(
+            p("https://s3.cn-north-1.amazonaws.com.cn/b/c1"),
+            Some(Partition::AwsCn)
+        );
+        assert_eq!(
+            p("https://s3.us-gov-west-1.amazonaws.com/b/c1"),
+            Some(Partition::AwsUsGov)
+        );
+        assert_eq!(
+            p("https://s3.dualstack.eu-west-1.amazonaws.com/b"),
+            Some(Partition::Aws)
+        );
+        assert_eq!(p("https://oidc.example.com/c1"), None);
+    }
+
+    #[test]
+    fn dualstack_and_fips_endpoints_are_s3_issuers_and_the_global_one_only_in_us_east_1() {
+        let loc = S3Location::parse("s3://bk1/p").unwrap();
+        let check =
+            |u: &str, region: &str| loc.check_issuer(&IssuerUrl::parse(u, false).unwrap(), region);
+        for u in [
+            "https://s3.dualstack.eu-west-1.amazonaws.com/bk1/p",
+            "https://s3-fips.us-east-2.amazonaws.com/bk1/p",
+            "https://s3-fips.dualstack.us-east-2.amazonaws.com/bk1/p",
+        ] {
+            let region = if u.contains("eu-west-1") {
+                "eu-west-1"
+            } else {
+                "us-east-2"
+            };
+            assert!(check(u, region).is_ok(), "{u}");
+        }
+        // Another bucket through the dualstack endpoint is still caught.
+        assert!(check(
+            "https://s3.dualstack.eu-west-1.amazonaws.com/other/p",
+            "eu-west-1"
+        )
+        .is_err());
+        assert!(check("https://s3.amazonaws.com/bk1/p", "us-east-1").is_ok());
+        assert!(matches!(
+            check("https://s3.amazonaws.com/bk1/p", "eu-west-1"),
+            Err(NameError::GlobalEndpoint { .. })
+        ));
     }
 
     #[test]
@@ -382,7 +510,11 @@ mod tests {
         let ok = |u: &str| loc.check_issuer(&IssuerUrl::parse(u, false).unwrap(), "us-east-2");
         assert!(ok("https://s3.us-east-2.amazonaws.com/bk1/p").is_ok());
         assert!(ok("https://bk1.s3.us-east-2.amazonaws.com/p").is_ok());
-        assert!(ok("https://bk1.s3.amazonaws.com/p").is_ok());
+        // The global endpoint redirects outside us-east-1, and STS does not follow redirects.
+        assert!(matches!(
+            ok("https://bk1.s3.amazonaws.com/p"),
+            Err(NameError::GlobalEndpoint { .. })
+        ));
         assert!(
             ok("https://oidc.example.com/anything").is_ok(),
             "a CDN in front is allowed"

@@ -61,6 +61,8 @@ pub struct RoleTemplate {
     pub tags: BTreeMap<String, String>,
     /// The IAM path the role lives under (`/irsa/`: the runner policy can be scoped to it).
     pub path: String,
+    /// The trust-policy size limit of the account (2048, or up to 4096 once raised).
+    pub max_trust_policy_size: usize,
 }
 
 /// The path roles are created under unless told otherwise: what `iam-policy` scopes the role
@@ -98,13 +100,14 @@ impl RoleTemplate {
         let audience = self
             .audience
             .clone()
-            .unwrap_or_else(|| partition.default_audience().to_string());
+            .unwrap_or_else(|| crate::aws::names::DEFAULT_AUDIENCE.to_string());
         let policy = trust::trust_policy(
             issuer,
             partition,
             account,
             &[audience],
             &self.service_accounts,
+            self.max_trust_policy_size,
         )?;
         validate_path(&self.path)?;
         let spec = RoleSpec {

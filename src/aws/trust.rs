@@ -14,6 +14,19 @@ use crate::oidc::issuer::IssuerUrl;
 /// render without white space). It can be raised by quota to 4096.
 pub const TRUST_POLICY_MAX: usize = 2048;
 
+/// The most IAM allows once the quota is raised.
+pub const TRUST_POLICY_MAX_RAISED: usize = 4096;
+
+/// Checks a trust-policy size limit: IAM's default 2048, or up to 4096 once the account's quota
+/// ("Role trust policy length") has been raised.
+pub fn validate_max_size(max: usize) -> Result<(), TrustError> {
+    if (TRUST_POLICY_MAX..=TRUST_POLICY_MAX_RAISED).contains(&max) {
+        Ok(())
+    } else {
+        Err(TrustError::MaxSize(max))
+    }
+}
+
 /// Why a trust policy or manifest could not be made.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TrustError {
@@ -36,6 +49,9 @@ pub enum TrustError {
         /// The limit.
         max: usize,
     },
+    /// A size limit IAM cannot have.
+    #[error("a trust-policy size limit of {0} is not one IAM has: 2048 by default, up to 4096 once the quota is raised")]
+    MaxSize(usize),
     /// An account ID that is not 12 digits.
     #[error("`{0}` is not an AWS account ID (12 digits)")]
     Account(String),
@@ -156,13 +172,14 @@ pub struct TrustStatement {
 }
 
 /// Builds the trust policy for a role in `account` that `service_accounts` may assume with
-/// tokens from `issuer` carrying one of `audiences`.
+/// tokens from `issuer` carrying one of `audiences`, at most `max_size` characters.
 pub fn trust_policy(
     issuer: &IssuerUrl,
     partition: Partition,
     account: &str,
     audiences: &[String],
     service_accounts: &[ServiceAccountRef],
+    max_size: usize,
 ) -> Result<TrustPolicy, TrustError> {
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TrustError::Account(account.into()));
@@ -210,10 +227,10 @@ pub fn trust_policy(
         }],
     };
     let size = render(&policy).len();
-    if size > TRUST_POLICY_MAX {
+    if size > max_size {
         return Err(TrustError::TooLarge {
             size,
-            max: TRUST_POLICY_MAX,
+            max: max_size,
         });
     }
     Ok(policy)
@@ -299,6 +316,7 @@ mod tests {
             "111122223333",
             &aud(),
             &sas(&["payments/api"]),
+            TRUST_POLICY_MAX,
         )
         .unwrap();
         assert_eq!(
@@ -315,6 +333,7 @@ mod tests {
             "444455556666",
             &aud(),
             &sas(&["payments/api"]),
+            TRUST_POLICY_MAX,
         )
         .unwrap();
         assert_eq!(
@@ -331,6 +350,7 @@ mod tests {
             "111122223333",
             &aud(),
             &sas(&["payments/api", "batch/*", "payments/api"]),
+            TRUST_POLICY_MAX,
         )
         .unwrap();
         assert_eq!(
@@ -343,6 +363,7 @@ mod tests {
             "111122223333",
             &aud(),
             &sas(&["a/x", "b/y"]),
+            TRUST_POLICY_MAX,
         )
         .unwrap();
         assert_eq!(
@@ -361,6 +382,7 @@ mod tests {
             "111122223333",
             &["sts.amazonaws.com.cn".into()],
             &sas(&["*/reader"]),
+            TRUST_POLICY_MAX,
         )
         .unwrap();
         assert_eq!(
@@ -381,12 +403,44 @@ mod tests {
             "111122223333",
             &aud(),
             &sas(&refs),
+            TRUST_POLICY_MAX,
         )
         .unwrap_err();
         assert!(matches!(e, TrustError::TooLarge { max: 2048, .. }), "{e}");
-        assert!(trust_policy(&issuer(), Partition::Aws, "1234", &aud(), &sas(&["a/b"])).is_err());
+        // With the quota raised, the same policy fits.
+        let raised = trust_policy(
+            &issuer(),
+            Partition::Aws,
+            "111122223333",
+            &aud(),
+            &sas(&refs),
+            TRUST_POLICY_MAX_RAISED,
+        );
+        assert!(raised.is_ok(), "{raised:?}");
+        assert!(
+            validate_max_size(4096).is_ok()
+                && validate_max_size(4097).is_err()
+                && validate_max_size(1000).is_err()
+        );
+        assert!(trust_policy(
+            &issuer(),
+            Partition::Aws,
+            "1234",
+            &aud(),
+            &sas(&["a/b"]),
+            TRUST_POLICY_MAX
+        )
+        .is_err());
         assert_eq!(
-            trust_policy(&issuer(), Partition::Aws, "111122223333", &aud(), &[]).unwrap_err(),
+            trust_policy(
+                &issuer(),
+                Partition::Aws,
+                "111122223333",
+                &aud(),
+                &[],
+                TRUST_POLICY_MAX
+            )
+            .unwrap_err(),
             TrustError::NoServiceAccount
         );
         for bad in [

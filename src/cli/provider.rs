@@ -122,9 +122,9 @@ pub struct IamPolicyArgs {
     /// only.
     #[arg(long = "assume-role", value_name = "ROLE_ARN")]
     assume_roles: Vec<String>,
-    /// The partition's ARNs to use.
-    #[arg(long, default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
-    partition: String,
+    /// The partition's ARNs to use (default: the issuer's, or the file's region's, else aws).
+    #[arg(long, value_parser = ["aws", "aws-cn", "aws-us-gov"])]
+    partition: Option<String>,
 }
 
 pub(super) async fn thumbprint(a: ThumbprintArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
@@ -290,7 +290,26 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
         v.sort();
         v.dedup();
     }
-    let partition = Partition::of_arn(&format!("arn:{}:", a.partition)).unwrap_or(Partition::Aws);
+    let implied = issuer.as_ref().and_then(Partition::of_issuer).or_else(|| {
+        config
+            .as_ref()
+            .and_then(|c| c.aws.region.as_deref())
+            .map(Partition::of_region)
+    });
+    let partition = match (&a.partition, implied) {
+        (Some(p), implied) => {
+            let p = Partition::of_arn(&format!("arn:{p}:")).unwrap_or(Partition::Aws);
+            if let Some(i) = implied.filter(|i| *i != p) {
+                anyhow::bail!(
+                    "--partition {} contradicts the issuer or region, which are in {}: drop --partition",
+                    p.as_str(),
+                    i.as_str()
+                );
+            }
+            p
+        }
+        (None, implied) => implied.unwrap_or(Partition::Aws),
+    };
     let role_path = role_path.unwrap_or_else(|| irsa_issuer::aws::role::DEFAULT_PATH.to_string());
     irsa_issuer::aws::role::validate_path(&role_path)?;
     let scope = runner_policy::Scope {

@@ -24,9 +24,19 @@ pub struct TrustArgs {
     /// allowed, e.g. payments/*).
     #[arg(long = "service-account", value_name = "NS/NAME", required = true)]
     service_accounts: Vec<String>,
-    /// The token audience to require (default sts.amazonaws.com; .com.cn in China).
+    /// The token audience to require (default sts.amazonaws.com, in every partition).
     #[arg(long, value_name = "AUD")]
     audience: Option<String>,
+    /// IAM's trust-policy size limit in the account: 2048, or up to 4096 once the quota is
+    /// raised.
+    #[arg(long, default_value_t = irsa_issuer::aws::trust::TRUST_POLICY_MAX, value_name = "CHARS", value_parser = parse_max_size)]
+    max_trust_policy_size: usize,
+}
+
+fn parse_max_size(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    irsa_issuer::aws::trust::validate_max_size(n).map_err(|e| e.to_string())?;
+    Ok(n)
 }
 
 impl TrustArgs {
@@ -40,11 +50,11 @@ impl TrustArgs {
         Ok((issuer, sas))
     }
 
-    fn audiences(&self, partition: Partition) -> Vec<String> {
+    fn audiences(&self) -> Vec<String> {
         vec![self
             .audience
             .clone()
-            .unwrap_or_else(|| partition.default_audience().to_string())]
+            .unwrap_or_else(|| irsa_issuer::aws::names::DEFAULT_AUDIENCE.to_string())]
     }
 }
 
@@ -57,9 +67,10 @@ pub struct TrustPolicyArgs {
     /// account of the current AWS credentials.
     #[arg(long, value_name = "ID")]
     account: Option<String>,
-    /// The partition, when --account is given.
-    #[arg(long, default_value = "aws", value_parser = ["aws", "aws-cn", "aws-us-gov"])]
-    partition: String,
+    /// The partition, when --account is given (default: the issuer's, when it is an AWS
+    /// endpoint, else aws).
+    #[arg(long, value_parser = ["aws", "aws-cn", "aws-us-gov"])]
+    partition: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
 }
@@ -171,14 +182,10 @@ pub struct RoleManifestArgs {
     aws: AwsArgs,
 }
 
-fn manifest_options(
-    m: &ManifestArgs,
-    audience: Option<&str>,
-    partition: Partition,
-) -> ManifestOptions {
+fn manifest_options(m: &ManifestArgs, audience: Option<&str>) -> ManifestOptions {
     ManifestOptions {
         audience: audience
-            .filter(|a| *a != partition.default_audience())
+            .filter(|a| *a != irsa_issuer::aws::names::DEFAULT_AUDIENCE)
             .map(str::to_string),
         sts_regional_endpoints: m.sts_regional_endpoints,
         token_expiration: m.token_expiration,
@@ -190,7 +197,10 @@ pub(super) async fn trust_policy(a: TrustPolicyArgs) -> anyhow::Result<Outcome> 
     let (account, partition) = match &a.account {
         Some(acct) => (
             acct.clone(),
-            Partition::of_arn(&format!("arn:{}:", a.partition)).unwrap_or(Partition::Aws),
+            match &a.partition {
+                Some(p) => Partition::of_arn(&format!("arn:{p}:")).unwrap_or(Partition::Aws),
+                None => Partition::of_issuer(&issuer).unwrap_or(Partition::Aws),
+            },
         ),
         None => {
             let c = iam::caller(&a.aws.load().await?).await?;
@@ -201,8 +211,9 @@ pub(super) async fn trust_policy(a: TrustPolicyArgs) -> anyhow::Result<Outcome> 
         &issuer,
         partition,
         &account,
-        &a.trust.audiences(partition),
+        &a.trust.audiences(),
         &sas,
+        a.trust.max_trust_policy_size,
     )?;
     println!("{}", serde_json::to_string_pretty(&policy)?);
     Ok(Outcome::Done)
@@ -224,17 +235,18 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     }
     let inline = read_inline(&a.inline_policies)?;
     let ctx = a.aws.load().await?;
-    let partition = Partition::of_region(&ctx.region);
+
     let template = RoleTemplate {
         name: a.name.clone(),
         service_accounts: sas.clone(),
-        audience: Some(a.trust.audiences(partition).remove(0)),
+        audience: Some(a.trust.audiences().remove(0)),
         managed_policies: a.policy_arns.iter().cloned().collect(),
         inline_policies: inline,
         permissions_boundary: a.permissions_boundary.clone(),
         max_session_duration: a.max_session_duration,
         tags: a.tags.iter().cloned().collect(),
         path: a.path.clone(),
+        max_trust_policy_size: a.trust.max_trust_policy_size,
     };
     let results = iam::role_apply(
         &template,
@@ -266,7 +278,7 @@ async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     if !a.service_account_manifest {
         return accounts::report(&results, &ctx, out, pending);
     }
-    let options = manifest_options(&a.manifest, a.trust.audience.as_deref(), partition);
+    let options = manifest_options(&a.manifest, a.trust.audience.as_deref());
     for r in results.iter().filter(|r| !r.failed()) {
         print!("{}", trust::manifests(&r.arn, &sas, &options));
     }
@@ -325,13 +337,13 @@ async fn manifest(a: RoleManifestArgs) -> anyhow::Result<Outcome> {
         .collect::<Result<Vec<_>, _>>()?;
     let ctx = a.aws.load().await?;
     let arn = iam::role_arn(&a.name, &ctx).await?;
-    let partition = Partition::of_region(&ctx.region);
+
     print!(
         "{}",
         trust::manifests(
             &arn,
             &sas,
-            &manifest_options(&a.manifest, a.audience.as_deref(), partition)
+            &manifest_options(&a.manifest, a.audience.as_deref())
         )
     );
     Ok(Outcome::Done)

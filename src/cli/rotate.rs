@@ -138,6 +138,14 @@ pub struct ApiServerFlagsArgs {
     /// /etc/kubernetes/pki/sa.pub or k3s' service.key, which legacy token Secrets are signed with.
     #[arg(long = "extra-key-file", value_name = "FILE")]
     extra_key_files: Vec<String>,
+    /// An earlier issuer kube-apiserver must keep accepting tokens of during a migration
+    /// (repeatable): an extra --service-account-issuer after the first, which signs.
+    #[arg(long = "previous-issuer", value_name = "URL")]
+    previous_issuers: Vec<String>,
+    /// Also print --api-audiences, listing every issuer (kube-apiserver's default when the flag
+    /// is left out, which is usually best).
+    #[arg(long)]
+    api_audiences: bool,
     /// What to print: the flags and kubeadm patch (text), or only one of them.
     #[arg(long, value_enum, default_value_t = FlagsFormat::Text)]
     format: FlagsFormat,

@@ -176,12 +176,16 @@ pub struct IamConfig {
     /// The path roles are created under (`/irsa/`): `iam-policy` scopes the role permissions
     /// of the principal running irsa-issuer to it.
     pub role_path: String,
+    /// The trust-policy size limit of the accounts (2048, or up to 4096 once the quota is
+    /// raised).
+    pub max_trust_policy_size: usize,
 }
 
 impl Default for IamConfig {
     fn default() -> Self {
         Self {
             role_path: crate::aws::role::DEFAULT_PATH.to_string(),
+            max_trust_policy_size: crate::aws::trust::TRUST_POLICY_MAX,
         }
     }
 }
@@ -256,6 +260,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawIam {
     role_path: Option<S>,
+    max_trust_policy_size: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -574,16 +579,23 @@ fn build(
         roles.push(role);
     }
     let tls = build_tls(ctx, &raw.tls, env)?;
-    let iam = match &raw.iam.role_path {
-        Some(p) => {
-            crate::aws::role::validate_path(p.get_ref())
-                .map_err(|e| ctx.err(&Origin::File(p.span()), "iam.role_path", e.to_string()))?;
-            IamConfig {
-                role_path: p.get_ref().clone(),
-            }
-        }
-        None => IamConfig::default(),
-    };
+    let mut iam = IamConfig::default();
+    if let Some(p) = &raw.iam.role_path {
+        crate::aws::role::validate_path(p.get_ref())
+            .map_err(|e| ctx.err(&Origin::File(p.span()), "iam.role_path", e.to_string()))?;
+        iam.role_path = p.get_ref().clone();
+    }
+    if let Some(m) = &raw.iam.max_trust_policy_size {
+        let size = usize::try_from(*m.get_ref()).unwrap_or(0);
+        crate::aws::trust::validate_max_size(size).map_err(|e| {
+            ctx.err(
+                &Origin::File(m.span()),
+                "iam.max_trust_policy_size",
+                e.to_string(),
+            )
+        })?;
+        iam.max_trust_policy_size = size;
+    }
     Ok(Config {
         issuer,
         target: target_v,
@@ -709,17 +721,8 @@ fn build_aws(
 ) -> Result<AwsConfig, ConfigError> {
     let region = env_val(env, "IRSA_ISSUER_REGION").or(opt(&raw.region));
     if let Some(r) = &region {
-        let ok = !r.value.is_empty()
-            && r.value
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !ok {
-            return Err(ctx.err(
-                &r.origin,
-                "aws.region",
-                format!("`{}` is not a region name like us-east-1", r.value),
-            ));
-        }
+        crate::aws::names::Partition::for_region(&r.value)
+            .map_err(|e| ctx.err(&r.origin, "aws.region", e.to_string()))?;
     }
     let session = opt(&raw.role_session_name);
     if let Some(s) = &session {
@@ -909,18 +912,30 @@ fn build_role(
             )
         })?);
     }
-    if let Some(a) = &r.audience {
-        if !provider.client_ids.is_empty() && !provider.client_ids.contains(a.get_ref()) {
-            return Err(ctx.err(
-                &Origin::File(a.span()),
-                &f("audience"),
-                format!(
-                    "`{}` is not among provider.client_ids ({}): STS would refuse its tokens; add it there",
-                    a.get_ref(),
-                    provider.client_ids.join(", ")
-                ),
-            ));
-        }
+    // The audience the trust policy requires (explicit, or the default) must be one the
+    // provider accepts (its client IDs, explicit or the default): otherwise STS refuses every
+    // token of this role ("Incorrect token audience").
+    let default = crate::aws::names::DEFAULT_AUDIENCE.to_string();
+    let audience = r.audience.as_ref().map_or(&default, |a| a.get_ref());
+    let client_ids = if provider.client_ids.is_empty() {
+        std::slice::from_ref(&default)
+    } else {
+        provider.client_ids.as_slice()
+    };
+    if !client_ids.contains(audience) {
+        let origin = r
+            .audience
+            .as_ref()
+            .map_or(Origin::File(r.name.span()), |a| Origin::File(a.span()));
+        return Err(ctx.err(
+            &origin,
+            &f("audience"),
+            format!(
+                "`{audience}`{} is not among the provider's client IDs ({}): STS would refuse every token of this role; add it to provider.client_ids, or set the role's audience to one of them",
+                if r.audience.is_none() { " (the default)" } else { "" },
+                client_ids.join(", ")
+            ),
+        ));
     }
     for p in &r.policy_arns {
         if !p.get_ref().starts_with("arn:") || !p.get_ref().contains(":policy/") {
@@ -1108,6 +1123,9 @@ policy_arns = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
 # permissions of whoever runs irsa-issuer to it, so they cannot touch any other role. Roles made
 # by irsa-issuer before 0.2 live under "/": set "/" to keep managing them (IAM cannot move a role).
 role_path = "/irsa/"
+# IAM's limit on a role's trust policy, in characters: 2048 by default; up to 4096 once the
+# account's "Role trust policy length" quota has been raised.
+max_trust_policy_size = 2048
 
 # TLS of the issuer's host, for a private CA or tests.
 [tls]

@@ -177,9 +177,8 @@ pub async fn provider_apply(
     fetcher: &Fetcher,
     accounts: &Accounts,
 ) -> Result<ProviderApplied, Error> {
-    let partition = Partition::of_region(&base.region);
     let client_ids = if req.client_ids.is_empty() {
-        vec![partition.default_audience().to_string()]
+        vec![crate::aws::names::DEFAULT_AUDIENCE.to_string()]
     } else {
         req.client_ids.clone()
     };

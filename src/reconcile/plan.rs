@@ -11,7 +11,7 @@ use super::changeset::{self, Action, Item, Summary};
 use super::config::{Config, RoleConfig};
 use crate::aws::bucket::{self, BucketChange, BucketState};
 use crate::aws::names::Caller;
-use crate::aws::names::{Partition, Thumbprint};
+use crate::aws::names::Thumbprint;
 use crate::aws::owner::Owner;
 use crate::aws::provider::{self, ProviderChange, ProviderError, ProviderSpec, ProviderState};
 use crate::aws::role::{self, RoleChange, RoleError, RoleSpec, RoleState, RoleTemplate};
@@ -200,9 +200,9 @@ pub fn roles_in<'a>(c: &'a Config, account: &str) -> impl Iterator<Item = &'a Ro
 }
 
 /// The provider's client IDs: the file's, or the partition's STS audience.
-pub fn client_ids(c: &Config, partition: Partition) -> Vec<String> {
+pub fn client_ids(c: &Config) -> Vec<String> {
     if c.provider.client_ids.is_empty() {
-        vec![partition.default_audience().to_string()]
+        vec![crate::aws::names::DEFAULT_AUDIENCE.to_string()]
     } else {
         c.provider.client_ids.clone()
     }
@@ -228,6 +228,7 @@ pub fn role_spec(
         max_session_duration: r.max_session_duration,
         tags,
         path: c.iam.role_path.clone(),
+        max_trust_policy_size: c.iam.max_trust_policy_size,
     };
     template
         .spec(issuer, caller.partition, &caller.account)
@@ -417,7 +418,7 @@ fn plan_account(
     let caller = &a.caller;
     let spec = ProviderSpec::new(
         &o.issuer,
-        client_ids(c, caller.partition),
+        client_ids(c),
         o.thumbprints.clone(),
         c.tags.clone(),
     )?;
@@ -834,6 +835,7 @@ fn skip(step: &'static str, account: &str, resource: String, why: String) -> Ite
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::names::Partition;
     use crate::publish::objects::PublishStep;
 
     fn caller(account: &str) -> Caller {

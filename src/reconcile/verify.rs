@@ -11,7 +11,6 @@ use super::read::{
     self, config_fetcher, fetcher, load_keys, reach_accounts, read_inline, read_provider,
 };
 use super::Error;
-use crate::aws::names::Partition;
 use crate::aws::sdk::accounts::{self, Target as AccountTarget};
 use crate::aws::sdk::roles::Roles;
 use crate::aws::sdk::{AwsContext, AwsSource, Caller};
@@ -104,7 +103,7 @@ pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
             what: format!("cannot read the token {}", path.display()),
             source,
         })?;
-        let roles = role_trusts(r.config.as_ref(), s.partition);
+        let roles = role_trusts(r.config.as_ref());
         all.extend(checks::check_token(
             &text,
             &s.issuer,
@@ -125,7 +124,6 @@ struct Setting<'a> {
     base: Option<&'a AwsContext>,
     issuer: IssuerUrl,
     fetcher: Fetcher,
-    partition: Partition,
     audience: String,
 }
 
@@ -164,20 +162,16 @@ async fn setting<'a>(
         (Some(c), true) => config_fetcher(c)?,
         _ => fetcher(r.ca_file.as_deref(), r.connect_to)?,
     };
-    let partition = base
-        .map(|b| Partition::of_region(&b.region))
-        .unwrap_or(Partition::Aws);
     let audience = r.audience.clone().unwrap_or_else(|| {
         r.config
             .as_ref()
             .and_then(|c| c.provider.client_ids.first().cloned())
-            .unwrap_or_else(|| partition.default_audience().to_string())
+            .unwrap_or_else(|| crate::aws::names::DEFAULT_AUDIENCE.to_string())
     });
     Ok(Setting {
         base,
         issuer,
         fetcher,
-        partition,
         audience,
     })
 }
@@ -393,7 +387,7 @@ async fn role_checks(
 }
 
 /// The roles a token could be used with, from the file.
-fn role_trusts(c: Option<&Config>, partition: Partition) -> Vec<RoleTrust> {
+fn role_trusts(c: Option<&Config>) -> Vec<RoleTrust> {
     c.map(|c| {
         c.roles
             .iter()
@@ -403,7 +397,7 @@ fn role_trusts(c: Option<&Config>, partition: Partition) -> Vec<RoleTrust> {
                 audience: r
                     .audience
                     .clone()
-                    .unwrap_or_else(|| partition.default_audience().to_string()),
+                    .unwrap_or_else(|| crate::aws::names::DEFAULT_AUDIENCE.to_string()),
             })
             .collect()
     })

@@ -14,9 +14,13 @@ pub struct ApiServerFlags {
     pub service_account_signing_key_file: String,
     /// One `--service-account-key-file` per public key kube-apiserver must accept.
     pub service_account_key_files: Vec<String>,
-    /// `--api-audiences`: the API server's own audience. It keeps kube-apiserver's default (the
-    /// issuer); `sts.amazonaws.com` is not needed here, the pod-identity webhook asks for it in
-    /// each projected token.
+    /// Earlier issuers kube-apiserver keeps accepting tokens of (a migration): more
+    /// `--service-account-issuer` flags after the first, which alone signs.
+    pub previous_issuers: Vec<String>,
+    /// `--api-audiences`, only when asked for: left out, kube-apiserver accepts every
+    /// `--service-account-issuer` as an audience of its own API (its default), which keeps
+    /// in-cluster tokens of an earlier issuer working during a migration. `sts.amazonaws.com`
+    /// never belongs here: the pod-identity webhook asks for it in each projected token.
     pub api_audiences: Vec<String>,
 }
 
@@ -27,8 +31,29 @@ impl ApiServerFlags {
             service_account_issuer: issuer.as_str().to_string(),
             service_account_signing_key_file: signing_key_file.to_string(),
             service_account_key_files: key_files.to_vec(),
-            api_audiences: vec![issuer.as_str().to_string()],
+            previous_issuers: Vec::new(),
+            api_audiences: Vec::new(),
         }
+    }
+
+    /// Also accept tokens of `issuers` (after the first issuer, which signs).
+    pub fn with_previous_issuers(mut self, issuers: &[IssuerUrl]) -> Self {
+        for i in issuers {
+            if i.as_str() != self.service_account_issuer
+                && !self.previous_issuers.iter().any(|p| p == i.as_str())
+            {
+                self.previous_issuers.push(i.as_str().to_string());
+            }
+        }
+        self
+    }
+
+    /// Spell out `--api-audiences` as kube-apiserver's default would be: every issuer.
+    pub fn with_api_audiences(mut self) -> Self {
+        self.api_audiences = std::iter::once(self.service_account_issuer.clone())
+            .chain(self.previous_issuers.iter().cloned())
+            .collect();
+        self
     }
 
     /// The same as a kubeadm `ClusterConfiguration` (v1beta4, whose `extraArgs` is a list, so
@@ -76,6 +101,11 @@ impl ApiServerFlags {
             self.service_account_issuer
         )];
         v.extend(
+            self.previous_issuers
+                .iter()
+                .map(|i| format!("--service-account-issuer={i}")),
+        );
+        v.extend(
             self.service_account_key_files
                 .iter()
                 .map(|f| format!("--service-account-key-file={f}")),
@@ -84,7 +114,9 @@ impl ApiServerFlags {
             "--service-account-signing-key-file={}",
             self.service_account_signing_key_file
         ));
-        v.push(format!("--api-audiences={}", self.api_audiences.join(",")));
+        if !self.api_audiences.is_empty() {
+            v.push(format!("--api-audiences={}", self.api_audiences.join(",")));
+        }
         v
     }
 }
@@ -108,7 +140,6 @@ mod tests {
                 "--service-account-key-file=/pki/a.pub",
                 "--service-account-key-file=/pki/b.pub",
                 "--service-account-signing-key-file=/pki/sa.key",
-                "--api-audiences=https://oidc.example.com/c",
             ]
         );
         let k = f.kubeadm_snippet();
@@ -122,7 +153,29 @@ mod tests {
             .k3s_snippet();
         assert_eq!(
             k3s,
-            "kube-apiserver-arg:\n  - \"service-account-issuer=https://oidc.example.com/c\"\n  - \"service-account-key-file=/pki/a.pub\"\n  - \"service-account-key-file=/pki/b.pub\"\n  - \"service-account-key-file=/k3s/service.key\"\n  - \"service-account-signing-key-file=/pki/sa.key\"\n  - \"api-audiences=https://oidc.example.com/c\"\n"
+            "kube-apiserver-arg:\n  - \"service-account-issuer=https://oidc.example.com/c\"\n  - \"service-account-key-file=/pki/a.pub\"\n  - \"service-account-key-file=/pki/b.pub\"\n  - \"service-account-key-file=/k3s/service.key\"\n  - \"service-account-signing-key-file=/pki/sa.key\"\n"
+        );
+    }
+
+    /// `--api-audiences` pinned to the new issuer alone rejected in-cluster API tokens with the
+    /// old issuer's audience during a migration: it is left out (kube-apiserver then accepts
+    /// every issuer), or lists every issuer when asked for.
+    #[test]
+    fn api_audiences_are_left_out_or_list_every_issuer() {
+        let new = IssuerUrl::parse("https://new.example.com/c", false).unwrap();
+        let old = IssuerUrl::parse("https://old.example.com/c", false).unwrap();
+        let f = ApiServerFlags::new(&new, "/k", &["/p".into()]).with_previous_issuers(&[old]);
+        assert!(!f.args().iter().any(|a| a.starts_with("--api-audiences")));
+        assert_eq!(
+            &f.args()[..2],
+            [
+                "--service-account-issuer=https://new.example.com/c",
+                "--service-account-issuer=https://old.example.com/c"
+            ]
+        );
+        assert_eq!(
+            f.with_api_audiences().args().last().unwrap(),
+            "--api-audiences=https://new.example.com/c,https://old.example.com/c"
         );
     }
 }

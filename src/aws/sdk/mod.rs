@@ -29,6 +29,9 @@ pub enum AwsError {
     /// No region anywhere in the chain.
     #[error("no AWS region: pass --region, or set AWS_REGION (or a region in your AWS profile)")]
     NoRegion,
+    /// A region that is malformed or in a partition irsa-issuer does not know.
+    #[error(transparent)]
+    Region(#[from] crate::aws::names::NameError),
     /// A call failed.
     #[error("{operation} failed: {message}")]
     Call {
@@ -124,7 +127,12 @@ impl AwsContext {
             loader = loader.region(Region::new(r.to_string()));
         }
         let sdk = loader.load().await;
-        let region = sdk.region().ok_or(AwsError::NoRegion)?.to_string();
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .filter(|r| !r.trim().is_empty())
+            .ok_or(AwsError::NoRegion)?;
+        Partition::for_region(&region)?;
         Ok(Self {
             sdk,
             region,
