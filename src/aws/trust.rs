@@ -17,6 +17,22 @@ pub const TRUST_POLICY_MAX: usize = 2048;
 /// The most IAM allows once the quota is raised.
 pub const TRUST_POLICY_MAX_RAISED: usize = 4096;
 
+/// The shortest projected-token lifetime kube-apiserver issues (it raises shorter requests).
+pub const TOKEN_EXPIRATION_MIN: u64 = 600;
+
+/// Checks a projected-token lifetime (`eks.amazonaws.com/token-expiration`): at least 600 s,
+/// and at most the rotation's max token age, so that no token outlives the retire clock.
+pub fn validate_token_expiration(secs: u64, max_token_age: u64) -> Result<(), TrustError> {
+    if (TOKEN_EXPIRATION_MIN..=max_token_age).contains(&secs) {
+        Ok(())
+    } else {
+        Err(TrustError::TokenExpiration {
+            secs,
+            max: max_token_age,
+        })
+    }
+}
+
 /// Checks a trust-policy size limit: IAM's default 2048, or up to 4096 once the account's quota
 /// ("Role trust policy length") has been raised.
 pub fn validate_max_size(max: usize) -> Result<(), TrustError> {
@@ -48,6 +64,14 @@ pub enum TrustError {
         size: usize,
         /// The limit.
         max: usize,
+    },
+    /// A projected-token lifetime outside what works.
+    #[error("a token expiration of {secs} s is not usable: kube-apiserver projects tokens of at least 600 s (10 minutes), and irsa-issuer's rotation keeps a retired key published for at most the max token age ({max} s); use 600 to {max}, or raise the max token age (rotation.max_token_age in the file, --max-token-age)")]
+    TokenExpiration {
+        /// What was given.
+        secs: u64,
+        /// The max token age.
+        max: u64,
     },
     /// A size limit IAM cannot have.
     #[error("a trust-policy size limit of {0} is not one IAM has: 2048 by default, up to 4096 once the quota is raised")]
@@ -389,6 +413,15 @@ mod tests {
             render(&p),
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws-cn:iam::111122223333:oidc-provider/s3.cn-north-1.amazonaws.com.cn/acme-oidc"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"s3.cn-north-1.amazonaws.com.cn/acme-oidc:aud":"sts.amazonaws.com.cn"},"StringLike":{"s3.cn-north-1.amazonaws.com.cn/acme-oidc:sub":"system:serviceaccount:*:reader"}}}]}"#
         );
+    }
+
+    #[test]
+    fn token_expiration_between_600_s_and_the_max_token_age() {
+        assert!(validate_token_expiration(600, 86400).is_ok());
+        assert!(validate_token_expiration(86400, 86400).is_ok());
+        assert!(validate_token_expiration(599, 86400).is_err());
+        assert!(validate_token_expiration(86401, 86400).is_err());
+        assert!(validate_token_expiration(172800, 172800).is_ok());
     }
 
     #[test]

@@ -92,9 +92,21 @@ pub struct ManifestArgs {
     /// Annotate `eks.amazonaws.com/sts-regional-endpoints: "true"`.
     #[arg(long)]
     sts_regional_endpoints: bool,
-    /// Annotate `eks.amazonaws.com/token-expiration` (seconds).
+    /// Annotate `eks.amazonaws.com/token-expiration` (seconds): 600 to --max-token-age.
     #[arg(long, value_name = "SECONDS")]
     token_expiration: Option<u32>,
+    /// The longest token lifetime the cluster's key rotation allows for (its retire clock).
+    #[arg(long, default_value = "24h", value_parser = irsa_issuer::rotation::state::parse_duration, value_name = "DURATION")]
+    max_token_age: std::time::Duration,
+}
+
+impl ManifestArgs {
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(t) = self.token_expiration {
+            trust::validate_token_expiration(u64::from(t), self.max_token_age.as_secs())?;
+        }
+        Ok(())
+    }
 }
 
 /// Arguments of `role apply`.
@@ -230,6 +242,7 @@ pub(super) async fn run(cmd: RoleCommand, out: OutputFormat) -> anyhow::Result<O
 async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let (issuer, sas) = a.trust.parse()?;
     a.accounts.validate()?;
+    a.manifest.check()?;
     if a.service_account_manifest && a.accounts.count() != 1 {
         bail!("--service-account-manifest needs exactly one target account (a ServiceAccount names one role ARN); use --no-current-account with one --assume-role");
     }
@@ -330,6 +343,7 @@ async fn delete(a: RoleDeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome>
 }
 
 async fn manifest(a: RoleManifestArgs) -> anyhow::Result<Outcome> {
+    a.manifest.check()?;
     let sas = a
         .service_accounts
         .iter()
