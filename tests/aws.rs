@@ -737,7 +737,7 @@ async fn provider_limits_are_checked_before_any_call() {
             "40 hexadecimal",
         ),
         (too_many_ids, "1 to 100 client IDs"),
-        (too_many_thumbs, "1 to 5 thumbprints"),
+        (too_many_thumbs, "at most 5 thumbprints"),
     ];
     for (args, needle) in cases {
         let o = offline.run(&args);

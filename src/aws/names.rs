@@ -268,15 +268,13 @@ fn display(bucket: &str, prefix: &str) -> String {
     }
 }
 
-/// (bucket, prefix, region) for an issuer served by S3, path-style or virtual-hosted.
-fn s3_issuer_parts(issuer: &IssuerUrl) -> Option<(String, String, Option<String>)> {
-    let host = issuer.host();
-    let path = issuer.path_prefix().trim_start_matches('/');
+/// The S3 endpoint a host names: `Some((bucket for virtual-hosted, region))` for `s3`,
+/// `s3.REGION`, `s3-REGION` (legacy), `s3.dualstack.REGION`, `s3-fips.REGION`,
+/// `s3-fips.dualstack.REGION` below amazonaws.com(.cn), path-style or as `BUCKET.ENDPOINT`.
+fn s3_endpoint(host: &str) -> Option<(Option<String>, Option<String>)> {
     let base = host
         .strip_suffix(".amazonaws.com")
         .or_else(|| host.strip_suffix(".amazonaws.com.cn"))?;
-    // s3, s3.REGION, s3-REGION (legacy), s3.dualstack.REGION, s3-fips.REGION,
-    // s3-fips.dualstack.REGION.
     let region_of = |endpoint: &str| -> Option<Option<String>> {
         if endpoint == "s3" {
             return Some(None);
@@ -295,16 +293,37 @@ fn s3_issuer_parts(issuer: &IssuerUrl) -> Option<(String, String, Option<String>
         }
         Some(Some(r.to_string()))
     };
-    // Path style: s3[.REGION].amazonaws.com/BUCKET/PREFIX
     if let Some(region) = region_of(base) {
-        let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
-        return Some((bucket.into(), prefix.into(), region));
+        return Some((None, region));
     }
-    // Virtual-hosted: BUCKET.s3[.REGION].amazonaws.com/PREFIX
     let idx = base.find(".s3")?;
-    let (bucket, endpoint) = (&base[..idx], &base[idx + 1..]);
-    let region = region_of(endpoint)?;
-    Some((bucket.into(), path.into(), region))
+    let region = region_of(&base[idx + 1..])?;
+    Some((Some(base[..idx].to_string()), region))
+}
+
+/// Whether a host is an S3 endpoint (IAM trusts S3's certificates through its own CA library).
+pub fn is_s3_host(host: &str) -> bool {
+    s3_endpoint(host).is_some()
+}
+
+/// (bucket, prefix, region) for an issuer served by S3, path-style or virtual-hosted.
+fn s3_issuer_parts(issuer: &IssuerUrl) -> Option<(String, String, Option<String>)> {
+    let path = issuer.path_prefix().trim_start_matches('/');
+    match s3_endpoint(issuer.host())? {
+        // Path style: s3[.REGION].amazonaws.com/BUCKET/PREFIX
+        (None, region) => {
+            let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+            Some((bucket.into(), prefix.into(), region))
+        }
+        // Virtual-hosted: BUCKET.s3[.REGION].amazonaws.com/PREFIX
+        (Some(bucket), region) => Some((bucket, path.into(), region)),
+    }
+}
+
+/// Whether `issuer` is served by S3 (path-style or virtual-hosted, any regional endpoint form):
+/// IAM then trusts the JWKS through its own CA library and uses no thumbprint.
+pub fn is_s3_issuer(issuer: &IssuerUrl) -> bool {
+    s3_issuer_parts(issuer).is_some()
 }
 
 /// S3's bucket naming rules for general-purpose buckets.

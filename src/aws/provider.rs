@@ -158,15 +158,17 @@ impl ProviderSpec {
         })
     }
 
-    /// Sets the thumbprint list (1 to 5).
+    /// Sets the thumbprint list (0 to 5). None at all is allowed: IAM verifies an issuer whose
+    /// chain ends in a CA of its own library (and every S3-hosted JWKS) without a thumbprint;
+    /// an existing provider's list is then left as it is.
     pub fn with_thumbprints(
         mut self,
         thumbprints: impl IntoIterator<Item = Thumbprint>,
     ) -> Result<Self, ProviderError> {
         let thumbprints: BTreeSet<Thumbprint> = thumbprints.into_iter().collect();
-        if thumbprints.is_empty() || thumbprints.len() > limits::THUMBPRINTS_MAX {
+        if thumbprints.len() > limits::THUMBPRINTS_MAX {
             return Err(ProviderError::Limit(format!(
-                "a provider takes 1 to {} thumbprints, not {}",
+                "a provider takes at most {} thumbprints, not {}",
                 limits::THUMBPRINTS_MAX,
                 thumbprints.len()
             )));
@@ -301,7 +303,7 @@ pub fn plan(
     }
     let mut changes = Vec::new();
     let want_thumbs: BTreeSet<String> = spec.thumbprints.iter().map(|t| t.to_string()).collect();
-    if want_thumbs != actual.thumbprints {
+    if !want_thumbs.is_empty() && want_thumbs != actual.thumbprints {
         changes.push(ProviderChange::SetThumbprints {
             thumbprints: spec.thumbprints.iter().cloned().collect(),
             was: actual.thumbprints.iter().cloned().collect(),
@@ -405,7 +407,10 @@ mod tests {
         assert!(ProviderSpec::new(&i, ids(101), [tp('a')], []).is_err());
         assert!(ProviderSpec::new(&i, ["x".repeat(256)], [tp('a')], []).is_err());
         assert!(ProviderSpec::new(&i, ids(1), ['a', 'b', 'c', 'd', 'e', 'f'].map(tp), []).is_err());
-        assert!(ProviderSpec::new(&i, ids(1), [], []).is_err());
+        assert!(
+            ProviderSpec::new(&i, ids(1), [], []).is_ok(),
+            "no thumbprint is allowed"
+        );
         let tags = (0..50).map(|n| (format!("k{n}"), "v".to_string()));
         assert!(
             ProviderSpec::new(&i, ids(1), [tp('a')], tags).is_err(),

@@ -232,11 +232,17 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
     let r = read::apply(&c, &aws, &mut rand::rngs::OsRng, now()).await?;
-    if let (true, Some(t)) = (text, &r.fetched_thumbprint) {
-        println!(
-            "Thumbprint {} of {} (last of {} certificates)",
-            t.thumbprint, t.host, t.chain_length
-        );
+    if text {
+        match (&r.fetched_thumbprint, &r.observed.thumbprint_note) {
+            (_, Some(plan::ThumbprintNote::NotNeeded(why))) => {
+                println!("No thumbprint needed: {why}.")
+            }
+            (Some(t), _) => println!(
+                "Thumbprint {} of {} (last of {} certificates)",
+                t.thumbprint, t.host, t.chain_length
+            ),
+            _ => {}
+        }
     }
     let allow = plan::Allow {
         takeover: a.force,

@@ -823,17 +823,18 @@ fn build_provider(
             ));
         }
     }
-    let prints: Vec<Val<String>> = list(env, "IRSA_ISSUER_THUMBPRINTS")
-        .or_else(|| {
-            raw.thumbprints
-                .as_ref()
-                .map(|v| v.iter().map(from_file).collect())
-        })
-        .unwrap_or_default();
+    // Missing: "auto". An empty list is explicit: no thumbprint (a public CA or S3, which IAM
+    // trusts through its own CA library).
+    let given: Option<Vec<Val<String>>> = list(env, "IRSA_ISSUER_THUMBPRINTS").or_else(|| {
+        raw.thumbprints
+            .as_ref()
+            .map(|v| v.iter().map(from_file).collect())
+    });
     let mut thumbprints = Thumbprints {
-        auto: prints.is_empty(),
+        auto: given.is_none(),
         fixed: Vec::new(),
     };
+    let prints = given.unwrap_or_default();
     for t in &prints {
         if t.value == "auto" {
             thumbprints.auto = true;

@@ -172,6 +172,15 @@ pub struct ObservedAccount {
     pub roles: BTreeMap<String, Option<RoleState>>,
 }
 
+/// Why `thumbprints = ["auto"]` took no thumbprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThumbprintNote {
+    /// IAM does not use one for this issuer: the reason.
+    NotNeeded(String),
+    /// The issuer's host could not be reached: the error.
+    Unreachable(String),
+}
+
 /// Everything `apply` reads.
 #[derive(Debug, Clone)]
 pub struct ObservedCluster {
@@ -183,8 +192,10 @@ pub struct ObservedCluster {
     pub documents: ObservedDocuments,
     /// The kids of the JWKS to publish.
     pub new_kids: Vec<String>,
-    /// The provider's thumbprints.
+    /// The provider's thumbprints (none: IAM needs none, or they could not be taken).
     pub thumbprints: Vec<Thumbprint>,
+    /// Why no thumbprint is taken from the issuer's chain, when that is so.
+    pub thumbprint_note: Option<ThumbprintNote>,
     /// Inline policy documents, by role, then by policy name.
     pub inline: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Every account, in the file's order.
@@ -424,6 +435,22 @@ fn plan_account(
     )?;
     let resource = a.provider_arn.clone();
     let mut after = chain.to_vec();
+    if let Some(ThumbprintNote::Unreachable(e)) = &o.thumbprint_note {
+        plan.items.push(Item {
+            step: "provider",
+            account: Some(caller.account.clone()),
+            resource,
+            action: Action::Refuse,
+            details: vec![
+                format!("its thumbprint cannot be taken from the issuer's TLS chain now: {e}"),
+                "fix: make the issuer's host reachable; or list the thumbprint in provider.thumbprints; or, when the chain ends in a public CA, set provider.thumbprints = [] (IAM then needs none)".to_string(),
+            ],
+        });
+        for r in roles_in(c, &caller.account) {
+            plan_role(c, o, index, a, r, allow, plan, &after)?;
+        }
+        return Ok(());
+    }
     match provider::plan(&spec, a.provider.as_ref(), allow.takeover) {
         Err(ProviderError::NotOurs { owner, .. }) => {
             plan.items
@@ -891,6 +918,7 @@ mod tests {
                 published_kids: vec![],
             },
             thumbprints: vec![Thumbprint::parse(&"a".repeat(40)).unwrap()],
+            thumbprint_note: None,
             inline: BTreeMap::new(),
             accounts: accounts
                 .iter()

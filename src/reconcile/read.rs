@@ -12,7 +12,7 @@ use super::config::{Config, Target};
 use super::documents::{self, AnyStore, TargetSpec};
 use super::plan::{
     roles_in, ObservedAccount, ObservedBucket, ObservedCluster, ObservedForDestroy, ObservedKeys,
-    ObservedTeardown,
+    ObservedTeardown, ThumbprintNote,
 };
 use super::{refuse, Error};
 use crate::aws::bucket::{self, PublicAccess};
@@ -221,26 +221,51 @@ fn read_keys(
     Ok((KeySet::new(public)?, observed, new))
 }
 
-/// The thumbprints the provider should list: the file's, plus the issuer host's when `auto`.
+/// The thumbprints the provider should list: the file's, plus, with `auto`, the issuer host's
+/// when IAM needs one. It needs none for an S3-hosted JWKS or a chain ending in a public CA
+/// (IAM trusts those through its own CA library since 2023).
 async fn read_thumbprints(
     c: &Config,
     issuer: &IssuerUrl,
-) -> Result<(Vec<Thumbprint>, Option<HostThumbprint>), Error> {
+) -> Result<
+    (
+        Vec<Thumbprint>,
+        Option<ThumbprintNote>,
+        Option<HostThumbprint>,
+    ),
+    Error,
+> {
     let mut out = c.provider.thumbprints.fixed.clone();
-    let mut fetched = None;
-    if c.provider.thumbprints.auto {
-        // The JWKS apply publishes lives on the issuer's host, so that host's chain is the one
-        // IAM checks; it is read directly, since on a first apply nothing is published yet.
-        let t = config_fetcher(c)?
-            .thumbprint(issuer.host(), issuer.port_or_default(), "issuer")
-            .await
-            .map_err(|e| {
-                Error::from(e).context("cannot take the thumbprint from the issuer's TLS chain (provider.thumbprints = [\"auto\"]): make the issuer's host reachable, or list the thumbprint in the file")
-            })?;
-        out.push(t.thumbprint.clone());
-        fetched = Some(t);
+    if !c.provider.thumbprints.auto {
+        return Ok((out, None, None));
     }
-    Ok((out, fetched))
+    if crate::aws::names::is_s3_issuer(issuer) {
+        let why = "the JWKS is on S3, which IAM trusts through its own CA library".to_string();
+        return Ok((out, Some(ThumbprintNote::NotNeeded(why)), None));
+    }
+    // The JWKS apply publishes lives on the issuer's host, so that host's chain is the one IAM
+    // checks; it is read directly, since on a first apply nothing is published yet.
+    let fetched = config_fetcher(c)?
+        .thumbprint(issuer.host(), issuer.port_or_default(), "issuer")
+        .await;
+    match fetched {
+        Err(e) => Ok((
+            out,
+            Some(ThumbprintNote::Unreachable(crate::errors::chain(&e))),
+            None,
+        )),
+        Ok(t) if t.public_ca => {
+            let why = format!(
+                "{}'s chain ends in a public CA, which IAM trusts through its own CA library",
+                t.host
+            );
+            Ok((out, Some(ThumbprintNote::NotNeeded(why)), Some(t)))
+        }
+        Ok(t) => {
+            out.push(t.thumbprint.clone());
+            Ok((out, None, Some(t)))
+        }
+    }
 }
 
 /// The provider of `issuer` in the account of `caller`.
@@ -301,7 +326,7 @@ pub async fn apply(
     let reached = reach_accounts(c, base).await?;
     let prepared = documents::prepare(&set, &target_spec(c), aws).await?;
     let issuer = prepared.issuer.clone();
-    let (thumbprints, fetched_thumbprint) = read_thumbprints(c, &issuer).await?;
+    let (thumbprints, thumbprint_note, fetched_thumbprint) = read_thumbprints(c, &issuer).await?;
     let mut accounts = Vec::new();
     let mut contexts = Vec::new();
     for (ctx, caller) in reached {
@@ -322,6 +347,7 @@ pub async fn apply(
         documents: prepared.observed(),
         new_kids: prepared.new_kids.iter().cloned().collect(),
         thumbprints,
+        thumbprint_note,
         inline,
         accounts,
     };

@@ -16,7 +16,7 @@ use crate::aws::sdk::roles::Roles;
 use crate::aws::sdk::{AwsContext, AwsSource, Caller};
 use crate::oidc::issuer::IssuerUrl;
 use crate::rotation::keydir::KeyDir;
-use crate::verify::checks::{self, Check, RoleTrust};
+use crate::verify::checks::{self, Check, Presented, RoleTrust};
 use crate::verify::fetch::Fetcher;
 
 /// What to verify.
@@ -84,19 +84,10 @@ pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
     if let (Some(c), false) = (&r.config, served.keys.is_empty()) {
         all.push(local_keys(c, &served.keys, &fixes)?);
     }
-    let presented = thumbprint(&s.fetcher, &served, &mut all).await;
+    let presented = thumbprint(&s.fetcher, &served, r.config.as_ref(), &fixes, &mut all).await;
     if let (false, Some(base)) = (r.skip_aws, s.base) {
         let a = &s.audience;
-        iam_checks(
-            r,
-            base,
-            &s.issuer,
-            a,
-            presented.as_deref(),
-            &fixes,
-            &mut all,
-        )
-        .await?;
+        iam_checks(r, base, &s.issuer, a, presented.as_ref(), &fixes, &mut all).await?;
     }
     if let Some(path) = &r.token {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -260,10 +251,46 @@ fn local_keys(c: &Config, served: &[serde_json::Value], fixes: &Fixes) -> Result
 }
 
 /// The chain IAM checks: the jwks_uri host's.
-async fn thumbprint(fetcher: &Fetcher, served: &Served, all: &mut Vec<Check>) -> Option<String> {
+async fn thumbprint(
+    fetcher: &Fetcher,
+    served: &Served,
+    config: Option<&Config>,
+    fixes: &Fixes,
+    all: &mut Vec<Check>,
+) -> Option<Presented> {
     let (host, port) = served.jwks_host.as_ref()?;
     match fetcher.thumbprint(host, *port, "jwks_uri").await {
-        Ok(t) => Some(t.thumbprint.as_str().to_string()),
+        Ok(t) => {
+            let trusted_by_aws = if crate::aws::names::is_s3_host(host) {
+                Some("the JWKS is on S3, which IAM trusts through its own CA library".to_string())
+            } else if t.public_ca {
+                Some(
+                    "the chain ends in a public CA, which IAM trusts through its own CA library"
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            let fix = match config {
+                Some(c) if !c.provider.thumbprints.auto => format!(
+                    "the file pins provider.thumbprints: add {} to it (or use [\"auto\"]), then {}",
+                    t.thumbprint, fixes.provider
+                ),
+                Some(_) => format!(
+                    "{} (provider.thumbprints = [\"auto\"] takes the new one)",
+                    fixes.provider
+                ),
+                None => format!(
+                    "run `irsa-issuer provider apply --issuer URL --thumbprint {}` (or --thumbprint auto)",
+                    t.thumbprint
+                ),
+            };
+            Some(Presented {
+                thumbprint: t.thumbprint.as_str().to_string(),
+                trusted_by_aws,
+                fix,
+            })
+        }
         Err(e) => {
             all.push(Check::fail(
                 "TLS thumbprint",
@@ -281,7 +308,7 @@ async fn iam_checks(
     base: &AwsContext,
     issuer: &IssuerUrl,
     audience: &str,
-    presented: Option<&str>,
+    presented: Option<&Presented>,
     fixes: &Fixes,
     all: &mut Vec<Check>,
 ) -> Result<(), Error> {

@@ -180,3 +180,33 @@ pub async fn fetch_chain(
     }
     Ok(chain)
 }
+
+/// Whether `chain` (leaf first, as a server sends it) verifies for `host` against the Mozilla
+/// root set alone: a chain AWS trusts through its own library of CAs, for which IAM does not use
+/// a provider's thumbprint.
+pub fn chains_to_public_root(chain: &[CertificateDer<'static>], host: &str) -> bool {
+    let Some((leaf, intermediates)) = chain.split_first() else {
+        return false;
+    };
+    let Ok(name) = rustls_pki_types::ServerName::try_from(host.to_string()) else {
+        return false;
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let Ok(verifier) =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+    else {
+        return false;
+    };
+    use rustls::client::danger::ServerCertVerifier as _;
+    verifier
+        .verify_server_cert(
+            leaf,
+            intermediates,
+            &name,
+            &[],
+            rustls_pki_types::UnixTime::now(),
+        )
+        .is_ok()
+}

@@ -373,14 +373,27 @@ pub fn check_local_keys(
     )
 }
 
+/// The certificate chain the issuer's JWKS host presents now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presented {
+    /// SHA-1 of its last certificate.
+    pub thumbprint: String,
+    /// Why IAM does not use a thumbprint for it (a public CA, S3), or `None` for a private CA,
+    /// where the provider's thumbprint list is what STS checks.
+    pub trusted_by_aws: Option<String>,
+    /// What to do when the list lacks it (depends on how the file sets thumbprints).
+    pub fix: String,
+}
+
 /// The provider in one account: it exists, takes the audience, and trusts the chain the issuer
-/// presents now.
+/// presents now. A thumbprint that does not match is a failure only for a private CA: for a
+/// public CA or S3, IAM verifies the chain against its own CA library and ignores the list.
 pub fn check_provider(
     account: &str,
     arn: &str,
     provider: Option<&ProviderState>,
     audience: &str,
-    presented: Option<&str>,
+    presented: Option<&Presented>,
     fix: &str,
 ) -> Vec<Check> {
     let name = |what: &str| format!("provider {what} ({account})");
@@ -404,22 +417,31 @@ pub fn check_provider(
             fix.to_string(),
         ));
     }
-    if let Some(t) = presented {
-        if p.thumbprints.contains(t) {
-            checks.push(Check::ok(
-                name("thumbprint"),
-                format!("includes {t}, presented now"),
-            ));
-        } else {
-            checks.push(Check::fail(
-                name("thumbprint"),
-                format!(
-                    "lists {}, not {t} that the issuer's host presents now (the certificate chain changed)",
-                    p.thumbprints.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-                fix.to_string(),
-            ));
-        }
+    let Some(pr) = presented else {
+        return checks;
+    };
+    let t = &pr.thumbprint;
+    let listed = p.thumbprints.iter().cloned().collect::<Vec<_>>().join(", ");
+    let listed = if listed.is_empty() {
+        "no thumbprint".to_string()
+    } else {
+        listed
+    };
+    match (&pr.trusted_by_aws, p.thumbprints.contains(t)) {
+        (_, true) => checks.push(Check::ok(
+            name("thumbprint"),
+            format!("includes {t}, presented now"),
+        )),
+        (Some(why), false) => checks.push(Check::warn(
+            name("thumbprint"),
+            format!("lists {listed}, not {t} that the JWKS host presents now; harmless: {why}, so IAM does not use the thumbprint"),
+            "nothing needed; to silence this, set provider.thumbprints = [] (or list the new one)",
+        )),
+        (None, false) => checks.push(Check::fail(
+            name("thumbprint"),
+            format!("lists {listed}, not {t} that the JWKS host presents now: its chain ends in a private CA, so STS checks the thumbprint and refuses tokens"),
+            pr.fix.clone(),
+        )),
     }
     checks
 }
@@ -651,12 +673,17 @@ mod tests {
             thumbprints: ["a".repeat(40)].into(),
             tags: Default::default(),
         };
+        let private = Presented {
+            thumbprint: "b".repeat(40),
+            trusted_by_aws: None,
+            fix: "pin it".into(),
+        };
         let c = check_provider(
             "111122223333",
             "arn",
             Some(&p),
             "sts.amazonaws.com",
-            Some(&"b".repeat(40)),
+            Some(&private),
             "fix it",
         );
         assert!(failed(&c, "provider client IDs (111122223333)")
@@ -666,8 +693,27 @@ mod tests {
             failed(&c, "provider thumbprint (111122223333)")
                 .fix
                 .as_deref(),
-            Some("fix it")
+            Some("pin it")
         );
+        // A public CA or S3: a changed thumbprint is harmless, a warning.
+        let public = Presented {
+            trusted_by_aws: Some("a public CA".into()),
+            ..private
+        };
+        let c = check_provider(
+            "111122223333",
+            "arn",
+            Some(&p),
+            "other",
+            Some(&public),
+            "fix it",
+        );
+        let t = c
+            .iter()
+            .find(|c| c.name == "provider thumbprint (111122223333)")
+            .unwrap();
+        assert_eq!(t.status, Status::Warn);
+        assert!(t.detail.contains("harmless"), "{}", t.detail);
         let c = check_provider(
             "111122223333",
             "arn",

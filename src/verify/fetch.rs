@@ -48,6 +48,9 @@ pub struct HostThumbprint {
     pub chain_length: usize,
     /// Which URL led here (`issuer` or `jwks_uri`).
     pub role: &'static str,
+    /// Whether the chain verifies against the public (Mozilla) roots alone: then AWS trusts it
+    /// through its own CA library and IAM does not use the thumbprint.
+    pub public_ca: bool,
 }
 
 impl Fetcher {
@@ -132,6 +135,7 @@ impl Fetcher {
             thumbprint: Thumbprint::of_der(last),
             chain_length: chain.len(),
             role,
+            public_ca: tls::chains_to_public_root(&chain, host),
         })
     }
 

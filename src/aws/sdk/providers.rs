@@ -64,9 +64,11 @@ impl Providers {
                         .create_open_id_connect_provider()
                         .url(&spec.url)
                         .set_client_id_list(Some(spec.client_ids.iter().cloned().collect()))
-                        .set_thumbprint_list(Some(
-                            spec.thumbprints.iter().map(|t| t.to_string()).collect(),
-                        ))
+                        // No thumbprint at all is left out of the call (optional since 2023).
+                        .set_thumbprint_list(
+                            (!spec.thumbprints.is_empty())
+                                .then(|| spec.thumbprints.iter().map(|t| t.to_string()).collect()),
+                        )
                         .set_tags(Some(tags(&spec.tags)?))
                         .send()
                         .await

@@ -1,0 +1,234 @@
+//! The correctness review's items (AWS's and kube-apiserver's rules), one test each, through the
+//! real binary against moto: what broke before, and what holds now.
+
+mod common;
+
+use common::{stderr, stdout, Account};
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {} / {}", stdout(o), stderr(o)))
+}
+
+/// IAM verifies an S3-hosted JWKS through its own CA library and ignores thumbprints, and
+/// `ThumbprintList` is optional. `thumbprints = ["auto"]` (the default) fetched the S3 host's
+/// chain anyway, so `apply --plan` failed without network; now an S3 issuer needs no fetch and
+/// its provider gets no thumbprint. `thumbprints = []` says the same explicitly for any issuer.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_s3_issuer_needs_no_thumbprint_and_no_network() {
+    let a = Account::new("us-east-1").await;
+    let bucket = common::bucket_name("nothumb");
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("c.toml");
+    std::fs::write(
+        &file,
+        format!("target = \"s3://{bucket}/c1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n"),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let o = a.run(&["apply", "-f", f, "--plan"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("No thumbprint needed: the JWKS is on S3"),
+        "{}",
+        stdout(&o)
+    );
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = a
+        .iam()
+        .await
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(format!(
+            "arn:aws:iam::{}:oidc-provider/s3.us-east-1.amazonaws.com/{bucket}/c1",
+            a.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(p.thumbprint_list().is_empty(), "{:?}", p.thumbprint_list());
+    assert_eq!(a.run(&["apply", "-f", f, "--plan"]).status.code(), Some(0));
+
+    // A hand-set thumbprint on it is left alone: IAM does not use it, and rewriting the list on
+    // every CA change would only make noise.
+    a.iam()
+        .await
+        .update_open_id_connect_provider_thumbprint()
+        .open_id_connect_provider_arn(
+            p.url()
+                .map(|_| {
+                    format!(
+                        "arn:aws:iam::{}:oidc-provider/s3.us-east-1.amazonaws.com/{bucket}/c1",
+                        a.id
+                    )
+                })
+                .unwrap(),
+        )
+        .thumbprint_list("f".repeat(40))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.run(&["apply", "-f", f, "--plan"]).status.code(), Some(0));
+}
+
+/// In aws-cn the audience defaulted to sts.amazonaws.com.cn for roles while `init` wrote
+/// client_ids = ["sts.amazonaws.com"] and the webhooks default to sts.amazonaws.com: every China
+/// pod was refused. The default is sts.amazonaws.com everywhere, and a file whose role audience is
+/// not one of the provider's client IDs is refused before any call.
+#[tokio::test(flavor = "multi_thread")]
+async fn china_defaults_agree_and_audiences_are_checked() {
+    let a = Account::new("cn-north-1").await;
+    let o = a.run(&[
+        "trust-policy",
+        "--issuer",
+        "https://s3.cn-north-1.amazonaws.com.cn/b/c1",
+        "--service-account",
+        "ns/app",
+        "--account",
+        "111122223333",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let policy = json(&o);
+    let cond = policy["Statement"][0]["Condition"]["StringEquals"].clone();
+    assert_eq!(
+        cond["s3.cn-north-1.amazonaws.com.cn/b/c1:aud"], "sts.amazonaws.com",
+        "{policy:#}"
+    );
+    assert_eq!(
+        policy["Statement"][0]["Principal"]["Federated"],
+        "arn:aws-cn:iam::111122223333:oidc-provider/s3.cn-north-1.amazonaws.com.cn/b/c1",
+        "the partition comes from the issuer"
+    );
+    // iam-policy infers the partition from the issuer too (it printed arn:aws: before).
+    let o = common::run(&[
+        "iam-policy",
+        "--for",
+        "provider",
+        "--issuer",
+        "https://s3.cn-north-1.amazonaws.com.cn/b/c1",
+    ]);
+    assert!(stdout(&o).contains("arn:aws-cn:iam::"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("arn:aws:iam::"), "{}", stdout(&o));
+
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("c.toml");
+    for (provider, role, bad) in [
+        ("", "audience = \"sts.amazonaws.com.cn\"\n", true),
+        ("client_ids = [\"sts.amazonaws.com.cn\"]\n", "", true),
+        (
+            "client_ids = [\"sts.amazonaws.com.cn\"]\n",
+            "audience = \"sts.amazonaws.com.cn\"\n",
+            false,
+        ),
+        ("", "", false),
+    ] {
+        std::fs::write(
+            &file,
+            format!("target = \"s3://b-cn/c1\"\n[keys]\ndir = \"k\"\ngenerate = true\n[aws]\nregion = \"cn-north-1\"\n[provider]\nthumbprints = []\n{provider}[[roles]]\nname = \"r\"\nservice_accounts = [\"ns/app\"]\n{role}"),
+        )
+        .unwrap();
+        let o = common::run(&["iam-policy", "-f", file.to_str().unwrap()]);
+        if bad {
+            assert_eq!(o.status.code(), Some(1), "{provider}{role}");
+            assert!(
+                stderr(&o).contains("is not among the provider's client IDs"),
+                "{}",
+                stderr(&o)
+            );
+        } else {
+            assert!(o.status.success(), "{provider}{role}: {}", stderr(&o));
+        }
+    }
+}
+
+/// A region irsa-issuer cannot build ARNs for, or an empty AWS_REGION (common in CI when a
+/// variable is unset), fell back to the aws partition; now each is a one-line error.
+#[test]
+fn unknown_regions_and_an_empty_region_are_refused() {
+    for (region, want) in [
+        ("", "no AWS region"),
+        ("us-iso-east-1", "isolated partition"),
+        ("moon-base-1x", "not a region name"),
+    ] {
+        let o = std::process::Command::new(common::bin())
+            .args([
+                "provider",
+                "show",
+                "--issuer",
+                "https://oidc.example.com/c1",
+            ])
+            .env("AWS_REGION", region)
+            .env_remove("AWS_DEFAULT_REGION")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_ACCESS_KEY_ID", "x")
+            .env("AWS_SECRET_ACCESS_KEY", "y")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{region}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{region}: {}", stderr(&o));
+    }
+}
+
+/// The trust-policy size limit is IAM's default 2048 unless raised (up to 4096).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_trust_policy_limit_follows_the_account_quota() {
+    let mut args: Vec<String> = [
+        "trust-policy",
+        "--issuer",
+        "https://oidc.example.com/c1",
+        "--account",
+        "111122223333",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for i in 0..40 {
+        args.push("--service-account".into());
+        args.push(format!("namespace-{i}/service-account-{i}"));
+    }
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = common::run(&a);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("over IAM's limit of 2048"),
+        "{}",
+        stderr(&o)
+    );
+    let mut raised = a.clone();
+    raised.extend(["--max-trust-policy-size", "4096"]);
+    assert!(common::run(&raised).status.success());
+    let mut wrong = a.clone();
+    wrong.extend(["--max-trust-policy-size", "8192"]);
+    assert_eq!(common::run(&wrong).status.code(), Some(64));
+}
+
+/// --token-expiration outside 600 s .. max token age is refused (kube-apiserver would raise a
+/// shorter one; a longer one would outlive the retire clock).
+#[test]
+fn token_expiration_must_fit_the_rotation() {
+    for (secs, ok) in [
+        ("599", false),
+        ("600", true),
+        ("86400", true),
+        ("86401", false),
+    ] {
+        let o = std::process::Command::new(common::bin())
+            .args([
+                "role",
+                "manifest",
+                "--name",
+                "r",
+                "--service-account",
+                "ns/app",
+                "--token-expiration",
+                secs,
+            ])
+            .env("AWS_REGION", "")
+            .output()
+            .unwrap();
+        let refused = stderr(&o).contains("is not usable");
+        assert_eq!(!refused, ok, "{secs}: {}", stderr(&o));
+    }
+}
