@@ -79,8 +79,8 @@ pub struct TrustPolicyArgs {
 #[derive(Debug, Subcommand)]
 pub enum RoleCommand {
     /// Create or reconcile a role for service accounts (a plan is printed first).
-    Apply(RoleApplyArgs),
-    /// Detach the role's policies and delete it (only a role irsa-issuer created, unless --force).
+    Apply(Box<RoleApplyArgs>),
+    /// Detach the role's policies and delete it (only this issuer's role, unless --force).
     Delete(RoleDeleteArgs),
     /// Print ServiceAccount manifests annotated with an existing role's ARN.
     Manifest(RoleManifestArgs),
@@ -233,7 +233,7 @@ pub(super) async fn trust_policy(a: TrustPolicyArgs) -> anyhow::Result<Outcome> 
 
 pub(super) async fn run(cmd: RoleCommand, out: OutputFormat) -> anyhow::Result<Outcome> {
     match cmd {
-        RoleCommand::Apply(a) => apply(a, out).await,
+        RoleCommand::Apply(a) => apply(*a, out).await,
         RoleCommand::Delete(a) => delete(a, out).await,
         RoleCommand::Manifest(a) => manifest(a).await,
     }

@@ -30,8 +30,8 @@ pub enum AwsError {
     #[error("no AWS region: pass --region, or set AWS_REGION (or a region in your AWS profile)")]
     NoRegion,
     /// A region that is malformed or in a partition irsa-issuer does not know.
-    #[error(transparent)]
-    Region(#[from] crate::aws::names::NameError),
+    #[error("{0}")]
+    Region(String),
     /// A call failed.
     #[error("{operation} failed: {message}")]
     Call {
@@ -132,7 +132,7 @@ impl AwsContext {
             .map(|r| r.to_string())
             .filter(|r| !r.trim().is_empty())
             .ok_or(AwsError::NoRegion)?;
-        Partition::for_region(&region)?;
+        Partition::for_region(&region).map_err(|e| AwsError::Region(e.to_string()))?;
         Ok(Self {
             sdk,
             region,
