@@ -232,3 +232,119 @@ fn token_expiration_must_fit_the_rotation() {
         assert_eq!(!refused, ok, "{secs}: {}", stderr(&o));
     }
 }
+
+fn state(kd: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(kd.join("keyset.json")).unwrap()).unwrap()
+}
+
+/// `retire` counted from `promote`, but kube-apiserver keeps signing with the old key until it is
+/// restarted with the new flags, hours or days later: tokens signed in that window lost their
+/// key. The clock now starts at `confirm`, which takes a token the cluster issued with the new
+/// key (its signature checked); until then retire refuses, however long ago promote ran.
+#[test]
+fn the_retire_clock_starts_when_the_cluster_signs_with_the_new_key() {
+    let d = tempfile::tempdir().unwrap();
+    let kd = d.path().join("keys");
+    let k = kd.to_str().unwrap();
+    for step in ["init", "stage"] {
+        let o = common::run(&["rotate", step, "--key-dir", k, "--alg", "ES256"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // Promoted a day ago (the state as promote leaves it; promote itself needs a served issuer).
+    let mut st = state(&kd);
+    let (mut old, mut new) = (String::new(), String::new());
+    for key in st["keys"].as_array_mut().unwrap() {
+        if key["state"] == "active" {
+            key["state"] = "previous".into();
+            key["demoted"] = 1_000.into();
+            old = key["kid"].as_str().unwrap().to_string();
+        } else {
+            key["state"] = "active".into();
+            key["promoted"] = 1_000.into();
+            key["published"] = 500.into();
+            new = key["kid"].as_str().unwrap().to_string();
+        }
+    }
+    std::fs::write(kd.join("keyset.json"), st.to_string()).unwrap();
+    let o = common::run(&["rotate", "retire", "--key-dir", k]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("rotate confirm"), "{}", stderr(&o));
+    let o = common::run(&["rotate", "status", "--key-dir", k, "--output", "json"]);
+    assert_eq!(json(&o)["next_step"]["command"], "rotate confirm");
+
+    let sign = |kid: &str, with: &str| {
+        let pem = std::fs::read(kd.join("private").join(format!("{with}.key"))).unwrap();
+        let t = common::sign_token(
+            &pem,
+            jsonwebtoken::Algorithm::ES256,
+            kid,
+            "https://oidc.example.com/c1",
+            "system:serviceaccount:default:default",
+            "https://kubernetes.default.svc",
+            600,
+        );
+        let f = d.path().join(format!("t-{kid}-{with}"));
+        std::fs::write(&f, t).unwrap();
+        f
+    };
+    let confirm = |f: &std::path::Path| {
+        common::run(&[
+            "rotate",
+            "confirm",
+            "--key-dir",
+            k,
+            "--token",
+            f.to_str().unwrap(),
+        ])
+    };
+    // A token still signed with the old key: the cluster has not switched.
+    let o = confirm(&sign(&old, &old));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("not with the active key"),
+        "{}",
+        stderr(&o)
+    );
+    // The new kid, signed by another key: not the cluster's token.
+    let o = confirm(&sign(&new, &old));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("does not verify"), "{}", stderr(&o));
+    assert!(state(&kd)["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|k| k.get("signing_ended").is_none()));
+    // The real thing starts the clock, from now: retire is still too early.
+    let o = confirm(&sign(&new, &new));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = common::run(&["rotate", "retire", "--key-dir", k]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("may be valid until 20"),
+        "an RFC 3339 time: {}",
+        stderr(&o)
+    );
+    let o = common::run(&[
+        "rotate",
+        "retire",
+        "--key-dir",
+        k,
+        "--max-token-age",
+        "1s",
+        "--clock-skew",
+        "0s",
+    ]);
+    // One second after confirming at the earliest.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let o2 = common::run(&[
+        "rotate",
+        "retire",
+        "--key-dir",
+        k,
+        "--max-token-age",
+        "1s",
+        "--clock-skew",
+        "0s",
+    ]);
+    assert!(o.status.success() || o2.status.success(), "{}", stderr(&o2));
+}

@@ -192,17 +192,26 @@ fn rotation_under_load_breaks_no_live_token() {
         "30s",
         "--interval",
         "1s",
+        "--cache-max-age",
+        "2",
     ]);
     ok(&o);
+    let promoted = o;
+    // It said what it saw while waiting, and waited the JWKS cache time after the key appeared.
     assert!(
-        stdout(&o).contains(&format!(
+        stderr(&promoted).contains("waiting:"),
+        "{}",
+        stderr(&promoted)
+    );
+    assert!(
+        stdout(&promoted).contains(&format!(
             "--service-account-signing-key-file={}",
             std::path::absolute(kd.join("private").join(format!("{second}.key")))
                 .unwrap()
                 .display()
         )),
         "{}",
-        stdout(&o)
+        stdout(&promoted)
     );
     assert_eq!(active_kid(&kd), second);
 
@@ -227,11 +236,90 @@ fn rotation_under_load_breaks_no_live_token() {
     ];
     status.extend(policy);
     let st: serde_json::Value = serde_json::from_slice(&run(&status).stdout).unwrap();
+    assert_eq!(
+        st["next_step"]["command"], "rotate confirm",
+        "the retire clock must not start before the cluster signs with the new key"
+    );
+    // A token the "cluster" (the minter, which signs with the active key) issued now.
+    let token = sign_token(
+        &std::fs::read(kd.join("private").join(format!("{second}.key"))).unwrap(),
+        jsonwebtoken::Algorithm::ES256,
+        &second,
+        &issuer,
+        "system:serviceaccount:default:default",
+        "https://kubernetes.default.svc",
+        600,
+    );
+    let token_file = work.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    ok(&run(&[
+        "rotate",
+        "confirm",
+        "--key-dir",
+        &kd_s,
+        "--token",
+        token_file.to_str().unwrap(),
+    ]));
+    let o = run(&retire);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let st: serde_json::Value = serde_json::from_slice(&run(&status).stdout).unwrap();
     assert_eq!(st["next_step"]["command"], "rotate retire");
+
+    // The flags kube-apiserver runs with until its next restart: what promote printed.
+    let running: Vec<String> = stdout(&promoted)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("--service-account-key-file="))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(running.len(), 2, "{}", stdout(&promoted));
 
     std::thread::sleep(Duration::from_secs(5));
     ok(&run(&retire));
     assert_eq!(kids(&kd), vec![second.clone()]);
+    // Retire never deletes a file those flags name: kube-apiserver would not start again.
+    for f in &running {
+        assert!(
+            std::path::Path::new(f).exists(),
+            "{f} was deleted by retire"
+        );
+    }
+    // prune refuses while a kube-apiserver configuration still names one...
+    let manifest = work.path().join("kube-apiserver.yaml");
+    let flags_yaml = |files: &[String]| {
+        files
+            .iter()
+            .map(|f| format!("    - --service-account-key-file={f}\n"))
+            .collect::<String>()
+    };
+    std::fs::write(&manifest, flags_yaml(&running)).unwrap();
+    let prune = [
+        "rotate",
+        "prune",
+        "--key-dir",
+        kd_s.as_str(),
+        "--apiserver-config",
+        manifest.to_str().unwrap(),
+    ];
+    let o = run(&prune);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("still names"), "{}", stderr(&o));
+    // ... and deletes once it is restarted with the flags apiserver-flags prints now.
+    let now_flags: Vec<String> = stdout(&run(&[
+        "apiserver-flags",
+        "--key-dir",
+        &kd_s,
+        "--issuer",
+        &issuer,
+        "--format",
+        "flags",
+    ]))
+    .lines()
+    .filter_map(|l| l.strip_prefix("--service-account-key-file="))
+    .map(str::to_string)
+    .collect();
+    assert_eq!(now_flags.len(), 1);
+    std::fs::write(&manifest, flags_yaml(&now_flags)).unwrap();
+    ok(&run(&prune));
     assert!(
         !kd.join(format!("{first}.pub")).exists()
             && !kd.join("private").join(format!("{first}.key")).exists()

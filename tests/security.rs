@@ -287,6 +287,7 @@ fn publish_refuses_to_drop_a_key_and_retire_drops_only_what_it_retired() {
         if key["state"] == "active" {
             key["state"] = "previous".into();
             key["demoted"] = 1.into();
+            key["signing_ended"] = 1.into();
             previous = key["kid"].as_str().unwrap().to_string();
         } else {
             key["state"] = "active".into();
@@ -656,6 +657,8 @@ fn promote_checks_the_served_key_not_only_its_kid() {
             &issuer,
             "--ca-file",
             &tls.ca(),
+            "--cache-max-age",
+            "0",
         ])
     };
     let cases = [

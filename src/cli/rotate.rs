@@ -27,10 +27,17 @@ pub enum RotateCommand {
     Init(NewKeyArgs),
     /// Create (or import) the next key and publish it beside the active one.
     Stage(NewKeyArgs),
-    /// Make the next key active, once the public issuer serves it; print kube-apiserver's flags.
+    /// Make the next key active, once the public issuer has served it for the JWKS cache time;
+    /// print kube-apiserver's flags.
     Promote(PromoteArgs),
-    /// Remove previous keys once every token they signed has expired.
+    /// Record that kube-apiserver signs with the active key, from a token it issued: the
+    /// previous keys' retire clock starts now.
+    Confirm(ConfirmArgs),
+    /// Take previous keys out of the JWKS once every token they signed has expired (their files
+    /// stay until `prune`).
     Retire(RetireArgs),
+    /// Delete retired keys' files, once no kube-apiserver flag names them.
+    Prune(PruneArgs),
     /// Show each key's state and dates, and the next step.
     Status(StatusArgs),
 }
@@ -90,10 +97,26 @@ pub struct PromoteArgs {
     /// Time between polls.
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     interval: Duration,
+    /// How long relying parties may cache the JWKS (the documents' Cache-Control max-age):
+    /// promote waits this long after the next key was first published.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    cache_max_age: u64,
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
     target: PublishTarget,
+}
+
+/// Arguments of `rotate confirm`.
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// The key directory.
+    #[arg(long, value_name = "DIR")]
+    key_dir: PathBuf,
+    /// A service-account token the cluster issued after every kube-apiserver was restarted with
+    /// the new flags (`kubectl create token default`), or `-` for stdin.
+    #[arg(long, value_name = "FILE")]
+    token: String,
 }
 
 /// Arguments of `rotate retire`.
@@ -110,6 +133,18 @@ pub struct RetireArgs {
     force: bool,
     #[command(flatten)]
     target: PublishTarget,
+}
+
+/// Arguments of `rotate prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The key directory.
+    #[arg(long, value_name = "DIR")]
+    key_dir: PathBuf,
+    /// A kube-apiserver configuration (static pod manifest, k3s config) that must not name a
+    /// file being deleted (repeatable; kubeadm's and k3s' default paths are checked when present).
+    #[arg(long = "apiserver-config", value_name = "FILE")]
+    apiserver_configs: Vec<PathBuf>,
 }
 
 /// Arguments of `rotate status`.
@@ -225,7 +260,9 @@ pub(super) async fn run(cmd: RotateCommand, out: OutputFormat) -> anyhow::Result
         RotateCommand::Init(a) => init_or_stage(a, out, true).await,
         RotateCommand::Stage(a) => init_or_stage(a, out, false).await,
         RotateCommand::Promote(a) => promote(a, out).await,
+        RotateCommand::Confirm(a) => confirm(a, out),
         RotateCommand::Retire(a) => retire(a, out).await,
+        RotateCommand::Prune(a) => prune(a, out),
         RotateCommand::Status(a) => status(a, out),
     }
 }
@@ -268,8 +305,9 @@ async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::
                 println!("Point kube-apiserver at it: irsa-issuer apiserver-flags --key-dir {} --issuer URL", kd.root().display());
             } else {
                 println!(
-                    "Next: publish it (done if --to was given; `serve --key-dir` reloads by itself), wait until relying parties' caches have it (at least the JWKS max-age), then `irsa-issuer rotate promote --key-dir {} --issuer URL`",
-                    kd.root().display()
+                    "Next:\n  1. Give every kube-apiserver the new key as a verification key now (its --service-account-key-file; `irsa-issuer apiserver-flags --key-dir {0} --issuer URL` lists it) and restart them one by one: with several control-plane nodes, a node restarted after promote signs with the new key while the others must already accept it.\n  2. The key is published {1}; wait until relying parties' caches have it (the JWKS max-age).\n  3. `irsa-issuer rotate promote --key-dir {0} --issuer URL` (it checks both).",
+                    kd.root().display(),
+                    if added.published.is_some() { "now" } else { "when `serve --key-dir` reloads, or once you publish it" }
                 );
             }
         }
@@ -299,6 +337,7 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         wait: a.wait,
         timeout: a.timeout,
         interval: a.interval,
+        cache_max_age: a.cache_max_age,
     };
     let p = rotate::promote(
         &kd,
@@ -307,6 +346,7 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         &wait,
         now,
         target.republish().as_ref(),
+        &mut |line| eprintln!("{line}"),
     )
     .await?;
     target.render(&p.published, out)?;
@@ -315,9 +355,36 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             &serde_json::json!({"active": p.kid, "state": p.state, "apiserver_flags": p.flags.args(), "kubeadm": p.flags.kubeadm_snippet()}),
         )?,
         OutputFormat::Text => {
-            println!("{} is now the active key. Restart kube-apiserver with these flags so it signs with it:\n", p.kid);
+            println!("{} is now the active key. Restart every kube-apiserver with these flags so it signs with it:\n", p.kid);
             print_flags(&p.flags);
-            println!("\nTokens signed by the previous key stay valid; retire it once they have expired (`irsa-issuer rotate status` says when).");
+            println!("\nThen confirm, with a token issued after the last restart: `kubectl create token default | irsa-issuer rotate confirm --key-dir {} --token -`. The previous key's retire clock starts there (tokens it signed stay valid until they expire).", kd.root().display());
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+fn confirm(a: ConfirmArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    let token = if a.token == "-" {
+        let mut t = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)?;
+        t
+    } else {
+        std::fs::read_to_string(&a.token)
+            .map_err(|e| anyhow::anyhow!("cannot read the token {}: {e}", a.token))?
+    };
+    let kd = KeyDir::new(&a.key_dir);
+    let c = rotate::confirm(&kd, &token, now())?;
+    match out {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "active": c.kid,
+            "retire_clock_started": c.started.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "state": c.state,
+        }))?,
+        OutputFormat::Text => {
+            println!("kube-apiserver signs with {} (shown by the token).", c.kid);
+            for k in &c.started {
+                println!("{k} no longer signs: its retire clock starts now (`irsa-issuer rotate status` says when it is safe).");
+            }
         }
     }
     Ok(Outcome::Done)
@@ -343,12 +410,34 @@ async fn retire(a: RetireArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         OutputFormat::Json => print_json(retired)?,
         OutputFormat::Text => {
             for k in &retired.removed {
-                println!("retired {k}");
+                println!("retired {k}: no longer published (its files stay)");
             }
             for k in &retired.kept {
                 println!("kept {k} (it may still verify live tokens)");
             }
-            println!("Remove the retired keys' --service-account-key-file flags from kube-apiserver at its next restart (`irsa-issuer apiserver-flags`).");
+            println!("Next: restart every kube-apiserver with the flags `irsa-issuer apiserver-flags --key-dir {0}` prints now (they no longer name the retired keys), then `irsa-issuer rotate prune --key-dir {0}` deletes their files. Until then the files must stay: kube-apiserver refuses to start when a --service-account-key-file is missing.", kd.root().display());
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+fn prune(a: PruneArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    let kd = KeyDir::new(&a.key_dir);
+    let mut configs = a.apiserver_configs.clone();
+    configs.extend(rotate::DEFAULT_APISERVER_CONFIGS.iter().map(PathBuf::from));
+    let p = rotate::prune(&kd, &configs)?;
+    match out {
+        OutputFormat::Json => print_json(&p)?,
+        OutputFormat::Text => {
+            for c in &p.checked {
+                println!("checked {}: it names none of them", c.display());
+            }
+            for f in &p.removed {
+                println!("deleted {}", f.display());
+            }
+            if p.removed.is_empty() {
+                println!("No retired key files left.");
+            }
         }
     }
     Ok(Outcome::Done)
@@ -405,6 +494,15 @@ fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
                     k.promoted.as_deref().unwrap_or("-"),
                     k.demoted.as_deref().unwrap_or("-")
                 );
+            }
+            let left = rotate::retired_files(&kd)?;
+            if !left.is_empty() {
+                println!(
+                    "\nretired, files kept until `rotate prune` (once no kube-apiserver flag names them):"
+                );
+                for f in &left {
+                    println!("  {}", f.display());
+                }
             }
             match next.safe_from {
                 Some(at) if at > t => println!(

@@ -163,8 +163,13 @@ async fn run(op: &Op, h: &Handles) -> Result<(), Error> {
             let Some(kd) = &h.key_dir else {
                 refuse!("no key directory was read");
             };
-            for k in &state.keys {
-                kd.remove_key(&k.kid)?;
+            for kid in state
+                .keys
+                .iter()
+                .map(|k| &k.kid)
+                .chain(state.retired.iter().map(|r| &r.kid))
+            {
+                kd.remove_key(kid)?;
             }
             let state_file = kd.root().join(STATE_FILE);
             std::fs::remove_file(&state_file).map_err(|source| Error::Io {

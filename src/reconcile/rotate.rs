@@ -17,7 +17,7 @@ use crate::aws::names::S3Location;
 use crate::aws::sdk::AwsSource;
 use crate::oidc::documents::KeySet;
 use crate::oidc::issuer::IssuerUrl;
-use crate::oidc::keys::{self, Algorithm, KeySpec, PublicKey};
+use crate::oidc::keys::{self, Algorithm, KeyId, KeySpec, PublicKey};
 use crate::rotation::apiserver::ApiServerFlags;
 use crate::rotation::keydir::KeyDir;
 use crate::rotation::state::{
@@ -149,6 +149,10 @@ pub async fn add_key(
     kd.store_key(public, private)?;
     kd.save_state(&state)?;
     let published = republish(&set, &state, to).await?;
+    // Published with a target: promote's cache wait counts from now.
+    if published.is_some() && state.mark_published(now) {
+        kd.save_state(&state)?;
+    }
     Ok(Added { state, published })
 }
 
@@ -216,6 +220,8 @@ pub struct Wait {
     pub timeout: Duration,
     /// This often.
     pub interval: Duration,
+    /// The JWKS cache time: promote waits this long after the next key was first published.
+    pub cache_max_age: u64,
 }
 
 /// A promotion.
@@ -241,7 +247,8 @@ pub struct IssuerChoice<'a> {
 }
 
 /// Makes the next key active, once the public issuer serves it (checked with `fetcher`, as STS
-/// would fetch it).
+/// would fetch it) and has served it for at least the JWKS cache time. What each poll sees goes
+/// to `progress`.
 pub async fn promote(
     kd: &KeyDir,
     issuer: IssuerChoice<'_>,
@@ -249,6 +256,7 @@ pub async fn promote(
     wait: &Wait,
     now: impl Fn() -> u64,
     to: Option<&Republish<'_>>,
+    progress: &mut dyn FnMut(String),
 ) -> Result<Promoted, Error> {
     let mut state = kd.load_state()?;
     let Some(next) = state.next().cloned() else {
@@ -257,22 +265,33 @@ pub async fn promote(
     let issuer = &resolve_issuer(issuer.given, issuer.to, issuer.aws).await?;
     let deadline = Instant::now() + wait.timeout;
     loop {
-        let result = served_kids(fetcher, issuer).await;
-        match &result {
-            Ok((_, kids)) if kids.iter().any(|k| k == next.kid.as_str()) => break,
-            _ if wait.wait && Instant::now() < deadline => {
-                tracing::info!(kid = %next.kid, "the public issuer does not serve the next key yet; waiting");
-                tokio::time::sleep(wait.interval).await;
+        let waiting = match served_kids(fetcher, issuer).await {
+            Ok((_, kids)) if kids.iter().any(|k| k == next.kid.as_str()) => {
+                if state.mark_published(now()) {
+                    kd.save_state(&state)?;
+                }
+                match state.promote(now(), wait.cache_max_age) {
+                    Ok(()) => break,
+                    Err(e @ RotationError::CacheWait { .. }) => Error::from(e),
+                    Err(e) => return Err(e.into()),
+                }
             }
-            Ok((jwks_uri, kids)) => refuse!(
-                "refusing to promote: the public issuer does not serve key {} yet (its JWKS at {jwks_uri} has {}). Publish it (rotate stage --to ..., or let `serve --key-dir` reload), wait for caches, then promote again, or use --wait",
+            Ok((jwks_uri, kids)) => Error::Refused(format!(
+                "refusing to promote: the public issuer does not serve key {} yet (its JWKS at {jwks_uri} has {}). Publish it (rotate stage --to ..., or let `serve --key-dir` reload), then promote again, or use --wait",
                 next.kid,
                 if kids.is_empty() { "no keys".to_string() } else { kids.join(", ") }
-            ),
-            Err(e) => refuse!("refusing to promote: cannot fetch the public issuer's keys: {}", super::chain(e)),
+            )),
+            Err(e) => Error::Refused(format!(
+                "refusing to promote: cannot fetch the public issuer's keys: {}",
+                super::chain(&e)
+            )),
+        };
+        if !wait.wait || Instant::now() >= deadline {
+            return Err(waiting);
         }
+        progress(format!("waiting: {waiting}"));
+        tokio::time::sleep(wait.interval).await;
     }
-    state.promote(now())?;
     let set = published_set(kd, &state, None)?;
     kd.save_state(&state)?;
     let published = republish(&set, &state, to).await?;
@@ -285,6 +304,51 @@ pub async fn promote(
     })
 }
 
+/// What `confirm` recorded.
+pub struct Confirmed {
+    /// The active key the token is signed with.
+    pub kid: String,
+    /// The previous keys whose retire clock started now.
+    pub started: Vec<KeyId>,
+    /// The key set.
+    pub state: KeySetState,
+}
+
+/// Records that the cluster signs with the active key, shown by `token` (a JWT the cluster
+/// issued): its kid must be the active key's and its signature must verify with that key.
+pub fn confirm(kd: &KeyDir, token: &str, now: u64) -> Result<Confirmed, Error> {
+    let mut state = kd.load_state()?;
+    let Some(active) = state.active().cloned() else {
+        return Err(RotationError::Empty.into());
+    };
+    let t = crate::oidc::token::Token::decode(token.trim())
+        .map_err(|e| Error::Refused(format!("not a service-account token: {e}")))?;
+    let kid = t.kid().unwrap_or_default().to_string();
+    if kid == active.kid.as_str() {
+        let key = kd
+            .published_keys(&state)?
+            .into_iter()
+            .find(|k| k.kid() == &active.kid);
+        let Some(key) = key else {
+            refuse!("the active key {} is not in the key directory", active.kid);
+        };
+        let jwk = serde_json::to_value(crate::oidc::documents::Jwk::from_key(&key))
+            .map_err(|e| Error::Refused(e.to_string()))?;
+        t.verify(&jwk).map_err(|e| {
+            Error::Refused(format!(
+                "the token names the active key {kid} but its signature does not verify with it ({e}): it was not issued by this cluster's kube-apiserver"
+            ))
+        })?;
+    }
+    let started = state.confirm(&kid, now)?;
+    kd.save_state(&state)?;
+    Ok(Confirmed {
+        kid,
+        started,
+        state,
+    })
+}
+
 /// A retirement.
 pub struct RetireDone {
     /// What was removed and kept.
@@ -293,8 +357,11 @@ pub struct RetireDone {
     pub published: Option<Published>,
 }
 
-/// Removes previous keys whose tokens have all expired (all of them with `force`). The smaller
-/// set is published first: if that fails, the key directory is left as it was.
+/// Takes previous keys whose tokens have all expired (all of them with `force`) out of the key
+/// set and the published JWKS. The smaller set is published first: if that fails, the key
+/// directory is left as it was. Their files stay: kube-apiserver's flags still name them, and
+/// it refuses to start when a `--service-account-key-file` is missing; `prune` deletes them
+/// once the flags no longer do.
 pub async fn retire(
     kd: &KeyDir,
     policy: &TokenPolicy,
@@ -307,10 +374,75 @@ pub async fn retire(
     let set = published_set(kd, &state, None)?;
     let published = republish(&set, &state, to).await?;
     kd.save_state(&state)?;
-    for kid in &retired.removed {
-        kd.remove_key(kid)?;
-    }
     Ok(RetireDone { retired, published })
+}
+
+/// kube-apiserver configurations looked at by `prune` when present: kubeadm's static pod and
+/// k3s' config file.
+pub const DEFAULT_APISERVER_CONFIGS: &[&str] = &[
+    "/etc/kubernetes/manifests/kube-apiserver.yaml",
+    "/etc/rancher/k3s/config.yaml",
+];
+
+/// What `prune` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pruned {
+    /// Files deleted.
+    pub removed: Vec<PathBuf>,
+    /// kube-apiserver configurations checked.
+    pub checked: Vec<PathBuf>,
+}
+
+/// The files retired keys left in the key directory.
+pub fn retired_files(kd: &KeyDir) -> Result<Vec<PathBuf>, Error> {
+    let state = kd.load_state()?;
+    Ok(state
+        .retired
+        .iter()
+        .flat_map(|r| [kd.public_path(&r.kid), kd.private_path(&r.kid)])
+        .filter(|p| p.exists())
+        .collect())
+}
+
+/// Deletes the files of retired keys, refusing while a kube-apiserver configuration among
+/// `configs` (those that exist) still names one: kube-apiserver refuses to start without a
+/// `--service-account-key-file` it is given.
+pub fn prune(kd: &KeyDir, configs: &[PathBuf]) -> Result<Pruned, Error> {
+    let files = retired_files(kd)?;
+    let mut checked = Vec::new();
+    for c in configs.iter().filter(|c| c.exists()) {
+        let text = std::fs::read_to_string(c).map_err(|source| Error::Io {
+            what: format!(
+                "cannot read the kube-apiserver configuration {}",
+                c.display()
+            ),
+            source,
+        })?;
+        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        let named: Vec<String> = files
+            .iter()
+            .filter(|f| text.contains(&*abs(f).to_string_lossy()))
+            .map(|f| f.display().to_string())
+            .collect();
+        if !named.is_empty() {
+            refuse!(
+                "{} still names {}: kube-apiserver would not start without it. Restart every kube-apiserver with the flags `irsa-issuer apiserver-flags` prints now (they leave retired keys out), then prune",
+                c.display(),
+                named.join(", ")
+            );
+        }
+        checked.push(c.clone());
+    }
+    for f in &files {
+        std::fs::remove_file(f).map_err(|source| Error::Io {
+            what: format!("cannot remove {}", f.display()),
+            source,
+        })?;
+    }
+    Ok(Pruned {
+        removed: files,
+        checked,
+    })
 }
 
 /// One key as `status` shows it (times in Unix seconds).

@@ -1,9 +1,14 @@
 //! The key-set state machine behind safe rotation. Pure: every transition takes `now`.
 //!
-//! States: `next` (published, not yet signing) → `active` (kube-apiserver signs with it) →
-//! `previous` (no longer signing, still published) → removed. The invariant: at every moment,
-//! the published set holds every key that may have signed a token that is still valid, i.e.
-//! every key that was active at some time `t` with `t + max_token_age + skew > now`.
+//! States: `next` (published, not yet signing) → `active` (kube-apiserver is told to sign with
+//! it) → `previous` (not to sign any more, still published) → retired. The invariant: at every
+//! moment, the published set holds every key that may have signed a token that is still valid.
+//!
+//! Two clocks make that hold. `promote` requires the next key to have been published for at
+//! least the JWKS cache time, so no relying party meets a token whose key it has not fetched.
+//! And a previous key keeps signing until kube-apiserver is restarted with the new flags (on
+//! every control-plane node), which irsa-issuer cannot see: so its retire clock starts only at
+//! `confirm`, when a token the cluster issued shows that it signs with the new key.
 
 use std::time::Duration;
 
@@ -13,6 +18,17 @@ use crate::oidc::keys::{Algorithm, KeyId};
 
 /// Seconds since the Unix epoch (the clock is the caller's).
 pub type Timestamp = u64;
+
+/// A timestamp as RFC 3339 (UTC), for messages.
+pub fn rfc3339(t: Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp(i64::try_from(t).unwrap_or(i64::MAX))
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
 
 /// Where a key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +59,17 @@ pub struct KeyRecord {
     /// When it stopped being active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demoted: Option<Timestamp>,
+    /// When it was first known to be published (stage with a target, or promote's first sight
+    /// of it on the public issuer): promote waits the JWKS cache time from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Timestamp>,
+    /// The active key: when a token the cluster issued showed it signs with it (`confirm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<Timestamp>,
+    /// A previous key: when the cluster was shown to sign with its successor (`confirm`), so
+    /// that no token issued later carries it. Its retire clock starts here, not at `demoted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_ended: Option<Timestamp>,
 }
 
 /// How long tokens live, for retirement.
@@ -94,12 +121,44 @@ pub enum RotationError {
     /// Nothing to retire.
     #[error("no previous key to retire")]
     NothingToRetire,
+    /// The staged key was never seen published.
+    #[error("refusing to promote: key {kid} has not been seen published yet; publish it (rotate stage --to, or serve --key-dir), then promote (which checks the public issuer)")]
+    NotPublished {
+        /// The key.
+        kid: KeyId,
+    },
+    /// The staged key has not been published for the JWKS cache time yet.
+    #[error("refusing to promote: key {kid} is published since {}, and relying parties (STS among them) may keep the JWKS they fetched before for up to {cache} s; promote from {} on (or use --wait)", rfc3339(*.published), rfc3339(*.ready_at))]
+    CacheWait {
+        /// The key.
+        kid: KeyId,
+        /// When it was first seen published.
+        published: Timestamp,
+        /// The cache time.
+        cache: u64,
+        /// When promote may proceed.
+        ready_at: Timestamp,
+    },
+    /// A token signed by another key than the active one.
+    #[error("the token is signed with key {presented}, not with the active key {active}: kube-apiserver does not sign with the new key yet. Restart every kube-apiserver with the flags `irsa-issuer apiserver-flags` prints, then confirm with a token issued after that (`kubectl create token default`)")]
+    NotSigningYet {
+        /// The token's kid.
+        presented: String,
+        /// The active key.
+        active: KeyId,
+    },
+    /// A previous key whose successor is not confirmed.
+    #[error("retiring now could break live tokens: key {kid} stays in use until every kube-apiserver has been restarted with the new flags, which irsa-issuer cannot see. After restarting them, run `irsa-issuer rotate confirm --token FILE` with a token the cluster issued (`kubectl create token default`); retire becomes safe max token age + clock skew after that. Or pass --force to retire anyway")]
+    NotConfirmed {
+        /// The key.
+        kid: KeyId,
+    },
     /// Too early.
-    #[error("retiring now could break live tokens: the newest previous key ({kid}) stopped signing at {demoted}, and tokens it signed may be valid until {safe_at} (demoted + max token age + clock skew), {wait} s from now. Run again after that, or pass --force to retire anyway")]
+    #[error("retiring now could break live tokens: the cluster was shown to stop signing with key {kid} at {}, and tokens it signed may be valid until {} (that + max token age + clock skew), {wait} s from now. Run again after that, or pass --force to retire anyway", rfc3339(*.demoted), rfc3339(*.safe_at))]
     TooEarly {
         /// The key.
         kid: KeyId,
-        /// When it was demoted.
+        /// When the cluster was shown to sign with its successor.
         demoted: Timestamp,
         /// When it becomes safe.
         safe_at: Timestamp,
@@ -182,6 +241,9 @@ impl KeySetState {
             created: now,
             promoted: Some(now),
             demoted: None,
+            published: None,
+            confirmed: None,
+            signing_ended: None,
         });
         Ok(())
     }
@@ -209,15 +271,77 @@ impl KeySetState {
             created: now,
             promoted: None,
             demoted: None,
+            published: None,
+            confirmed: None,
+            signing_ended: None,
         });
         Ok(())
     }
 
-    /// next → active, active → previous. The caller checks first that relying parties already
-    /// see the next key.
-    pub fn promote(&mut self, now: Timestamp) -> Result<(), RotationError> {
-        if self.next().is_none() {
+    /// Records that the staged key is published, as of `now`, unless already known; returns
+    /// whether the state changed.
+    pub fn mark_published(&mut self, now: Timestamp) -> bool {
+        match self.keys.iter_mut().find(|k| k.state == KeyState::Next) {
+            Some(k) if k.published.is_none() => {
+                k.published = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Records that the cluster signs with the active key, shown by a token carrying
+    /// `token_kid`: the previous keys stop signing as of `now`, and their retire clocks start.
+    /// Returns the keys whose clocks started.
+    pub fn confirm(
+        &mut self,
+        token_kid: &str,
+        now: Timestamp,
+    ) -> Result<Vec<KeyId>, RotationError> {
+        let Some(active) = self.active() else {
+            return Err(RotationError::Empty);
+        };
+        if active.kid.as_str() != token_kid {
+            return Err(RotationError::NotSigningYet {
+                presented: token_kid.to_string(),
+                active: active.kid.clone(),
+            });
+        }
+        let mut started = Vec::new();
+        for k in &mut self.keys {
+            match k.state {
+                KeyState::Active => {
+                    k.confirmed.get_or_insert(now);
+                }
+                KeyState::Previous if k.signing_ended.is_none() => {
+                    k.signing_ended = Some(now);
+                    started.push(k.kid.clone());
+                }
+                _ => {}
+            }
+        }
+        Ok(started)
+    }
+
+    /// next → active, active → previous, once the next key has been published for at least
+    /// `cache_max_age` seconds (the caller checks first that the public issuer serves it).
+    pub fn promote(&mut self, now: Timestamp, cache_max_age: u64) -> Result<(), RotationError> {
+        let Some(next) = self.next() else {
             return Err(RotationError::NothingStaged);
+        };
+        let Some(published) = next.published else {
+            return Err(RotationError::NotPublished {
+                kid: next.kid.clone(),
+            });
+        };
+        let ready_at = published + cache_max_age;
+        if now < ready_at {
+            return Err(RotationError::CacheWait {
+                kid: next.kid.clone(),
+                published,
+                cache: cache_max_age,
+                ready_at,
+            });
         }
         for k in &mut self.keys {
             match k.state {
@@ -250,18 +374,25 @@ impl KeySetState {
         if previous.is_empty() {
             return Err(RotationError::NothingToRetire);
         }
-        let is_safe = |k: &KeyRecord| policy.safe_to_remove_at(k.demoted.unwrap_or(now)) <= now;
+        // A previous key is safe to remove once the cluster was shown to stop signing with it
+        // (confirm) and every token it signed until then has expired.
+        let is_safe = |k: &KeyRecord| {
+            k.signing_ended
+                .is_some_and(|e| policy.safe_to_remove_at(e) <= now)
+        };
         let unsafe_newest = previous
             .iter()
             .filter(|k| !is_safe(k))
-            .max_by_key(|k| k.demoted);
+            .max_by_key(|k| (k.signing_ended.is_none(), k.signing_ended, k.demoted));
         if let (Some(k), false) = (unsafe_newest, force) {
             if previous.iter().all(|k| !is_safe(k)) {
-                let demoted = k.demoted.unwrap_or(now);
-                let safe_at = policy.safe_to_remove_at(demoted);
+                let Some(ended) = k.signing_ended else {
+                    return Err(RotationError::NotConfirmed { kid: k.kid.clone() });
+                };
+                let safe_at = policy.safe_to_remove_at(ended);
                 return Err(RotationError::TooEarly {
                     kid: k.kid.clone(),
-                    demoted,
+                    demoted: ended,
                     safe_at,
                     wait: safe_at - now,
                 });
@@ -308,18 +439,25 @@ impl KeySetState {
             return NextStep {
                 command: "rotate promote",
                 safe_from: None,
-                why: format!("key {} is staged; promote it once the public issuer serves it (promote checks)", n.kid),
+                why: format!("key {} is staged; promote checks that the public issuer serves it and waits the JWKS cache time from its publication{}", n.kid,
+                    n.published.map(|p| format!(" ({})", rfc3339(p))).unwrap_or_default()),
             };
         }
-        let newest_prev = self
+        let previous: Vec<&KeyRecord> = self
             .keys
             .iter()
             .filter(|k| k.state == KeyState::Previous)
-            .filter_map(|k| k.demoted)
-            .max();
-        match newest_prev {
-            Some(d) => {
-                let at = policy.safe_to_remove_at(d);
+            .collect();
+        if previous.iter().any(|k| k.signing_ended.is_none()) {
+            return NextStep {
+                command: "rotate confirm",
+                safe_from: None,
+                why: "restart every kube-apiserver with the new flags (`irsa-issuer apiserver-flags`), then confirm with a token the cluster issued after that (`kubectl create token default | irsa-issuer rotate confirm --token -`): the retire clock starts there".into(),
+            };
+        }
+        match previous.iter().filter_map(|k| k.signing_ended).max() {
+            Some(e) => {
+                let at = policy.safe_to_remove_at(e);
                 NextStep {
                     command: "rotate retire",
                     safe_from: Some(at),
@@ -389,6 +527,7 @@ mod tests {
             max_token_age: Duration::from_secs(100),
             skew: Duration::from_secs(10),
         };
+        let cache = 30;
         let mut s = KeySetState::default();
         s.init(kid(1), Algorithm::RS256, 0).unwrap();
         assert_eq!(s.next_step(0, &p).command, "rotate stage");
@@ -397,24 +536,50 @@ mod tests {
             s.stage(kid(3), Algorithm::RS256, 11),
             Err(RotationError::AlreadyStaged(kid(2)))
         );
-        s.promote(20).unwrap();
+        // Not seen published: no promote.
+        assert_eq!(
+            s.promote(12, cache),
+            Err(RotationError::NotPublished { kid: kid(2) })
+        );
+        assert!(s.mark_published(15));
+        assert!(!s.mark_published(16), "the first sighting counts");
+        // The JWKS cache time from the first publication.
+        assert!(matches!(
+            s.promote(44, cache),
+            Err(RotationError::CacheWait { ready_at: 45, .. })
+        ));
+        s.promote(45, cache).unwrap();
         assert_eq!(s.active().unwrap().kid, kid(2));
-        assert_eq!(s.next_step(20, &p).safe_from, Some(130));
-        let e = s.retire(129, &p, false).unwrap_err();
+        // kube-apiserver still signs with key 1 until it restarts: no retire clock yet.
+        assert_eq!(s.next_step(500, &p).command, "rotate confirm");
+        assert_eq!(
+            s.retire(10_000, &p, false),
+            Err(RotationError::NotConfirmed { kid: kid(1) })
+        );
+        // A token signed with the old key does not confirm.
+        assert!(matches!(
+            s.confirm(kid(1).as_str(), 60),
+            Err(RotationError::NotSigningYet { .. })
+        ));
+        assert_eq!(s.confirm(kid(2).as_str(), 70).unwrap(), vec![kid(1)]);
+        assert_eq!(s.next_step(70, &p).safe_from, Some(180));
+        let e = s.retire(179, &p, false).unwrap_err();
         assert_eq!(
             e,
             RotationError::TooEarly {
                 kid: kid(1),
-                demoted: 20,
-                safe_at: 130,
+                demoted: 70,
+                safe_at: 180,
                 wait: 1
             }
         );
-        let r = s.retire(130, &p, false).unwrap();
+        assert!(e.to_string().contains("1970-01-01T00:03:00Z"), "{e}");
+        let r = s.retire(180, &p, false).unwrap();
         assert_eq!(r.removed, vec![kid(1)]);
         assert_eq!(s.keys.len(), 1);
+        assert_eq!(s.retired[0].kid, kid(1));
         assert_eq!(
-            s.retire(131, &p, false),
+            s.retire(181, &p, false),
             Err(RotationError::NothingToRetire)
         );
     }
@@ -425,7 +590,8 @@ mod tests {
         let mut s = KeySetState::default();
         s.init(kid(1), Algorithm::ES256, 0).unwrap();
         s.stage(kid(2), Algorithm::ES256, 1).unwrap();
-        s.promote(2).unwrap();
+        s.mark_published(1);
+        s.promote(2, 0).unwrap();
         let r = s.retire(3, &p, true).unwrap();
         assert!(r.forced);
         assert_eq!(r.removed, vec![kid(1)]);
@@ -441,56 +607,77 @@ mod tests {
         assert!(parse_duration("h").is_err());
     }
 
-    /// Random sequences of stage / promote / retire / forced retire at random times. Without
-    /// force, every key that may have signed a live token stays published; a forced retire may
-    /// only ever drop keys it removed itself.
+    /// The cluster, modelled apart from the state machine: kube-apiserver signs with the key it
+    /// was last restarted with, and restarts at any time after a promote (or never). Tokens it
+    /// signs live `max_token_age`. Operators run stage, promote, confirm (with a token the
+    /// cluster just issued), retire and forced retire in any order at any time. Relying parties
+    /// cache the JWKS for `cache` seconds. Without force, every live token's key stays
+    /// published, and was published at least `cache` before the token was signed.
     #[test]
-    fn property_published_set_covers_every_live_token() {
+    fn property_no_live_token_loses_its_key_whatever_the_order_and_restart_delay() {
         let p = TokenPolicy {
             max_token_age: Duration::from_secs(50),
             skew: Duration::from_secs(5),
         };
+        let cache = 20;
         let mut checked = 0u64;
         for seed in 0..500u64 {
             let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
             let mut s = KeySetState::default();
             let mut now: Timestamp = 1000;
             s.init(kid(0), Algorithm::RS256, now).unwrap();
-            // kid → (active from, active until) as observed from outside the state machine.
-            let mut active_spans: Vec<(KeyId, Timestamp, Option<Timestamp>)> =
-                vec![(kid(0), now, None)];
+            let mut signer = kid(0);
+            let mut first_published: std::collections::BTreeMap<KeyId, Timestamp> =
+                [(kid(0), 0)].into();
+            // (key, signed at)
+            let mut tokens: Vec<(KeyId, Timestamp)> = Vec::new();
             let mut force_removed: Vec<KeyId> = Vec::new();
             let mut next_id = 1;
-            for _ in 0..60 {
-                now += rng.gen_range(0..40);
-                match rng.gen_range(0..10) {
-                    0..=2 => {
-                        let _ = s.stage(kid(next_id), Algorithm::RS256, now);
+            for _ in 0..80 {
+                now += rng.gen_range(0..30);
+                match rng.gen_range(0..14) {
+                    0..=1 => {
+                        if s.stage(kid(next_id), Algorithm::RS256, now).is_ok() && rng.gen_bool(0.5)
+                        {
+                            // published by stage with a target
+                            s.mark_published(now);
+                        }
                         next_id += 1;
                     }
-                    3..=5 => {
-                        let before = s.active().map(|k| k.kid.clone());
-                        if s.promote(now).is_ok() {
-                            let after = s.active().unwrap().kid.clone();
-                            for span in active_spans
-                                .iter_mut()
-                                .filter(|x| Some(&x.0) == before.as_ref() && x.2.is_none())
-                            {
-                                span.2 = Some(now);
+                    2..=3 => {
+                        // promote sees the key on the issuer (once published somehow)
+                        if let Some(n) = s.next().map(|k| k.kid.clone()) {
+                            if rng.gen_bool(0.7) {
+                                s.mark_published(now);
                             }
-                            active_spans.push((after, now, None));
+                            let _ = s.promote(now, cache);
+                            if let Some(t) =
+                                s.keys.iter().find(|k| k.kid == n).and_then(|k| k.published)
+                            {
+                                first_published.entry(n).or_insert(t);
+                            }
                         }
                     }
-                    6..=8 => {
+                    4..=5 => {
+                        // a kube-apiserver restart with the current flags
+                        if let Some(a) = s.active() {
+                            signer = a.kid.clone();
+                        }
+                    }
+                    6..=7 => {
+                        let _ = s.confirm(signer.as_str(), now);
+                    }
+                    8..=10 => {
                         let _ = s.retire(now, &p, false);
                     }
-                    _ => {
+                    11 => {
                         if let Ok(r) = s.retire(now, &p, true) {
                             force_removed.extend(r.removed);
                         }
                     }
+                    _ => {}
                 }
-                // Exactly one active key, at most one next.
+                tokens.push((signer.clone(), now));
                 assert_eq!(
                     s.keys
                         .iter()
@@ -501,12 +688,22 @@ mod tests {
                 );
                 assert!(s.keys.iter().filter(|k| k.state == KeyState::Next).count() <= 1);
                 let published: Vec<&KeyId> = s.published().iter().map(|k| &k.kid).collect();
-                for (k, _from, until) in &active_spans {
-                    let may_have_live_tokens = until
-                        .is_none_or(|u| u + p.max_token_age.as_secs() + p.skew.as_secs() > now);
-                    if may_have_live_tokens && !force_removed.contains(k) {
-                        assert!(published.contains(&k), "seed {seed}: {k} may have signed a live token at {now} but is not published");
+                for (k, signed) in &tokens {
+                    let live = signed + p.max_token_age.as_secs() + p.skew.as_secs() > now;
+                    if live && !force_removed.contains(k) {
+                        assert!(
+                            published.contains(&k),
+                            "seed {seed}: a token {k} signed at {signed} is live at {now} but its key is not published"
+                        );
                         checked += 1;
+                    }
+                    if let Some(pub_at) = first_published.get(k) {
+                        if *k != kid(0) {
+                            assert!(
+                                pub_at + cache <= *signed,
+                                "seed {seed}: {k} signed at {signed}, published only since {pub_at}"
+                            );
+                        }
                     }
                 }
             }
