@@ -55,6 +55,8 @@ async fn apply_converges_repairs_drift_and_destroy_removes_what_it_made() {
         format!(
             r#"
 target = "s3://{bucket}/c1"
+[aws]
+region = "us-east-1"
 [keys]
 dir = "keys"
 generate = true
@@ -88,7 +90,7 @@ accounts = ["{b_id}"]
     let o = a.run(&["apply", "-f", f, "--plan"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains(":21: roles[1].name: role reader is listed twice"),
+        stderr(&o).contains(":23: roles[1].name: role reader is listed twice"),
         "{}",
         stderr(&o)
     );

@@ -55,7 +55,7 @@ fn config(dir: &Path, bucket: &str) -> std::path::PathBuf {
     std::fs::write(
         &f,
         format!(
-            "target = \"s3://{bucket}/cluster\"\n[keys]\ndir = \"unused\"\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n[[roles]]\nname = \"app-{bucket}\"\nservice_accounts = [\"default/app\"]\n",
+            "target = \"s3://{bucket}/cluster\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"unused\"\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n[[roles]]\nname = \"app-{bucket}\"\nservice_accounts = [\"default/app\"]\n",
             "d".repeat(40)
         ),
     )

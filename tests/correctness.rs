@@ -22,7 +22,7 @@ async fn an_s3_issuer_needs_no_thumbprint_and_no_network() {
     let file = d.path().join("c.toml");
     std::fs::write(
         &file,
-        format!("target = \"s3://{bucket}/c1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n"),
+        format!("target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n"),
     )
     .unwrap();
     let f = file.to_str().unwrap();

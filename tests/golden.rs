@@ -62,6 +62,8 @@ fn write_config(path: &Path, bucket: &str, b_id: &str, a_id: &str, policy_a: &st
         format!(
             r#"
 target = "s3://{bucket}/c1"
+[aws]
+region = "us-east-1"
 [keys]
 files = ["{key}"]
 [s3]

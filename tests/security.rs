@@ -318,7 +318,7 @@ fn cluster_file(dir: &std::path::Path, name: &str, bucket: &str) -> std::path::P
     std::fs::write(
         &file,
         format!(
-            "target = \"s3://{bucket}/{name}\"\n[keys]\ndir = \"{name}-keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n[[roles]]\nname = \"team-reader\"\nservice_accounts = [\"team/reader\"]\n",
+            "target = \"s3://{bucket}/{name}\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"{name}-keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n[[roles]]\nname = \"team-reader\"\nservice_accounts = [\"team/reader\"]\n",
             "c".repeat(40)
         ),
     )
@@ -545,7 +545,7 @@ async fn destroy_keeps_the_bucket_while_anything_may_trust_it() {
     std::fs::write(
         &file,
         format!(
-            "target = \"s3://{bucket}/c1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n",
+            "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n",
             "e".repeat(40)
         ),
     )

@@ -10,7 +10,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
 
-use super::{print_json, Outcome, OutputFormat};
+use super::{print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
 use irsa_issuer::aws::sdk::AwsSource;
 use irsa_issuer::reconcile::changeset::{self, Item, Summary};
 use irsa_issuer::reconcile::config::{self, Config};
@@ -55,6 +55,38 @@ pub struct InitArgs {
     /// Overwrite an existing file.
     #[arg(long)]
     force: bool,
+    /// The AWS region to pin in the file (else AWS_REGION at the time of init).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+}
+
+/// Settings of the file a command line may override: the AWS region and profile, and how the
+/// issuer's TLS is trusted and reached.
+#[derive(Debug, Clone, Args)]
+pub struct Overrides {
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+impl Overrides {
+    /// `c` with the command line's settings on top.
+    pub fn onto(&self, mut c: Config) -> Config {
+        if let Some(r) = &self.aws.region {
+            c.aws.region = Some(r.clone());
+        }
+        if let Some(p) = &self.aws.profile {
+            c.aws.profile = Some(p.clone());
+        }
+        if let Some(f) = &self.tls.ca_file {
+            c.tls.ca_file = Some(f.clone());
+        }
+        if let Some(a) = self.tls.connect_to {
+            c.tls.connect_to = Some(a);
+        }
+        c
+    }
 }
 
 /// Arguments of `apply`.
@@ -62,6 +94,8 @@ pub struct InitArgs {
 pub struct ApplyArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Only print the plan: exit 0 when there is nothing to do, 2 when changes are pending.
     #[arg(long)]
     plan: bool,
@@ -76,6 +110,10 @@ pub struct ApplyArgs {
     /// every token that key signed stops verifying.
     #[arg(long)]
     allow_key_removal: bool,
+    /// Publish where the target publishes another issuer now: every token of that issuer stops
+    /// verifying (point kube-apiserver at both issuers meanwhile).
+    #[arg(long)]
+    allow_issuer_change: bool,
 }
 
 /// Arguments of `destroy`.
@@ -83,6 +121,8 @@ pub struct ApplyArgs {
 pub struct DestroyArgs {
     #[command(flatten)]
     config: ConfigArgs,
+    #[command(flatten)]
+    overrides: Overrides,
     /// Only print the plan: exit 0 when there is nothing to delete, 2 otherwise.
     #[arg(long)]
     plan: bool,
@@ -107,11 +147,32 @@ pub(super) fn init(a: InitArgs) -> anyhow::Result<Outcome> {
             a.file.display()
         );
     }
-    irsa_issuer::fsutil::write_atomic(&a.file, config::EXAMPLE.as_bytes(), 0o644)
+    // The region pins an S3 issuer: taken from --region, else from the shell once, now.
+    let region = a.region.clone().or_else(|| {
+        ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|r| !r.trim().is_empty()))
+    });
+    if let Some(r) = &region {
+        irsa_issuer::aws::names::Partition::for_region(r)?;
+    }
+    let name = a
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| config::DEFAULT_FILE.to_string());
+    let text = config::example(&name, region.as_deref());
+    irsa_issuer::fsutil::write_atomic(&a.file, text.as_bytes(), 0o644)
         .with_context(|| format!("cannot write {}", a.file.display()))?;
+    match &region {
+        Some(r) => eprintln!("Wrote {} (aws.region = {r}).", a.file.display()),
+        None => eprintln!(
+            "Wrote {}. No region was given (--region, AWS_REGION): set aws.region in it before using an s3:// target.",
+            a.file.display()
+        ),
+    }
     eprintln!(
-        "Wrote {}. Edit target, keys and roles, then: irsa-issuer apply -f {} --plan",
-        a.file.display(),
+        "Edit target, keys and roles, then: irsa-issuer apply -f {} --plan",
         a.file.display()
     );
     Ok(Outcome::Done)
@@ -228,7 +289,7 @@ fn calls(aws: &AwsSource) -> Vec<String> {
 }
 
 pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let c = a.config.load()?;
+    let c = a.overrides.onto(a.config.load()?);
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
     let r = read::apply(&c, &aws, &mut rand::rngs::OsRng, now()).await?;
@@ -247,6 +308,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
     let allow = plan::Allow {
         takeover: a.force,
         key_removal: a.allow_key_removal,
+        issuer_change: a.allow_issuer_change,
     };
     let plan = plan::apply(&c, &r.observed, allow)?;
     let summary = plan.summary();
@@ -287,7 +349,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
 }
 
 pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let c = a.config.load()?;
+    let c = a.overrides.onto(a.config.load()?);
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
     let r = read::destroy(&c, &aws, a.delete_keys, a.delete_bucket).await?;

@@ -249,18 +249,22 @@ fn completions(a: CompletionsArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Starts logging on stderr.
+/// Logs go to stderr: irsa-issuer's own at warn (info for servers), other crates' (the AWS
+/// SDK's region and profile chatter among them) only when they are errors, unless `-v`. Colour
+/// only on a terminal.
 pub fn init_tracing(cli: &Cli) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let default = match (cli.verbose, &cli.command) {
-        (0, Command::Serve(_) | Command::Quickstart(_)) => "info",
-        (0, Command::Rotate(_)) => "warn",
-        (0, _) => "warn",
-        (1, _) => "debug",
+        (0, Command::Serve(_) | Command::Quickstart(_)) => "error,irsa_issuer=info",
+        (0, _) => "error,irsa_issuer=warn",
+        (1, _) => "warn,irsa_issuer=debug",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),

@@ -46,6 +46,10 @@ pub struct PublishTarget {
     /// directory did not retire: every token that key signed stops verifying.
     #[arg(long)]
     pub(super) allow_key_removal: bool,
+    /// Publish where the target publishes another issuer now: every token of that issuer stops
+    /// verifying.
+    #[arg(long)]
+    pub(super) allow_issuer_change: bool,
     /// S3, with --create-bucket: relax Block Public Access even when other public grants in the
     /// bucket (policy statements, or object ACLs in acl mode) would become live.
     #[arg(long)]
@@ -73,6 +77,7 @@ impl PublishTarget {
             cache_control: self.cache_control.clone(),
             tags: self.tags.iter().cloned().collect(),
             allow_public_grants: self.allow_public_grants,
+            allow_issuer_change: self.allow_issuer_change,
         })
     }
 

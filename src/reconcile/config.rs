@@ -20,6 +20,16 @@ use crate::aws::trust::ServiceAccountRef;
 use crate::oidc::issuer::{IssuerUrl, JwksPath};
 use crate::oidc::keys::Algorithm;
 
+/// The annotated example `init` writes, for a file named `file_name`, with the region pinned
+/// when one is known (an S3 issuer is derived from it, so it must not follow the shell's).
+pub fn example(file_name: &str, region: Option<&str>) -> String {
+    let text = EXAMPLE.replace("{{FILE}}", file_name);
+    match region {
+        Some(r) => text.replacen("# region = \"us-east-1\"", &format!("region = \"{r}\""), 1),
+        None => text,
+    }
+}
+
 /// The file `irsa-issuer init` writes and `apply` reads when no `-f` is given.
 pub const DEFAULT_FILE: &str = "irsa-issuer.toml";
 
@@ -1024,7 +1034,7 @@ fn build_tls(
 }
 
 /// The annotated example `irsa-issuer init` writes: every field, with what it does.
-pub const EXAMPLE: &str = r#"# irsa-issuer.toml: one file per cluster. `irsa-issuer apply -f irsa-issuer.toml` converges
+pub const EXAMPLE: &str = r#"# {{FILE}}: one file per cluster. `irsa-issuer apply -f {{FILE}}` converges
 # keys, the published OIDC documents, the IAM OIDC provider in every account, and the roles.
 # Relative paths are relative to this file's directory. Environment variables named below
 # override a field (handy in bootstrap scripts).
@@ -1077,8 +1087,10 @@ cache_control = "public, max-age=300"
 allow_public_grants = false
 
 [aws]
-# Region of the bucket and the AWS calls (else AWS_REGION or the profile's).
-# Env: IRSA_ISSUER_REGION.
+# Region of the bucket and the AWS calls. With an s3:// target it decides the issuer
+# (https://s3.REGION.amazonaws.com/BUCKET/PREFIX), so it belongs in this file: apply refuses an
+# s3:// target whose issuer is pinned neither here nor by `issuer` above, rather than follow the
+# shell's AWS_REGION to a new issuer. Env: IRSA_ISSUER_REGION.
 # region = "us-east-1"
 # Profile from ~/.aws/config (else AWS_PROFILE or the standard chain). Env: IRSA_ISSUER_PROFILE.
 # profile = "platform"
@@ -1120,7 +1132,7 @@ policy_arns = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
 # accounts = ["111122223333"]
 
 [iam]
-# The IAM path roles are created under. `irsa-issuer iam-policy -f FILE` scopes the role
+# The IAM path roles are created under. `irsa-issuer iam-policy -f {{FILE}}` scopes the role
 # permissions of whoever runs irsa-issuer to it, so they cannot touch any other role. Roles made
 # by irsa-issuer before 0.2 live under "/": set "/" to keep managing them (IAM cannot move a role).
 role_path = "/irsa/"
@@ -1156,7 +1168,10 @@ mod tests {
 
     #[test]
     fn the_example_parses_and_says_what_it_shows() {
-        let c = parse_ok(EXAMPLE);
+        let c = parse_ok(&example("cluster.toml", Some("eu-west-1")));
+        assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
+        assert!(example("c1.toml", None)
+            .starts_with("# c1.toml: one file per cluster. `irsa-issuer apply -f c1.toml`"));
         assert_eq!(
             c.target,
             Target::S3(S3Location::parse("s3://example-irsa-oidc/cluster-a").unwrap())

@@ -39,6 +39,8 @@ pub struct TargetSpec {
     pub tags: BTreeMap<String, String>,
     /// S3: relax Block Public Access even when other public grants would become live.
     pub allow_public_grants: bool,
+    /// Replace documents the target publishes for another issuer.
+    pub allow_issuer_change: bool,
 }
 
 /// Either kind of document store.
@@ -95,6 +97,8 @@ pub struct Prepared {
     pub published_kids: BTreeSet<String>,
     /// The kids the new JWKS holds.
     pub new_kids: BTreeSet<String>,
+    /// The issuer the target's discovery document names now, if any.
+    pub published_issuer: Option<String>,
 }
 
 impl Prepared {
@@ -104,6 +108,20 @@ impl Prepared {
             .difference(&self.new_kids)
             .cloned()
             .collect()
+    }
+
+    /// Refuses to replace documents published for another issuer unless `allow`: every token of
+    /// that issuer would stop verifying, and its providers would trust documents that name
+    /// another issuer.
+    pub fn check_issuer(&self, allow: bool) -> Result<(), Error> {
+        match &self.published_issuer {
+            Some(old) if old != self.issuer.as_str() && !allow => Err(Error::Refused(format!(
+                "{} publishes issuer {old}, and this would publish {} there instead: every token of {old} would stop verifying. Check the issuer (issuer, aws.region, the target); move it deliberately with --allow-issuer-change (and point kube-apiserver at both issuers meanwhile)",
+                self.store.describe(),
+                self.issuer
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses to drop a published key unless `may_remove` says so (the key directory retired
@@ -158,6 +176,7 @@ impl Prepared {
             bucket_changes: self.bucket_changes.clone(),
             objects: self.plan.clone(),
             published_kids: self.published_kids.iter().cloned().collect(),
+            published_issuer: self.published_issuer.clone(),
         }
     }
 
@@ -210,6 +229,7 @@ pub async fn prepare(set: &KeySet, t: &TargetSpec, aws: &AwsSource) -> Result<Pr
         bucket: None,
         bucket_changes: Vec::new(),
         published_kids: published_kids(&existing),
+        published_issuer: published_issuer(&existing),
         new_kids: kids_of(set),
         plan: plan_publish(desired, existing),
     })
@@ -282,12 +302,19 @@ async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Pre
         bucket: Some(loc.bucket.clone()),
         bucket_changes,
         published_kids: published_kids(&existing),
+        published_issuer: published_issuer(&existing),
         new_kids: kids_of(set),
         plan: plan_publish(desired, existing),
     })
 }
 
 /// The kids of the JWKS among `existing` (it is the first object: JWKS first).
+/// The issuer named by the discovery document among `existing` (the second object).
+fn published_issuer(existing: &[Option<ExistingObject>]) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_slice(&existing.get(1)?.as_ref()?.body).ok()?;
+    doc.get("issuer")?.as_str().map(str::to_string)
+}
+
 fn published_kids(existing: &[Option<ExistingObject>]) -> BTreeSet<String> {
     existing
         .first()
@@ -330,6 +357,7 @@ pub async fn publish(
     may_remove: impl Fn(&str) -> bool,
 ) -> Result<Published, Error> {
     let p = prepare(set, t, aws).await?;
+    p.check_issuer(t.allow_issuer_change)?;
     p.check_removals(may_remove)?;
     let mut out = Published {
         issuer: p.issuer.clone(),

@@ -142,6 +142,8 @@ pub struct Allow {
     pub takeover: bool,
     /// Drop published keys the key directory did not retire.
     pub key_removal: bool,
+    /// Publish where the target publishes another issuer now.
+    pub issuer_change: bool,
 }
 
 /// The document target as read.
@@ -157,6 +159,8 @@ pub struct ObservedDocuments {
     pub objects: PublishPlan,
     /// The kids the target publishes now.
     pub published_kids: Vec<String>,
+    /// The issuer the target's discovery document names now.
+    pub published_issuer: Option<String>,
 }
 
 /// One account as read.
@@ -270,6 +274,7 @@ pub fn apply(c: &Config, o: &ObservedCluster, allow: Allow) -> Result<Plan, Plan
     let mut plan = Plan::default();
     let mut chain: Vec<usize> = Vec::new();
     plan_keys(&o.keys, &mut plan, &mut chain);
+    plan_issuer_change(o, allow, &mut plan);
     plan_removed_keys(o, allow, &mut plan);
     plan_documents(&o.documents, &mut plan, &mut chain);
     for (i, account) in o.accounts.iter().enumerate() {
@@ -317,6 +322,43 @@ fn plan_keys(k: &ObservedKeys, plan: &mut Plan, chain: &mut Vec<usize>) {
             details: vec![],
         });
     }
+}
+
+/// The target publishes another issuer now: refused unless allowed (tokens of that issuer would
+/// stop verifying), shown either way.
+fn plan_issuer_change(o: &ObservedCluster, allow: Allow, plan: &mut Plan) {
+    let Some(old) = o
+        .documents
+        .published_issuer
+        .as_ref()
+        .filter(|i| *i != o.issuer.as_str())
+    else {
+        return;
+    };
+    let (action, details) = if allow.issuer_change {
+        (
+            Action::Update,
+            vec![format!(
+                "~ issuer {old} -> {} (--allow-issuer-change)",
+                o.issuer
+            )],
+        )
+    } else {
+        (
+            Action::Refuse,
+            vec![
+                format!("publishes {old} now; this file would publish {} there: every token of {old} would stop verifying", o.issuer),
+                "fix: check issuer, aws.region and the target; move the issuer deliberately with --allow-issuer-change, pointing kube-apiserver at both meanwhile (apiserver-flags --previous-issuer)".to_string(),
+            ],
+        )
+    };
+    plan.items.push(Item {
+        step: "documents",
+        account: None,
+        resource: format!("issuer at {}", o.documents.target),
+        action,
+        details,
+    });
 }
 
 /// Published keys the new JWKS drops: shown as `- key KID`; refused unless the key directory
@@ -916,6 +958,7 @@ mod tests {
                         .collect(),
                 },
                 published_kids: vec![],
+                published_issuer: None,
             },
             thumbprints: vec![Thumbprint::parse(&"a".repeat(40)).unwrap()],
             thumbprint_note: None,

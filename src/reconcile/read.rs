@@ -89,12 +89,26 @@ pub fn target_spec(c: &Config) -> TargetSpec {
         cache_control: c.s3.cache_control.clone(),
         tags: c.tags.clone(),
         allow_public_grants: c.s3.allow_public_grants,
+        allow_issuer_change: false,
     }
 }
 
 /// The AWS source the file's `[aws]` describes.
 pub fn aws_source(c: &Config) -> AwsSource {
     AwsSource::new(c.aws.region.clone(), c.aws.profile.clone())
+}
+
+/// Refuses an S3 target whose issuer the file does not pin (neither `issuer` nor `aws.region`):
+/// the issuer would follow the shell's AWS_REGION, and a shell in another region would plan a
+/// whole new issuer.
+pub fn check_pinned(c: &Config, region: &str) -> Result<(), Error> {
+    if let (None, None, Target::S3(l)) = (&c.issuer, &c.aws.region, &c.target) {
+        refuse!(
+            "the file pins no issuer for {l}: without aws.region (or issuer) it would follow the shell's region, now {region} ({}); set aws.region (or issuer) in the file, or pass --region (or IRSA_ISSUER_REGION)",
+            l.issuer(region).map(|i| i.to_string()).unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 /// The issuer of the file: given, or derived from the bucket and `region`.
@@ -323,6 +337,7 @@ pub async fn apply(
     let (set, keys, new_key) = read_keys(c, rng, now)?;
     let inline = read_inline(c)?;
     let base = aws.context().await?;
+    check_pinned(c, &base.region)?;
     let reached = reach_accounts(c, base).await?;
     let prepared = documents::prepare(&set, &target_spec(c), aws).await?;
     let issuer = prepared.issuer.clone();
@@ -453,6 +468,7 @@ pub async fn destroy(
     delete_bucket: bool,
 ) -> Result<DestroyRead, Error> {
     let base = aws.context().await?;
+    check_pinned(c, &base.region)?;
     let reached = reach_accounts(c, base).await?;
     let issuer = issuer_of(c, &base.region)?;
     let issuer_text = issuer.as_str().to_string();

@@ -1,0 +1,122 @@
+//! Day two as a platform team lives it (the day-two issue), through the real binary: the file
+//! pins the issuer, messages say true things, plans show what changes.
+
+mod common;
+
+use common::{stderr, stdout, Account};
+
+/// With an s3:// target and neither `issuer` nor `aws.region` in the file, the issuer followed
+/// the shell's AWS_REGION: in a shell with another region, `apply` planned a whole new issuer
+/// with a new key. Now it refuses; `init` pins the region it is given.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_issuer_never_follows_the_shell() {
+    let a = Account::new("eu-west-1").await;
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("c.toml");
+    let bucket = common::bucket_name("pinned");
+    std::fs::write(
+        &file,
+        format!("target = \"s3://{bucket}/c1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n"),
+    )
+    .unwrap();
+    let o = a.run(&["apply", "-f", file.to_str().unwrap(), "--plan"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("pins no issuer"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("set aws.region"), "{}", stderr(&o));
+    assert!(!d.path().join("keys").exists());
+    // --region on the command line pins it as well.
+    let o = a.run(&[
+        "apply",
+        "-f",
+        file.to_str().unwrap(),
+        "--plan",
+        "--region",
+        "eu-west-1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    // init writes the region it is given, and names the file it writes.
+    let init = d.path().join("c2.toml");
+    let o = common::run(&[
+        "init",
+        "-f",
+        init.to_str().unwrap(),
+        "--region",
+        "eu-central-1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&init).unwrap();
+    assert!(text.contains("\nregion = \"eu-central-1\"\n"), "{text}");
+    assert!(
+        text.starts_with("# c2.toml: one file per cluster"),
+        "{text}"
+    );
+    assert!(!text.contains("irsa-issuer.toml"), "{text}");
+}
+
+/// A target that publishes another issuer is not overwritten unless said: every token of the
+/// old issuer would stop verifying.
+#[tokio::test(flavor = "multi_thread")]
+async fn publishing_another_issuer_over_a_target_is_refused_unless_said() {
+    let a = Account::new("us-east-1").await;
+    let d = tempfile::tempdir().unwrap();
+    let web = d.path().join("web");
+    let file = d.path().join("c.toml");
+    let write = |issuer: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "issuer = \"{issuer}\"\ntarget = \"{}\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[provider]\nthumbprints = [\"{}\"]\n",
+                web.display(),
+                "a".repeat(40)
+            ),
+        )
+        .unwrap()
+    };
+    write("https://oidc.example.com/c1");
+    let f = file.to_str().unwrap();
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    write("https://oidc.example.com/other");
+    let o = a.run(&["apply", "-f", f, "--plan"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("publishes https://oidc.example.com/c1 now"),
+        "{}",
+        stdout(&o)
+    );
+    let disc = web.join(".well-known/openid-configuration");
+    let before = std::fs::read(&disc).unwrap();
+    assert_eq!(a.run(&["apply", "-f", f, "--yes"]).status.code(), Some(1));
+    assert_eq!(std::fs::read(&disc).unwrap(), before);
+    let o = a.run(&["apply", "-f", f, "--yes", "--allow-issuer-change"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&disc).unwrap()).unwrap();
+    assert_eq!(doc["issuer"], "https://oidc.example.com/other");
+}
+
+/// Logs carried ANSI colour codes even when stderr was a file or a pipe.
+#[test]
+fn logs_are_plain_when_stderr_is_not_a_terminal() {
+    let tls = common::Tls::new();
+    let o = std::process::Command::new("timeout")
+        .args(["-s", "TERM", "2", common::bin()])
+        .args([
+            "serve",
+            "--issuer",
+            "https://localhost",
+            "--key",
+            common::fixture("rsa2048.pub").to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &tls.cert(),
+            "--tls-key",
+            &tls.key(),
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(err.contains("serving"), "no log line to look at: {err:?}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
