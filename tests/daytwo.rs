@@ -120,3 +120,101 @@ fn logs_are_plain_when_stderr_is_not_a_terminal() {
     assert!(err.contains("serving"), "no log line to look at: {err:?}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
 }
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {} / {}", stdout(o), stderr(o)))
+}
+
+/// `~ trust policy` said that something changes, not what; `--plan` printed a new random kid
+/// on every run, never the one applied. Now the plan shows the changed values (and JSON has the
+/// documents before and after), and a key still to generate is "a new one".
+#[tokio::test(flavor = "multi_thread")]
+async fn plans_show_what_changes_and_no_kid_that_will_not_be_applied() {
+    let a = Account::new("us-east-1").await;
+    let d = tempfile::tempdir().unwrap();
+    let bucket = common::bucket_name("diff");
+    let file = d.path().join("c.toml");
+    let write = |sa: &str, jwks: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "target = \"s3://{bucket}/c1\"\njwks_path = \"{jwks}\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[[roles]]\nname = \"app\"\nservice_accounts = [\"{sa}\"]\n"
+            ),
+        )
+        .unwrap()
+    };
+    write("team/app", "openid/v1/jwks");
+    let f = file.to_str().unwrap();
+    let plans: Vec<String> = (0..2)
+        .map(|_| stdout(&a.run(&["apply", "-f", f, "--plan"])))
+        .collect();
+    assert_eq!(plans[0], plans[1], "two plans of the same state differ");
+    assert!(
+        plans[0].contains("a new one: its kid is chosen when applied"),
+        "{}",
+        plans[0]
+    );
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    write("team/*", "keys.json");
+    let o = a.run(&["apply", "-f", f, "--plan"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("~ trust policy"), "{text}");
+    assert!(
+        text.contains(r#"- Statement[0].Condition.StringEquals["#)
+            && text.contains(r#":sub"]: "system:serviceaccount:team:app""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"+ Statement[0].Condition.StringLike: "#)
+            && text.contains("system:serviceaccount:team:*"),
+        "{text}"
+    );
+    // The bucket statement now names keys.json instead of openid/v1/jwks (the merge replaces it).
+    assert!(text.contains("~ bucket policy"), "{text}");
+    assert!(
+        text.contains("c1/openid/v1/jwks\" -> \"arn:aws:s3:::") && text.contains("c1/keys.json\""),
+        "{text}"
+    );
+    let v = json(&a.run(&["apply", "-f", f, "--plan", "--output", "json"]));
+    let role = v["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["step"] == "role")
+        .unwrap();
+    let doc = &role["documents"][0];
+    assert_eq!(doc["what"], "trust policy");
+    assert!(doc["before"]
+        .to_string()
+        .contains("system:serviceaccount:team:app"));
+    assert!(doc["after"]
+        .to_string()
+        .contains("system:serviceaccount:team:*"));
+    // Applied, the statement was replaced, not appended: one statement for this prefix.
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let policy: serde_json::Value = serde_json::from_str(
+        a.s3()
+            .await
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{policy:#}");
+    assert!(statements[0]["Resource"]
+        .to_string()
+        .contains("c1/keys.json"));
+    assert!(!statements[0]["Resource"]
+        .to_string()
+        .contains("openid/v1/jwks"));
+}

@@ -110,6 +110,9 @@ pub enum BucketChange {
     Policy {
         /// The whole document.
         document: String,
+        /// The document it replaces, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        was: Option<String>,
     },
     /// Disable ACLs again (Object Ownership `BucketOwnerEnforced`).
     EnforceOwner,
@@ -123,6 +126,21 @@ pub enum BucketChange {
 }
 
 impl BucketChange {
+    /// The plan lines: the change, then what changes in the policy (before → after).
+    pub fn details(&self, bucket: &str) -> Vec<String> {
+        let mut lines = vec![self.describe(bucket)];
+        if let Self::Policy { document, was } = self {
+            let parse = |t: &str| serde_json::from_str::<Value>(t).unwrap_or(Value::Null);
+            let before = was.as_deref().map_or(Value::Null, parse);
+            lines.extend(
+                crate::aws::diff::diff(&before, &parse(document))
+                    .into_iter()
+                    .map(|l| format!("    {l}")),
+            );
+        }
+        lines
+    }
+
     /// One plan line.
     pub fn describe(&self, bucket: &str) -> String {
         match self {
@@ -407,7 +425,10 @@ pub fn plan(
             if let Some(document) =
                 merge_policy(bucket, actual.policy.as_deref(), wanted.statement.clone())?
             {
-                changes.push(BucketChange::Policy { document });
+                changes.push(BucketChange::Policy {
+                    document,
+                    was: actual.policy.clone(),
+                });
             }
         }
         PublicAccess::Acl if allow_acls => changes.push(BucketChange::AllowAcls),
@@ -650,7 +671,7 @@ mod tests {
             match c {
                 BucketChange::Tags { tags } => st.tags = tags,
                 BucketChange::PublicAccessBlock { config } => st.public_access_block = Some(config),
-                BucketChange::Policy { document } => st.policy = Some(document),
+                BucketChange::Policy { document, .. } => st.policy = Some(document),
                 other => panic!("unexpected {other:?}"),
             }
         }

@@ -3,10 +3,11 @@
 //! trust policies, the policy the principal running irsa-issuer needs), and, in `sdk`, the
 //! adapters that read and change them through the AWS SDK (S3 lives in `publish::s3`).
 //!
-//! Pure: `names`, `owner`, `bucket`, `provider`, `role`, `trust`, `runner_policy`.
+//! Pure: `names`, `owner`, `diff`, `bucket`, `provider`, `role`, `trust`, `runner_policy`.
 //! I/O: `sdk`.
 
 pub mod bucket;
+pub mod diff;
 pub mod names;
 pub mod owner;
 pub mod provider;

@@ -270,6 +270,8 @@ pub enum RoleChange {
     UpdateTrustPolicy {
         /// The new document.
         document: Value,
+        /// The document it replaces.
+        was: Value,
     },
     /// Attach a managed policy.
     AttachPolicy {
@@ -287,6 +289,9 @@ pub enum RoleChange {
         name: String,
         /// Its document.
         document: Value,
+        /// The document it replaces, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        was: Option<Value>,
     },
     /// Delete an inline policy.
     DeleteInlinePolicy {
@@ -311,6 +316,23 @@ pub enum RoleChange {
 }
 
 impl RoleChange {
+    /// The plan lines: one for the change, then what changes in a policy document
+    /// (before → after).
+    pub fn details(&self) -> Vec<String> {
+        let mut lines = vec![self.describe()];
+        let diff = match self {
+            Self::UpdateTrustPolicy { document, was } => crate::aws::diff::diff(was, document),
+            Self::PutInlinePolicy {
+                document,
+                was: Some(was),
+                ..
+            } => crate::aws::diff::diff(was, document),
+            _ => Vec::new(),
+        };
+        lines.extend(diff.into_iter().map(|l| format!("    {l}")));
+        lines
+    }
+
     /// One plan line.
     pub fn describe(&self) -> String {
         match self {
@@ -352,6 +374,7 @@ pub fn plan(
             RoleChange::PutInlinePolicy {
                 name: name.clone(),
                 document: document.clone(),
+                was: None,
             }
         }));
         return Ok(changes);
@@ -375,6 +398,7 @@ pub fn plan(
     if actual.trust_policy != spec.trust_policy {
         changes.push(RoleChange::UpdateTrustPolicy {
             document: spec.trust_policy.clone(),
+            was: actual.trust_policy.clone(),
         });
     }
     for arn in spec.managed_policies.difference(&actual.managed_policies) {
@@ -388,6 +412,7 @@ pub fn plan(
             changes.push(RoleChange::PutInlinePolicy {
                 name: name.clone(),
                 document: doc.clone(),
+                was: actual.inline_policies.get(name).cloned(),
             });
         }
     }
@@ -473,7 +498,8 @@ mod tests {
             p,
             vec![
                 RoleChange::UpdateTrustPolicy {
-                    document: s.trust_policy.clone()
+                    document: s.trust_policy.clone(),
+                    was: json!({"edited": true}),
                 },
                 RoleChange::AttachPolicy {
                     arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".into()

@@ -292,7 +292,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
     let c = a.overrides.onto(a.config.load()?);
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
-    let r = read::apply(&c, &aws, &mut rand::rngs::OsRng, now()).await?;
+    let r = read::apply(&c, &aws, &mut rand::rngs::OsRng, now(), a.plan).await?;
     if text {
         match (&r.fetched_thumbprint, &r.observed.thumbprint_note) {
             (_, Some(plan::ThumbprintNote::NotNeeded(why))) => {

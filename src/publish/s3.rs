@@ -367,7 +367,7 @@ impl S3Store {
                         })?;
                 }
                 BucketChange::RemoveTags { remaining, .. } => self.put_tags(remaining).await?,
-                BucketChange::Policy { document } => {
+                BucketChange::Policy { document, .. } => {
                     self.client
                         .put_bucket_policy()
                         .bucket(b)

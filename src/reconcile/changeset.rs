@@ -52,6 +52,20 @@ pub struct Item {
     /// The individual changes, one line each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// Policy documents it changes, before and after.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<DocumentChange>,
+}
+
+/// A policy document a change replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DocumentChange {
+    /// Which document (`trust policy`, `inline policy NAME`, `bucket policy`).
+    pub what: String,
+    /// As it is (`null` when there is none).
+    pub before: serde_json::Value,
+    /// As it will be.
+    pub after: serde_json::Value,
 }
 
 /// The counts of a plan.
@@ -156,6 +170,7 @@ mod tests {
             resource: resource.into(),
             action,
             details: vec![],
+            documents: Vec::new(),
         }
     }
 

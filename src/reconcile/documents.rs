@@ -153,7 +153,7 @@ impl Prepared {
         let mut lines: Vec<String> = self
             .bucket_changes
             .iter()
-            .map(|c| c.describe(bucket))
+            .flat_map(|c| c.details(bucket))
             .collect();
         for step in &self.plan.steps {
             let (sign, what) = match &step.action {

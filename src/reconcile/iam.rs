@@ -315,7 +315,7 @@ pub async fn role_apply(
                 arn,
                 action: action.into(),
                 changes: values(&changes),
-                lines: changes.iter().map(RoleChange::describe).collect(),
+                lines: changes.iter().flat_map(RoleChange::details).collect(),
                 detail: None,
             })
         }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::changeset::{self, Action, Item, Summary};
+use super::changeset::{self, Action, DocumentChange, Item, Summary};
 use super::config::{Config, RoleConfig};
 use crate::aws::bucket::{self, BucketChange, BucketState};
 use crate::aws::names::Caller;
@@ -129,8 +129,9 @@ pub struct ObservedKeys {
     pub dir: Option<PathBuf>,
     /// The keys the directory publishes.
     pub published: Vec<KeyId>,
-    /// The key to create when the directory has none: kid and algorithm.
-    pub new_key: Option<(KeyId, Algorithm)>,
+    /// The key to create when the directory has none: its kid (unknown to a plan that will not
+    /// be applied: the key is generated when applied) and algorithm.
+    pub new_key: Option<(Option<KeyId>, Algorithm)>,
     /// Keys the directory retired: a publish may drop them from the JWKS.
     pub retired: Vec<String>,
 }
@@ -295,18 +296,26 @@ fn plan_keys(k: &ObservedKeys, plan: &mut Plan, chain: &mut Vec<usize>) {
         return;
     };
     if let Some((kid, alg)) = &k.new_key {
+        let (resource, what) = match kid {
+            Some(kid) => (format!("{}/{kid}.pub", dir.display()), format!("key {kid}")),
+            None => (
+                format!("{}/(new key)", dir.display()),
+                "key (a new one: its kid is chosen when applied)".to_string(),
+            ),
+        };
         plan.items.push(Item {
             step: "keys",
             account: None,
-            resource: format!("{}/{kid}.pub", dir.display()),
+            resource,
             action: Action::Create,
             details: vec![format!(
-                "+ active {alg} key {kid} (private key 0600 in {}/private)",
+                "+ active {alg} {what} (private key 0600 in {}/private)",
                 dir.display()
             )],
+            documents: Vec::new(),
         });
         let s = plan.step(
-            format!("key {kid} in {}", dir.display()),
+            format!("{what} in {}", dir.display()),
             chain.clone(),
             Op::WriteKey,
         );
@@ -320,6 +329,7 @@ fn plan_keys(k: &ObservedKeys, plan: &mut Plan, chain: &mut Vec<usize>) {
             resource: format!("{}/{kid}.pub", dir.display()),
             action: Action::Unchanged,
             details: vec![],
+            documents: Vec::new(),
         });
     }
 }
@@ -358,6 +368,7 @@ fn plan_issuer_change(o: &ObservedCluster, allow: Allow, plan: &mut Plan) {
         resource: format!("issuer at {}", o.documents.target),
         action,
         details,
+        documents: Vec::new(),
     });
 }
 
@@ -394,6 +405,7 @@ fn plan_removed_keys(o: &ObservedCluster, allow: Allow, plan: &mut Plan) {
             resource: format!("key {kid}"),
             action,
             details,
+            documents: Vec::new(),
         });
     }
 }
@@ -417,7 +429,12 @@ fn plan_documents(d: &ObservedDocuments, plan: &mut Plan, chain: &mut Vec<usize>
             details: d
                 .bucket_changes
                 .iter()
-                .map(|c| c.describe(&bucket))
+                .flat_map(|c| c.details(&bucket))
+                .collect(),
+            documents: d
+                .bucket_changes
+                .iter()
+                .filter_map(bucket_document)
                 .collect(),
         });
         let s = plan.step(
@@ -455,6 +472,7 @@ fn plan_documents(d: &ObservedDocuments, plan: &mut Plan, chain: &mut Vec<usize>
             resource,
             action,
             details,
+            documents: Vec::new(),
         });
     }
 }
@@ -487,6 +505,7 @@ fn plan_account(
                 format!("its thumbprint cannot be taken from the issuer's TLS chain now: {e}"),
                 "fix: make the issuer's host reachable; or list the thumbprint in provider.thumbprints; or, when the chain ends in a public CA, set provider.thumbprints = [] (IAM then needs none)".to_string(),
             ],
+            documents: Vec::new(),
         });
         for r in roles_in(c, &caller.account) {
             plan_role(c, o, index, a, r, allow, plan, &after)?;
@@ -510,6 +529,7 @@ fn plan_account(
                 resource,
                 action,
                 details,
+                documents: Vec::new(),
             });
             if !changes.is_empty() {
                 after.push(plan.step(
@@ -568,6 +588,7 @@ fn plan_role(
                 resource,
                 action: Action::Refuse,
                 details: vec![e.to_string()],
+                documents: Vec::new(),
             });
             return Ok(());
         }
@@ -580,13 +601,14 @@ fn plan_role(
     };
     let action = action_of(actual, !changes.is_empty());
     let mut details = takeover_note(actual.map(|s| s.owner(o.issuer.as_str())));
-    details.extend(changes.iter().map(RoleChange::describe));
+    details.extend(changes.iter().flat_map(RoleChange::details));
     plan.items.push(Item {
         step: "role",
         account: Some(caller.account.clone()),
         resource,
         action,
         details,
+        documents: changes.iter().filter_map(role_document).collect(),
     });
     if !changes.is_empty() {
         plan.step(
@@ -600,6 +622,40 @@ fn plan_role(
         );
     }
     Ok(())
+}
+
+/// The bucket policy a bucket change replaces, before and after.
+fn bucket_document(c: &BucketChange) -> Option<DocumentChange> {
+    let BucketChange::Policy { document, was } = c else {
+        return None;
+    };
+    let parse = |t: &str| serde_json::from_str(t).unwrap_or(serde_json::Value::Null);
+    Some(DocumentChange {
+        what: "bucket policy".into(),
+        before: was.as_deref().map_or(serde_json::Value::Null, parse),
+        after: parse(document),
+    })
+}
+
+/// The policy document a role change replaces, before and after.
+fn role_document(c: &RoleChange) -> Option<DocumentChange> {
+    match c {
+        RoleChange::UpdateTrustPolicy { document, was } => Some(DocumentChange {
+            what: "trust policy".into(),
+            before: was.clone(),
+            after: document.clone(),
+        }),
+        RoleChange::PutInlinePolicy {
+            name,
+            document,
+            was,
+        } => Some(DocumentChange {
+            what: format!("inline policy {name}"),
+            before: was.clone().unwrap_or(serde_json::Value::Null),
+            after: document.clone(),
+        }),
+        _ => None,
+    }
 }
 
 /// A plan line saying whose an existing resource was, when it is not plainly this issuer's.
@@ -631,6 +687,7 @@ fn refusal(
             format!("exists and is {}", owner.describe()),
             format!("fix: rename the {what} in the file, remove it from the file, or take it over with `apply --force` if it really is this cluster's"),
         ],
+        documents: Vec::new(),
     }
 }
 
@@ -714,6 +771,7 @@ pub fn destroy(o: &ObservedTeardown) -> Plan {
                 resource: dir.join(format!("{}.pub", k.kid)).display().to_string(),
                 action: Action::Delete,
                 details: vec![format!("- {} key {} and its private key", k.alg, k.kid)],
+                documents: Vec::new(),
             });
         }
         if !state.keys.is_empty() {
@@ -803,6 +861,7 @@ fn plan_bucket_end(
                 "no provider for {} remains in the accounts this file reaches; accounts it does not list are not checked: make sure none there trusts it",
                 o.issuer
             )],
+            documents: Vec::new(),
         });
         let s = plan.step(
             format!("delete bucket {}", b.name),
@@ -853,6 +912,7 @@ fn plan_bucket_end(
         resource,
         action,
         details,
+        documents: Vec::new(),
     });
 }
 
@@ -888,6 +948,7 @@ fn delete_item(step: &'static str, account: Option<&String>, resource: String) -
         resource,
         action: Action::Delete,
         details: vec![],
+        documents: Vec::new(),
     }
 }
 
@@ -898,6 +959,7 @@ fn skip(step: &'static str, account: &str, resource: String, why: String) -> Ite
         resource,
         action: Action::Skip,
         details: vec![why],
+        documents: Vec::new(),
     }
 }
 
@@ -940,7 +1002,7 @@ mod tests {
             keys: ObservedKeys {
                 dir: Some(PathBuf::from("k")),
                 published: vec![],
-                new_key: Some((KeyId::from_spki_der(b"x"), Algorithm::RS256)),
+                new_key: Some((Some(KeyId::from_spki_der(b"x")), Algorithm::RS256)),
                 retired: vec![],
             },
             new_kids: vec![KeyId::from_spki_der(b"x").to_string()],

@@ -188,6 +188,7 @@ fn read_keys(
     c: &Config,
     rng: &mut (impl RngCore + CryptoRng),
     now: u64,
+    plan_only: bool,
 ) -> Result<(KeySet, ObservedKeys, Option<NewKey>), Error> {
     let mut public: Vec<PublicKey> = load_keys(&c.keys.files)?
         .into_iter()
@@ -217,7 +218,7 @@ fn read_keys(
                 rng,
             )?;
             state.init(g.public.kid().clone(), g.public.alg(), now)?;
-            observed.new_key = Some((g.public.kid().clone(), g.public.alg()));
+            observed.new_key = Some(((!plan_only).then(|| g.public.kid().clone()), g.public.alg()));
             public.push(g.public.clone());
             new = Some(NewKey {
                 dir: kd,
@@ -327,14 +328,17 @@ pub struct ApplyRead {
 }
 
 /// Reads everything `apply` needs: keys, inline policies, accounts, the document target, the
-/// thumbprint, and each account's provider and roles.
+/// thumbprint, and each account's provider and roles. A key the directory lacks is generated
+/// with `rng` (the documents are planned with it); for a plan that will not be applied
+/// (`plan_only`) its kid is not shown, since applying later generates another.
 pub async fn apply(
     c: &Config,
     aws: &AwsSource,
     rng: &mut (impl RngCore + CryptoRng),
     now: u64,
+    plan_only: bool,
 ) -> Result<ApplyRead, Error> {
-    let (set, keys, new_key) = read_keys(c, rng, now)?;
+    let (set, keys, new_key) = read_keys(c, rng, now, plan_only)?;
     let inline = read_inline(c)?;
     let base = aws.context().await?;
     check_pinned(c, &base.region)?;

@@ -119,7 +119,7 @@ impl Roles {
                         .map_err(|e| call_error("iam:CreateRole", &e))?;
                     arn = out.role().map(|r| r.arn().to_string());
                 }
-                RoleChange::UpdateTrustPolicy { document } => {
+                RoleChange::UpdateTrustPolicy { document, .. } => {
                     self.client
                         .update_assume_role_policy()
                         .role_name(name)
@@ -149,6 +149,7 @@ impl Roles {
                 RoleChange::PutInlinePolicy {
                     name: policy,
                     document,
+                    ..
                 } => {
                     self.client
                         .put_role_policy()
