@@ -218,3 +218,61 @@ async fn plans_show_what_changes_and_no_kid_that_will_not_be_applied() {
         .to_string()
         .contains("openid/v1/jwks"));
 }
+
+/// `rotate` ignored cluster.toml: --key-dir, --to and --issuer had to be retyped,
+/// IRSA_ISSUER_KEY_DIR gave exit 64, and `rotate stage --to s3://…` reset the file's
+/// cache_control. Now `-f FILE` (or the environment) drives it, with the file's settings.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_reads_the_file_and_the_environment() {
+    let a = Account::new("us-east-1").await;
+    let d = tempfile::tempdir().unwrap();
+    let bucket = common::bucket_name("rotf");
+    let file = d.path().join("c.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\ncache_control = \"public, max-age=60\"\n[provider]\nthumbprints = []\n[rotation]\nmax_token_age = \"1h\"\n"
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The environment alone names the key directory (exit 64 before).
+    let o = a
+        .command(common::bin())
+        .args(["rotate", "status", "--output", "json"])
+        .env("IRSA_ISSUER_KEY_DIR", d.path().join("keys"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // stage -f publishes where the file says, with the file's Cache-Control.
+    let o = a.run(&["rotate", "stage", "-f", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s3 = a.s3().await;
+    for key in ["c1/openid/v1/jwks", "c1/.well-known/openid-configuration"] {
+        let obj = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(obj.cache_control(), Some("public, max-age=60"), "{key}");
+    }
+    let jwks = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("c1/openid/v1/jwks")
+        .send()
+        .await
+        .unwrap();
+    let jwks: serde_json::Value =
+        serde_json::from_slice(&jwks.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    // apply agrees: nothing to change after the stage.
+    assert_eq!(a.run(&["apply", "-f", f, "--plan"]).status.code(), Some(0));
+    // status -f uses the file's rotation settings.
+    let o = a.run(&["rotate", "status", "-f", f, "--output", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -81,6 +81,11 @@ impl PublishTarget {
         })
     }
 
+    /// The region and profile flags.
+    pub(super) fn aws_args(&self) -> &AwsArgs {
+        &self.aws
+    }
+
     /// Where AWS settings come from.
     pub(super) fn aws(&self) -> AwsSource {
         AwsSource::new(self.aws.region.clone(), self.aws.profile.clone())

@@ -12,7 +12,7 @@ use super::{print_json, Outcome, OutputFormat, TlsArgs};
 use irsa_issuer::aws::sdk::AwsSource;
 use irsa_issuer::oidc::issuer::IssuerUrl;
 use irsa_issuer::oidc::keys::{Algorithm, KeySpec};
-use irsa_issuer::reconcile::config::Target as Target3;
+use irsa_issuer::reconcile::config::{Config, Target as Target3};
 use irsa_issuer::reconcile::documents::{Published, TargetSpec};
 use irsa_issuer::reconcile::read;
 use irsa_issuer::reconcile::rotate::{self, IssuerChoice, Republish, Wait};
@@ -42,22 +42,64 @@ pub enum RotateCommand {
     Status(StatusArgs),
 }
 
+/// Which key directory, and the cluster's file its other settings come from.
+#[derive(Debug, Clone, Args)]
+pub struct KeyDirArgs {
+    /// The cluster's configuration file: its key directory, target, issuer, TLS and rotation
+    /// settings (flags override them).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The key directory (else keys.dir of the file).
+    #[arg(long, value_name = "DIR", env = "IRSA_ISSUER_KEY_DIR")]
+    key_dir: Option<PathBuf>,
+}
+
+impl KeyDirArgs {
+    /// The key directory and the file, loaded.
+    fn resolve(&self) -> anyhow::Result<(KeyDir, Option<Config>)> {
+        let config = match &self.file {
+            Some(f) => Some(super::apply::ConfigArgs { file: f.clone() }.load()?),
+            None => None,
+        };
+        let dir = self
+            .key_dir
+            .clone()
+            .or_else(|| config.as_ref().and_then(|c| c.keys.dir.clone()));
+        let Some(dir) = dir else {
+            bail!(match &self.file {
+                Some(f) => format!("{} names no key directory (keys.dir): set it, or pass --key-dir DIR", f.display()),
+                None => "give the key directory: --key-dir DIR, -f FILE (its keys.dir), or IRSA_ISSUER_KEY_DIR".to_string(),
+            });
+        };
+        Ok((KeyDir::new(dir), config))
+    }
+}
+
 /// Token lifetime settings.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
-    /// The longest lifetime of a service-account token the cluster issues.
-    #[arg(long, default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]
-    max_token_age: Duration,
-    /// Clock skew allowed between kube-apiserver and relying parties.
-    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
-    clock_skew: Duration,
+    /// The longest lifetime of a service-account token the cluster issues (default 24h, or
+    /// rotation.max_token_age of the file).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    max_token_age: Option<Duration>,
+    /// Clock skew allowed between kube-apiserver and relying parties (default 5m, or
+    /// rotation.clock_skew of the file).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    clock_skew: Option<Duration>,
 }
 
 impl PolicyArgs {
-    fn policy(&self) -> TokenPolicy {
+    fn policy(&self, c: Option<&Config>) -> TokenPolicy {
+        let d = TokenPolicy::default();
         TokenPolicy {
-            max_token_age: self.max_token_age,
-            skew: self.clock_skew,
+            max_token_age: self
+                .max_token_age
+                .or(c.map(|c| c.rotation.max_token_age))
+                .unwrap_or(d.max_token_age),
+            skew: self
+                .clock_skew
+                .or(c.map(|c| c.rotation.clock_skew))
+                .unwrap_or(d.skew),
         }
     }
 }
@@ -65,9 +107,8 @@ impl PolicyArgs {
 /// Arguments of `rotate init` and `rotate stage`.
 #[derive(Debug, Args)]
 pub struct NewKeyArgs {
-    /// The key directory.
-    #[arg(long, value_name = "DIR")]
-    key_dir: PathBuf,
+    #[command(flatten)]
+    kd: KeyDirArgs,
     /// Import this PEM key instead of generating one (a public key alone when the private key
     /// lives elsewhere, e.g. in an HSM or on the control-plane nodes only).
     #[arg(long, value_name = "FILE")]
@@ -85,9 +126,8 @@ pub struct NewKeyArgs {
 /// Arguments of `rotate promote`.
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
-    /// The key directory.
-    #[arg(long, value_name = "DIR")]
-    key_dir: PathBuf,
+    #[command(flatten)]
+    kd: KeyDirArgs,
     /// Poll the public issuer until it serves the next key.
     #[arg(long)]
     wait: bool,
@@ -98,9 +138,10 @@ pub struct PromoteArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     interval: Duration,
     /// How long relying parties may cache the JWKS (the documents' Cache-Control max-age):
-    /// promote waits this long after the next key was first published.
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
-    cache_max_age: u64,
+    /// promote waits this long after the next key was first published (default 300, or
+    /// rotation.cache_max_age of the file).
+    #[arg(long, value_name = "SECONDS")]
+    cache_max_age: Option<u64>,
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
@@ -110,9 +151,8 @@ pub struct PromoteArgs {
 /// Arguments of `rotate confirm`.
 #[derive(Debug, Args)]
 pub struct ConfirmArgs {
-    /// The key directory.
-    #[arg(long, value_name = "DIR")]
-    key_dir: PathBuf,
+    #[command(flatten)]
+    kd: KeyDirArgs,
     /// A service-account token the cluster issued after every kube-apiserver was restarted with
     /// the new flags (`kubectl create token default`), or `-` for stdin.
     #[arg(long, value_name = "FILE")]
@@ -122,9 +162,8 @@ pub struct ConfirmArgs {
 /// Arguments of `rotate retire`.
 #[derive(Debug, Args)]
 pub struct RetireArgs {
-    /// The key directory.
-    #[arg(long, value_name = "DIR")]
-    key_dir: PathBuf,
+    #[command(flatten)]
+    kd: KeyDirArgs,
     #[command(flatten)]
     policy: PolicyArgs,
     /// Retire previous keys even if tokens they signed may still be valid (those tokens will
@@ -138,9 +177,8 @@ pub struct RetireArgs {
 /// Arguments of `rotate prune`.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// The key directory.
-    #[arg(long, value_name = "DIR")]
-    key_dir: PathBuf,
+    #[command(flatten)]
+    kd: KeyDirArgs,
     /// A kube-apiserver configuration (static pod manifest, k3s config) that must not name a
     /// file being deleted (repeatable; kubeadm's and k3s' default paths are checked when present).
     #[arg(long = "apiserver-config", value_name = "FILE")]
@@ -150,9 +188,8 @@ pub struct PruneArgs {
 /// Arguments of `rotate status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The key directory.
-    #[arg(long, value_name = "DIR")]
-    key_dir: PathBuf,
+    #[command(flatten)]
+    kd: KeyDirArgs,
     #[command(flatten)]
     policy: PolicyArgs,
 }
@@ -225,10 +262,27 @@ struct Target {
 }
 
 impl Target {
-    fn of(t: &PublishTarget) -> anyhow::Result<Self> {
+    /// The flags' target, else the file's (with its S3 settings and AWS region and profile).
+    fn of(t: &PublishTarget, c: Option<&Config>) -> anyhow::Result<Self> {
+        let (spec, aws) = match (&t.to, c) {
+            (Some(_), _) | (None, None) => (t.to.is_some().then(|| t.spec()).transpose()?, t.aws()),
+            (None, Some(c)) => {
+                let region_given = t.aws_args().region.is_some();
+                if let (None, None, Target3::S3(l), false) =
+                    (&c.issuer, &c.aws.region, &c.target, region_given)
+                {
+                    bail!("the file pins no issuer for {l}: without aws.region (or issuer) it would follow the shell's region; set aws.region (or issuer) in the file, or pass --region (or IRSA_ISSUER_REGION)");
+                }
+                let mut spec = read::target_spec(c);
+                spec.allow_issuer_change = t.allow_issuer_change;
+                let region = t.aws_args().region.clone().or(c.aws.region.clone());
+                let profile = t.aws_args().profile.clone().or(c.aws.profile.clone());
+                (Some(spec), AwsSource::new(region, profile))
+            }
+        };
         Ok(Self {
-            spec: t.to.is_some().then(|| t.spec()).transpose()?,
-            aws: t.aws(),
+            spec,
+            aws,
             allow_key_removal: t.allow_key_removal,
         })
     }
@@ -268,13 +322,13 @@ pub(super) async fn run(cmd: RotateCommand, out: OutputFormat) -> anyhow::Result
 }
 
 async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::Result<Outcome> {
-    let kd = KeyDir::new(&a.key_dir);
+    let (kd, config) = a.kd.resolve()?;
     let spec = KeySpec {
         alg: a.alg.parse::<Algorithm>()?,
         rsa_bits: a.bits,
     };
     let (public, private) = rotate::new_key(a.import.as_deref(), spec, &mut rand::rngs::OsRng)?;
-    let target = Target::of(&a.target)?;
+    let target = Target::of(&a.target, config.as_ref())?;
     let added = rotate::add_key(
         &kd,
         &public,
@@ -325,24 +379,34 @@ fn print_flags(flags: &ApiServerFlags) {
 }
 
 async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let kd = KeyDir::new(&a.key_dir);
-    let target = Target::of(&a.target)?;
-    let (given, _) = a.target.issuer.parse_optional()?;
+    let (kd, config) = a.kd.resolve()?;
+    let c = config.as_ref();
+    let target = Target::of(&a.target, c)?;
+    let (flag_issuer, _) = a.target.issuer.parse_optional()?;
+    let given = flag_issuer.or(c.and_then(|c| c.issuer.clone()));
+    let to = a.target.to.clone().or(c.map(|c| c.target.describe()));
     let issuer = IssuerChoice {
         given: given.as_ref(),
-        to: a.target.to.as_deref(),
+        to: to.as_deref(),
         aws: &target.aws,
     };
     let wait = Wait {
         wait: a.wait,
         timeout: a.timeout,
         interval: a.interval,
-        cache_max_age: a.cache_max_age,
+        cache_max_age: a
+            .cache_max_age
+            .or(c.map(|c| c.rotation.cache_max_age))
+            .unwrap_or(300),
+    };
+    let fetcher = match (c, a.tls.ca_file.is_none() && a.tls.connect_to.is_none()) {
+        (Some(c), true) => read::config_fetcher(c)?,
+        _ => a.tls.fetcher()?,
     };
     let p = rotate::promote(
         &kd,
         issuer,
-        &a.tls.fetcher()?,
+        &fetcher,
         &wait,
         now,
         target.republish().as_ref(),
@@ -372,7 +436,7 @@ fn confirm(a: ConfirmArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         std::fs::read_to_string(&a.token)
             .map_err(|e| anyhow::anyhow!("cannot read the token {}: {e}", a.token))?
     };
-    let kd = KeyDir::new(&a.key_dir);
+    let (kd, _) = a.kd.resolve()?;
     let c = rotate::confirm(&kd, &token, now())?;
     match out {
         OutputFormat::Json => print_json(&serde_json::json!({
@@ -391,11 +455,11 @@ fn confirm(a: ConfirmArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
 }
 
 async fn retire(a: RetireArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let kd = KeyDir::new(&a.key_dir);
-    let target = Target::of(&a.target)?;
+    let (kd, config) = a.kd.resolve()?;
+    let target = Target::of(&a.target, config.as_ref())?;
     let done = rotate::retire(
         &kd,
-        &a.policy.policy(),
+        &a.policy.policy(config.as_ref()),
         a.force,
         now(),
         target.republish().as_ref(),
@@ -422,7 +486,7 @@ async fn retire(a: RetireArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
 }
 
 fn prune(a: PruneArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let kd = KeyDir::new(&a.key_dir);
+    let (kd, _) = a.kd.resolve()?;
     let mut configs = a.apiserver_configs.clone();
     configs.extend(rotate::DEFAULT_APISERVER_CONFIGS.iter().map(PathBuf::from));
     let p = rotate::prune(&kd, &configs)?;
@@ -459,9 +523,9 @@ struct StatusKey {
 }
 
 fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let kd = KeyDir::new(&a.key_dir);
+    let (kd, config) = a.kd.resolve()?;
     let t = now();
-    let (found, next) = rotate::status(&kd, &a.policy.policy(), t)?;
+    let (found, next) = rotate::status(&kd, &a.policy.policy(config.as_ref()), t)?;
     let keys: Vec<StatusKey> = found
         .into_iter()
         .map(|k| StatusKey {

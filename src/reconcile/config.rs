@@ -209,6 +209,26 @@ pub struct TlsConfig {
     pub connect_to: Option<SocketAddr>,
 }
 
+/// Key rotation settings (`rotate` commands read them from the file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationConfig {
+    /// The longest lifetime of a service-account token the cluster issues.
+    pub max_token_age: std::time::Duration,
+    /// Clock skew allowed between kube-apiserver and relying parties.
+    pub clock_skew: std::time::Duration,
+    /// How long relying parties may cache the JWKS: promote waits this long after the next
+    /// key was first published. Default: the max-age of `s3.cache_control`.
+    pub cache_max_age: u64,
+}
+
+/// The max-age of a Cache-Control value, if it has one.
+pub fn max_age(cache_control: &str) -> Option<u64> {
+    cache_control
+        .split(',')
+        .filter_map(|d| d.trim().strip_prefix("max-age="))
+        .find_map(|v| v.trim().parse().ok())
+}
+
 /// A checked configuration. Relative paths are resolved against the file's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -234,6 +254,8 @@ pub struct Config {
     pub roles: Vec<RoleConfig>,
     /// IAM settings shared by the roles.
     pub iam: IamConfig,
+    /// Key rotation.
+    pub rotation: RotationConfig,
     /// TLS.
     pub tls: TlsConfig,
 }
@@ -263,7 +285,17 @@ struct RawConfig {
     #[serde(default)]
     iam: RawIam,
     #[serde(default)]
+    rotation: RawRotation,
+    #[serde(default)]
     tls: RawTls,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRotation {
+    max_token_age: Option<S>,
+    clock_skew: Option<S>,
+    cache_max_age: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -606,6 +638,7 @@ fn build(
         })?;
         iam.max_trust_policy_size = size;
     }
+    let rotation = build_rotation(ctx, &raw.rotation, &s3)?;
     Ok(Config {
         issuer,
         target: target_v,
@@ -618,7 +651,35 @@ fn build(
         tags: raw.tags,
         roles,
         iam,
+        rotation,
         tls,
+    })
+}
+
+fn build_rotation(
+    ctx: &Ctx,
+    raw: &RawRotation,
+    s3: &S3Config,
+) -> Result<RotationConfig, ConfigError> {
+    let duration = |v: &Option<S>, field: &str, default: u64| match v {
+        Some(d) => crate::rotation::state::parse_duration(d.get_ref())
+            .map_err(|e| ctx.err(&Origin::File(d.span()), field, e)),
+        None => Ok(std::time::Duration::from_secs(default)),
+    };
+    let cache_max_age = match &raw.cache_max_age {
+        Some(c) => u64::try_from(*c.get_ref()).map_err(|_| {
+            ctx.err(
+                &Origin::File(c.span()),
+                "rotation.cache_max_age",
+                "must be 0 or more seconds",
+            )
+        })?,
+        None => max_age(&s3.cache_control).unwrap_or(300),
+    };
+    Ok(RotationConfig {
+        max_token_age: duration(&raw.max_token_age, "rotation.max_token_age", 24 * 3600)?,
+        clock_skew: duration(&raw.clock_skew, "rotation.clock_skew", 300)?,
+        cache_max_age,
     })
 }
 
@@ -1130,6 +1191,17 @@ policy_arns = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
 # tags = { team = "data" }
 # Only in these accounts (12-digit IDs); default: every account above.
 # accounts = ["111122223333"]
+
+[rotation]
+# `irsa-issuer rotate ... -f {{FILE}}` reads these (flags of the same names override them).
+# The longest lifetime of a service-account token the cluster issues: a retired key stays
+# published this long (plus the skew) after the cluster stopped signing with it. 24h covers the
+# tokens kubelet projects into pods (it refreshes them at 80% of their life or after 24h).
+max_token_age = "24h"
+clock_skew = "5m"
+# How long relying parties may cache the JWKS (default: the max-age of s3.cache_control, else
+# 300): promote waits this long after the next key was first published.
+# cache_max_age = 300
 
 [iam]
 # The IAM path roles are created under. `irsa-issuer iam-policy -f {{FILE}}` scopes the role
