@@ -32,11 +32,12 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
 fi
 export IRSA_TEST_PYTHON="$venv/bin/python"
 
-# 3. moto's server on a free loopback port: the AWS stand-in (S3, IAM, STS) for the AWS tests.
+# 3. moto's server on a free loopback port: the AWS stand-in (S3, IAM, STS) for the AWS tests,
+#    through tests/py/moto_server.py, which adds the few calls moto lacks (see its docstring).
 moto_port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p target
 moto_log="$root/target/moto.log"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+"$venv/bin/python" tests/py/moto_server.py -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

@@ -4,8 +4,7 @@
 //! - an unauthenticated GET of a path ending in `.well-known/openid-configuration` reaches
 //!   moto's Cognito emulation, not S3: objects are read back through the SDK here;
 //! - AddClientIDToOpenIDConnectProvider / RemoveClientIDFromOpenIDConnectProvider are not
-//!   implemented (HTTP 500): client-ID reconciliation is covered by the pure plan tests in
-//!   src/provider.rs;
+//!   implemented by moto: tests/py/moto_server.py adds them, as the IAM API reference describes;
 //! - ACLs, Block Public Access and bucket policies are stored, not enforced: the tests check
 //!   what is stored.
 

@@ -280,9 +280,9 @@ async fn provider_apply_across_three_accounts_with_one_failing() {
     let targets: Vec<String> = (0..3)
         .map(|_| format!("{:012}", rand::random::<u64>() % 1_000_000_000_000))
         .collect();
-    // The third account already has irsa-issuer's provider for this issuer with another
-    // audience: fixing it needs AddClientIDToOpenIDConnectProvider, which moto does not
-    // implement (HTTP 500), so that account fails on purpose.
+    // The third account already has a provider for this issuer that another tool made (tagged
+    // by Terraform, not by irsa-issuer): it is not this issuer's, so changing it is refused
+    // there without --force, and that account fails on purpose.
     let third = Account::with_id(&targets[2], "eu-west-1").await;
     let tag = |k: &str, v: &str| {
         aws_sdk_iam::types::Tag::builder()
@@ -298,8 +298,7 @@ async fn provider_apply_across_three_accounts_with_one_failing() {
         .url(ISSUER)
         .client_id_list("legacy")
         .thumbprint_list("a".repeat(40))
-        .tags(tag("managed-by", "irsa-issuer"))
-        .tags(tag("irsa-issuer/issuer", ISSUER))
+        .tags(tag("managed-by", "terraform"))
         .send()
         .await
         .unwrap();
@@ -350,7 +349,7 @@ async fn provider_apply_across_three_accounts_with_one_failing() {
         failed["error"]
             .as_str()
             .unwrap()
-            .contains("AddClientIDToOpenIDConnectProvider"),
+            .contains("irsa-issuer will not change or delete a provider that is not this issuer's"),
         "{failed}"
     );
     assert!(
