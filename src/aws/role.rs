@@ -47,7 +47,7 @@ pub struct RoleTemplate {
     pub name: String,
     /// Who may assume it.
     pub service_accounts: Vec<ServiceAccountRef>,
-    /// The audience to require; `None`: the partition's STS audience.
+    /// The audience to require; `None`: sts.amazonaws.com.
     pub audience: Option<String>,
     /// Managed policy ARNs.
     pub managed_policies: BTreeSet<String>,
@@ -183,6 +183,14 @@ impl RoleSpec {
                 "{} managed policies is more than IAM attaches to a role by default (20)",
                 self.managed_policies.len()
             )));
+        }
+        for arn in self
+            .managed_policies
+            .iter()
+            .chain(&self.permissions_boundary)
+        {
+            crate::aws::names::validate_iam_arn(arn, crate::aws::names::IamArnKind::Policy)
+                .map_err(|e| RoleError::Invalid(e.to_string()))?;
         }
         Ok(())
     }

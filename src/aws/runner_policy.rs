@@ -122,6 +122,24 @@ pub enum RunnerPolicyError {
     /// `assume-role` without roles.
     #[error("`--for assume-role` needs the roles to assume: -f FILE (its [[accounts]]) or --assume-role ARN (repeatable); sts:AssumeRole on every role would let this principal assume any role that trusts its account")]
     NoRolesToAssume,
+    /// An S3 capability without a bucket.
+    #[error("`--for {0}` needs the bucket: -f FILE (its s3:// target) or --to s3://BUCKET/PREFIX; unscoped, it would grant bucket policy and Block Public Access changes on every bucket of the account")]
+    NoBucket(&'static str),
+    /// `provider` without an issuer.
+    #[error("`--for provider` needs the issuer: -f FILE or --issuer URL; unscoped, it would let this principal tag, change and delete any untagged OIDC provider of the account (EKS clusters' among them)")]
+    NoIssuer,
+    /// `role` under the root path.
+    #[error("`--for role` with the role path /: every untagged role of the account would be under it, and this principal could tag one as irsa-issuer's, rewrite its trust policy and take its permissions; use a path only irsa-issuer's roles live under (iam.role_path or --role-path, default /irsa/)")]
+    RootRolePath,
+    /// An ARN that is malformed or holds a wildcard.
+    #[error("{what}: {source}")]
+    Arn {
+        /// Which input.
+        what: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: crate::aws::names::NameError,
+    },
 }
 
 fn stmt(sid: &str, actions: &[&str], resource: Value, condition: Option<Value>) -> Value {
@@ -156,6 +174,7 @@ pub fn policy(
     partition: Partition,
     scope: &Scope,
 ) -> Result<RunnerPolicy, RunnerPolicyError> {
+    check_scope(caps, scope)?;
     let mut statements = Vec::new();
     let mut notes = Vec::new();
     s3_statements(caps, partition, scope, &mut statements);
@@ -180,6 +199,52 @@ pub fn policy(
         document: json!({"Version": "2012-10-17", "Statement": statements}),
         notes,
     })
+}
+
+/// Refuses a scope that would grant more than the file says: an S3 capability without its
+/// bucket, providers without the issuer, roles under `/`, and any ARN that is malformed or
+/// holds a wildcard (a `policy/*` in `iam:PolicyARN` would allow AdministratorAccess).
+fn check_scope(caps: &[Capability], scope: &Scope) -> Result<(), RunnerPolicyError> {
+    use crate::aws::names::{validate_iam_arn, IamArnKind};
+    for (cap, name) in [
+        (Capability::Publish, "publish"),
+        (Capability::Bucket, "bucket"),
+        (Capability::Destroy, "destroy"),
+    ] {
+        if caps.contains(&cap) && scope.location.is_none() {
+            return Err(RunnerPolicyError::NoBucket(name));
+        }
+    }
+    if caps.contains(&Capability::Provider) && scope.issuer.is_none() {
+        return Err(RunnerPolicyError::NoIssuer);
+    }
+    if caps.contains(&Capability::Role) && matches!(scope.role_path, "" | "/") {
+        return Err(RunnerPolicyError::RootRolePath);
+    }
+    let inputs = [
+        (
+            "--policy-arn (policy_arns)",
+            &scope.policy_arns,
+            IamArnKind::Policy,
+        ),
+        (
+            "--permissions-boundary (permissions_boundary)",
+            &scope.permissions_boundaries,
+            IamArnKind::Policy,
+        ),
+        (
+            "--assume-role ([[accounts]] assume_role)",
+            &scope.assume_roles,
+            IamArnKind::Role,
+        ),
+    ];
+    for (what, arns, kind) in inputs {
+        for arn in arns {
+            validate_iam_arn(arn, kind)
+                .map_err(|source| RunnerPolicyError::Arn { what, source })?;
+        }
+    }
+    Ok(())
 }
 
 fn s3_statements(caps: &[Capability], partition: Partition, scope: &Scope, out: &mut Vec<Value>) {
@@ -313,9 +378,7 @@ fn role_statements(
         scope.role_path
     };
     let roles = format!("arn:{p}:iam::*:role{path}*");
-    if path == "/" {
-        notes.push("the role path is /: role permissions cannot be narrowed to irsa-issuer's roles by path, only by tags; create roles under a path of their own (iam.role_path, default /irsa/)".into());
-    }
+    notes.push(format!("roles are scoped to the path {path}: keep it for irsa-issuer's roles alone (an untagged role put there by hand could be tagged and taken over by this principal)"));
     let boundary = (!scope.permissions_boundaries.is_empty()).then(|| {
         (
             "StringEquals iam:PermissionsBoundary".to_string(),
@@ -415,6 +478,95 @@ mod tests {
             st[3]["Condition"]["StringEquals"]["aws:RequestTag/irsa-issuer/issuer"],
             i.as_str()
         );
+    }
+
+    #[test]
+    fn a_scope_that_would_grant_more_than_the_file_is_refused() {
+        let loc = S3Location::parse("s3://bkt/c1").unwrap();
+        let i = IssuerUrl::parse("https://s3.eu-west-1.amazonaws.com/bkt/c1", false).unwrap();
+        let full = Scope {
+            location: Some(&loc),
+            issuer: Some(&i),
+            role_path: "/irsa/",
+            policy_arns: vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()],
+            assume_roles: vec!["arn:aws:iam::123456789012:role/irsa-admin".into()],
+            ..Scope::default()
+        };
+        let all = [
+            Capability::Publish,
+            Capability::Bucket,
+            Capability::Provider,
+            Capability::Role,
+            Capability::AssumeRole,
+            Capability::Destroy,
+        ];
+        assert!(policy(&all, Partition::Aws, &full).is_ok());
+        let refused =
+            |scope: Scope, caps: &[Capability]| policy(caps, Partition::Aws, &scope).unwrap_err();
+        for (cap, name) in [
+            (Capability::Publish, "publish"),
+            (Capability::Bucket, "bucket"),
+            (Capability::Destroy, "destroy"),
+        ] {
+            let e = refused(
+                Scope {
+                    location: None,
+                    ..full.clone()
+                },
+                &[cap],
+            );
+            assert_eq!(e, RunnerPolicyError::NoBucket(name));
+        }
+        assert_eq!(
+            refused(
+                Scope {
+                    issuer: None,
+                    ..full.clone()
+                },
+                &[Capability::Provider]
+            ),
+            RunnerPolicyError::NoIssuer
+        );
+        for root in ["/", ""] {
+            assert_eq!(
+                refused(
+                    Scope {
+                        role_path: root,
+                        ..full.clone()
+                    },
+                    &[Capability::Role]
+                ),
+                RunnerPolicyError::RootRolePath
+            );
+        }
+        for (scope, what) in [
+            (
+                Scope {
+                    policy_arns: vec!["arn:aws:iam::aws:policy/*".into()],
+                    ..full.clone()
+                },
+                "--policy-arn",
+            ),
+            (
+                Scope {
+                    permissions_boundaries: vec!["arn:aws:iam::aws:policy/Power?".into()],
+                    ..full.clone()
+                },
+                "--permissions-boundary",
+            ),
+            (
+                Scope {
+                    assume_roles: vec!["arn:aws:iam::123456789012:role/*".into()],
+                    ..full.clone()
+                },
+                "--assume-role",
+            ),
+        ] {
+            match refused(scope, &all) {
+                RunnerPolicyError::Arn { what: w, .. } => assert!(w.starts_with(what), "{w}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

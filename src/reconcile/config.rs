@@ -15,7 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::aws::bucket::PublicAccess;
-use crate::aws::names::{S3Location, Thumbprint};
+use crate::aws::names::{validate_iam_arn, IamArnKind, S3Location, Thumbprint};
 use crate::aws::trust::ServiceAccountRef;
 use crate::oidc::issuer::{IssuerUrl, JwksPath};
 use crate::oidc::keys::Algorithm;
@@ -151,7 +151,7 @@ pub struct Thumbprints {
 /// The IAM OpenID Connect provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderConfig {
-    /// Audiences (client IDs); empty means the partition's STS audience.
+    /// Audiences (client IDs); empty means sts.amazonaws.com.
     pub client_ids: Vec<String>,
     /// Thumbprints.
     pub thumbprints: Thumbprints,
@@ -164,7 +164,7 @@ pub struct RoleConfig {
     pub name: String,
     /// Who may assume it.
     pub service_accounts: Vec<ServiceAccountRef>,
-    /// Audience its trust policy requires (default: the partition's STS audience).
+    /// Audience its trust policy requires (default: sts.amazonaws.com).
     pub audience: Option<String>,
     /// Managed policies.
     pub policy_arns: Vec<String>,
@@ -820,17 +820,6 @@ fn build_aws(
     })
 }
 
-/// Whether `arn` is an IAM role ARN.
-pub fn is_role_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "iam"
-        && is_account_id(parts[4])
-        && parts[5].starts_with("role/")
-        && parts[5].len() > 5
-}
-
 fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -841,12 +830,8 @@ fn build_accounts(ctx: &Ctx, raw: &[RawAccount]) -> Result<Vec<AccountConfig>, C
     for (i, a) in raw.iter().enumerate() {
         let arn = a.assume_role.get_ref();
         let field = format!("accounts[{i}].assume_role");
-        if !is_role_arn(arn) {
-            return Err(ctx.err(
-                &Origin::File(a.assume_role.span()),
-                &field,
-                format!("`{arn}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"),
-            ));
+        if let Err(e) = validate_iam_arn(arn, IamArnKind::Role) {
+            return Err(ctx.err(&Origin::File(a.assume_role.span()), &field, e.to_string()));
         }
         if !seen.insert(arn.clone()) {
             return Err(ctx.err(
@@ -1010,23 +995,16 @@ fn build_role(
         ));
     }
     for p in &r.policy_arns {
-        if !p.get_ref().starts_with("arn:") || !p.get_ref().contains(":policy/") {
-            return Err(ctx.err(
-                &Origin::File(p.span()),
-                &f("policy_arns"),
-                format!(
-                    "`{}` is not a managed policy ARN (arn:aws:iam::aws:policy/NAME)",
-                    p.get_ref()
-                ),
-            ));
+        if let Err(e) = validate_iam_arn(p.get_ref(), IamArnKind::Policy) {
+            return Err(ctx.err(&Origin::File(p.span()), &f("policy_arns"), e.to_string()));
         }
     }
     if let Some(b) = &r.permissions_boundary {
-        if !b.get_ref().starts_with("arn:") || !b.get_ref().contains(":policy/") {
+        if let Err(e) = validate_iam_arn(b.get_ref(), IamArnKind::Policy) {
             return Err(ctx.err(
                 &Origin::File(b.span()),
                 &f("permissions_boundary"),
-                format!("`{}` is not a managed policy ARN", b.get_ref()),
+                e.to_string(),
             ));
         }
     }
@@ -1168,11 +1146,14 @@ role_session_name = "irsa-issuer"
 # external_id = "cluster-a"
 
 [provider]
-# Audiences tokens may carry (the provider's client IDs). Default: ["sts.amazonaws.com"]
-# (sts.amazonaws.com.cn in China). Env: IRSA_ISSUER_CLIENT_IDS (comma-separated).
+# Audiences tokens may carry (the provider's client IDs). Default: ["sts.amazonaws.com"], in
+# every partition, China included (what AWS's pod-identity webhook puts in tokens). Every role's
+# audience must be one of them. Env: IRSA_ISSUER_CLIENT_IDS (comma-separated).
 client_ids = ["sts.amazonaws.com"]
-# TLS thumbprints: "auto" takes the SHA-1 of the last certificate the issuer's host serves;
-# or 40 hex digits each. Env: IRSA_ISSUER_THUMBPRINTS (comma-separated).
+# TLS thumbprints. "auto" (the default): none for an S3 issuer or a host whose chain ends in a
+# public CA (IAM trusts those through its own CA library and ignores thumbprints), else the
+# SHA-1 of the last certificate the issuer's host serves (a private CA: tls.ca_file too).
+# [] lists none; or 40 hex digits each, pinned. Env: IRSA_ISSUER_THUMBPRINTS (comma-separated).
 thumbprints = ["auto"]
 
 # Roles for service accounts. Repeat the block per role.
@@ -1206,7 +1187,8 @@ clock_skew = "5m"
 [iam]
 # The IAM path roles are created under. `irsa-issuer iam-policy -f {{FILE}}` scopes the role
 # permissions of whoever runs irsa-issuer to it, so they cannot touch any other role. Roles made
-# by irsa-issuer before 0.2 live under "/": set "/" to keep managing them (IAM cannot move a role).
+# by irsa-issuer before 0.2 live under "/": set "/" to keep managing them (IAM cannot move a role;
+# `iam-policy` refuses "/", since every untagged role of the account is under it).
 role_path = "/irsa/"
 # IAM's limit on a role's trust policy, in characters: 2048 by default; up to 4096 once the
 # account's "Role trust policy length" quota has been raised.
