@@ -466,3 +466,31 @@ async fn healthy_setup_passes_and_each_broken_setup_fails_with_its_fix() {
     );
     assert!(stderr(&o).contains("check(s) failed"), "{}", stderr(&o));
 }
+
+/// STS gives up on an issuer after about 5 s; verify waited 15 s, so a JWKS served in 6 s
+/// passed although STS refuses every token. It is now checked against 5 s, and one served in
+/// 2 s still passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_slower_than_sts_waits_fails() {
+    let s = setup().await;
+    let delay = s.site("openid/v1/jwks.delay");
+    std::fs::write(&delay, "2").unwrap();
+    let (code, v) = s.verify(&s.good_token(), &[]);
+    assert_eq!(code, 0, "2 s is within STS's limit: {v:#}");
+    std::fs::write(&delay, "6").unwrap();
+    let started = std::time::Instant::now();
+    let (code, v) = s.verify(&s.good_token(), &["--skip-aws"]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "JWKS reachable")
+        .unwrap();
+    assert_eq!(f["status"], "fail", "{f}");
+    assert!(f["detail"].as_str().unwrap().contains("within 5 s"), "{f}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "verify waited for the whole answer"
+    );
+}

@@ -50,10 +50,11 @@ pub struct ProviderTarget {
 pub struct ApplyArgs {
     #[command(flatten)]
     target: ProviderTarget,
-    /// An audience tokens may carry (repeatable; default sts.amazonaws.com, .com.cn in China).
+    /// An audience tokens may carry (repeatable; default sts.amazonaws.com, in every partition).
     #[arg(long = "client-id", value_name = "ID")]
     client_ids: Vec<String>,
-    /// A thumbprint (40 hex digits), or `auto` to take it from the issuer's TLS chain (default).
+    /// A thumbprint (40 hex digits), or `auto` (default): the issuer's TLS chain where IAM uses
+    /// one, none for an S3-hosted JWKS or a chain ending in a public CA.
     #[arg(long = "thumbprint", value_name = "HEX|auto")]
     thumbprints: Vec<String>,
     /// A tag KEY=VALUE (repeatable); irsa-issuer adds managed-by=irsa-issuer.

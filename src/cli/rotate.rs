@@ -73,6 +73,27 @@ impl KeyDirArgs {
         };
         Ok((KeyDir::new(dir), config))
     }
+
+    /// How the next `rotate` command names this key directory in a hint: `-f FILE` when the
+    /// file was given, else `--key-dir DIR`.
+    fn hint(&self, kd: &KeyDir) -> String {
+        match &self.file {
+            Some(f) => format!("-f {}", f.display()),
+            None => format!("--key-dir {}", kd.root().display()),
+        }
+    }
+
+    /// The same for `apiserver-flags`, which also needs the issuer without a file.
+    fn flags_hint(&self, kd: &KeyDir, issuer: Option<&str>) -> String {
+        match &self.file {
+            Some(f) => format!("-f {}", f.display()),
+            None => format!(
+                "--key-dir {} --issuer {}",
+                kd.root().display(),
+                issuer.unwrap_or("URL")
+            ),
+        }
+    }
 }
 
 /// Token lifetime settings.
@@ -355,12 +376,17 @@ async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::
             if private.is_none() {
                 println!("  public key only: kube-apiserver must be given the private key from where it lives");
             }
+            let issuer = added.published.as_ref().map(|p| p.issuer.as_str());
+            let flags = a.kd.flags_hint(&kd, issuer);
             if init {
-                println!("Point kube-apiserver at it: irsa-issuer apiserver-flags --key-dir {} --issuer URL", kd.root().display());
+                println!("Point kube-apiserver at it: irsa-issuer apiserver-flags {flags}");
             } else {
+                let promote = match (&a.kd.file, issuer) {
+                    (Some(_), _) => a.kd.hint(&kd),
+                    (None, i) => format!("{} --issuer {}", a.kd.hint(&kd), i.unwrap_or("URL")),
+                };
                 println!(
-                    "Next:\n  1. Give every kube-apiserver the new key as a verification key now (its --service-account-key-file; `irsa-issuer apiserver-flags --key-dir {0} --issuer URL` lists it) and restart them one by one: with several control-plane nodes, a node restarted after promote signs with the new key while the others must already accept it.\n  2. The key is published {1}; wait until relying parties' caches have it (the JWKS max-age).\n  3. `irsa-issuer rotate promote --key-dir {0} --issuer URL` (it checks both).",
-                    kd.root().display(),
+                    "Next:\n  1. Give every kube-apiserver the new key as a verification key now (its --service-account-key-file; `irsa-issuer apiserver-flags {flags}` lists it) and restart them one by one: with several control-plane nodes, a node restarted after promote signs with the new key while the others must already accept it.\n  2. The key is published {}; wait until relying parties' caches have it (the JWKS max-age).\n  3. `irsa-issuer rotate promote {promote}` (it checks both).",
                     if added.published.is_some() { "now" } else { "when `serve --key-dir` reloads, or once you publish it" }
                 );
             }
@@ -421,7 +447,7 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         OutputFormat::Text => {
             println!("{} is now the active key. Restart every kube-apiserver with these flags so it signs with it:\n", p.kid);
             print_flags(&p.flags);
-            println!("\nThen confirm, with a token issued after the last restart: `kubectl create token default | irsa-issuer rotate confirm --key-dir {} --token -`. The previous key's retire clock starts there (tokens it signed stay valid until they expire).", kd.root().display());
+            println!("\nThen confirm, with a token issued after the last restart: `kubectl create token default | irsa-issuer rotate confirm {} --token -`. The previous key's retire clock starts there (tokens it signed stay valid until they expire).", a.kd.hint(&kd));
         }
     }
     Ok(Outcome::Done)
@@ -479,7 +505,8 @@ async fn retire(a: RetireArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             for k in &retired.kept {
                 println!("kept {k} (it may still verify live tokens)");
             }
-            println!("Next: restart every kube-apiserver with the flags `irsa-issuer apiserver-flags --key-dir {0}` prints now (they no longer name the retired keys), then `irsa-issuer rotate prune --key-dir {0}` deletes their files. Until then the files must stay: kube-apiserver refuses to start when a --service-account-key-file is missing.", kd.root().display());
+            let issuer = done.published.as_ref().map(|p| p.issuer.as_str());
+            println!("Next: restart every kube-apiserver with the flags `irsa-issuer apiserver-flags {}` prints now (they no longer name the retired keys), then `irsa-issuer rotate prune {}` deletes their files. Until then the files must stay: kube-apiserver refuses to start when a --service-account-key-file is missing.", a.kd.flags_hint(&kd, issuer), a.kd.hint(&kd));
         }
     }
     Ok(Outcome::Done)
@@ -518,6 +545,8 @@ struct StatusKey {
     #[serde(skip_serializing_if = "Option::is_none")]
     demoted: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    signing_ended: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     removable_from: Option<String>,
     private_key: bool,
 }
@@ -535,6 +564,7 @@ fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             created: rfc3339(k.created),
             promoted: k.promoted.map(rfc3339),
             demoted: k.demoted.map(rfc3339),
+            signing_ended: k.signing_ended.map(rfc3339),
             removable_from: k.removable_from.map(rfc3339),
             private_key: k.private_key,
         })
@@ -545,18 +575,24 @@ fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         )?,
         OutputFormat::Text => {
             println!(
-                "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}",
-                "KID", "ALG", "STATE", "CREATED", "PROMOTED", "DEMOTED"
+                "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21} {:<21}",
+                "KID", "ALG", "STATE", "CREATED", "PROMOTED", "DEMOTED", "REMOVABLE FROM"
             );
             for k in &keys {
+                let removable = match (k.state, &k.removable_from) {
+                    (KeyState::Previous, Some(at)) => at.as_str(),
+                    (KeyState::Previous, None) => "after confirm",
+                    _ => "-",
+                };
                 println!(
-                    "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}",
+                    "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21} {:<21}",
                     k.kid,
                     k.alg.as_str(),
                     format!("{:?}", k.state).to_lowercase(),
                     k.created,
                     k.promoted.as_deref().unwrap_or("-"),
-                    k.demoted.as_deref().unwrap_or("-")
+                    k.demoted.as_deref().unwrap_or("-"),
+                    removable
                 );
             }
             let left = rotate::retired_files(&kd)?;
@@ -599,7 +635,10 @@ pub(super) async fn apiserver_flags(
                 (Some(i), _) => i.clone(),
                 (None, Target3::S3(_)) => {
                     let aws = read::aws_source(&c);
-                    read::issuer_of(&c, &aws.context().await?.region)?
+                    let region = aws.context().await?.region.clone();
+                    // The issuer kube-apiserver is told must be the one apply publishes.
+                    read::check_pinned(&c, &region)?;
+                    read::issuer_of(&c, &region)?
                 }
                 (None, Target3::Dir(_)) => bail!("{}: no issuer", f.display()),
             };
@@ -610,8 +649,17 @@ pub(super) async fn apiserver_flags(
             _ => bail!("give -f FILE, or both --key-dir and --issuer"),
         },
     };
-    let flags =
-        rotate::apiserver_flags(&key_dir, &issuer)?.with_extra_key_files(&a.extra_key_files);
+    let previous = a
+        .previous_issuers
+        .iter()
+        .map(|i| IssuerUrl::parse(i, false))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut flags = rotate::apiserver_flags(&key_dir, &issuer)?
+        .with_extra_key_files(&a.extra_key_files)
+        .with_previous_issuers(&previous);
+    if a.api_audiences {
+        flags = flags.with_api_audiences();
+    }
     match (out, a.format) {
         (OutputFormat::Json, _) => print_json(&serde_json::json!({
             "flags": &flags,

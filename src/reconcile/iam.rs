@@ -147,7 +147,7 @@ fn action(exists: bool, changed: bool, plan_only: bool) -> &'static str {
 pub struct ProviderRequest {
     /// The issuer.
     pub issuer: IssuerUrl,
-    /// Client IDs; empty: the partition's STS audience.
+    /// Client IDs; empty: sts.amazonaws.com.
     pub client_ids: Vec<String>,
     /// Thumbprints given.
     pub thumbprints: Vec<Thumbprint>,
@@ -185,9 +185,17 @@ pub async fn provider_apply(
     let partial = ProviderSpec::without_thumbprints(&req.issuer, client_ids, req.tags.clone())?;
     let mut thumbprints = req.thumbprints.clone();
     let mut fetched = Vec::new();
-    if req.auto_thumbprint {
+    // With `auto`, a thumbprint only where IAM uses one: not for an S3-hosted JWKS, nor for a
+    // host whose chain ends in a public CA (IAM trusts both through its own CA library since
+    // 2023, and the thumbprint is optional in CreateOpenIDConnectProvider).
+    if req.auto_thumbprint && !crate::aws::names::is_s3_issuer(&req.issuer) {
         fetched = fetcher.issuer_thumbprints(&req.issuer).await?;
-        thumbprints.extend(fetched.iter().map(|t| t.thumbprint.clone()));
+        thumbprints.extend(
+            fetched
+                .iter()
+                .filter(|t| !t.public_ca)
+                .map(|t| t.thumbprint.clone()),
+        );
     }
     let spec = partial.with_thumbprints(thumbprints)?;
     let (plan_only, force) = (req.plan_only, req.force);

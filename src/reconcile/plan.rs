@@ -215,7 +215,7 @@ pub fn roles_in<'a>(c: &'a Config, account: &str) -> impl Iterator<Item = &'a Ro
         .filter(move |r| r.accounts.is_empty() || r.accounts.contains(&account))
 }
 
-/// The provider's client IDs: the file's, or the partition's STS audience.
+/// The provider's client IDs: the file's, or sts.amazonaws.com.
 pub fn client_ids(c: &Config) -> Vec<String> {
     if c.provider.client_ids.is_empty() {
         vec![crate::aws::names::DEFAULT_AUDIENCE.to_string()]

@@ -182,7 +182,23 @@ fn fixes(file: Option<&str>) -> Fixes {
     }
 }
 
-/// What STS fetches: discovery, then jwks_uri.
+/// How long STS waits for each of the issuer's documents: about 5 s (AWS's IRSA troubleshooting
+/// guidance), so a document that takes longer is refused although a browser would get it.
+pub const STS_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// GETs `url` within STS's time limit.
+async fn get_as_sts(fetcher: &Fetcher, url: &str) -> Result<(Vec<u8>, Option<String>), String> {
+    match tokio::time::timeout(STS_FETCH_TIMEOUT, fetcher.get(url)).await {
+        Ok(Ok(got)) => Ok(got),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "GET {url} gave no complete answer within {} s: STS gives up after about 5 s and refuses every token",
+            STS_FETCH_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// What STS fetches: discovery, then jwks_uri, each within STS's time limit.
 async fn fetch_documents(
     fetcher: &Fetcher,
     issuer: &IssuerUrl,
@@ -194,12 +210,12 @@ async fn fetch_documents(
         jwks_host: None,
     };
     let fix_publish = &fixes.publish;
-    let (body, ct) = match fetcher.get(&issuer.discovery_url()).await {
+    let (body, ct) = match get_as_sts(fetcher, &issuer.discovery_url()).await {
         Err(e) => {
             all.push(Check::fail(
                 "discovery reachable",
-                e.to_string(),
-                format!("publish it ({fix_publish}) and make {} reachable over HTTPS with a publicly trusted chain", issuer.discovery_url()),
+                e,
+                format!("publish it ({fix_publish}) and make {} reachable over HTTPS with a publicly trusted chain, answering within 5 s", issuer.discovery_url()),
             ));
             return served;
         }
@@ -214,11 +230,11 @@ async fn fetch_documents(
     let Some(uri) = jwks_uri else {
         return served;
     };
-    match fetcher.get(&uri).await {
+    match get_as_sts(fetcher, &uri).await {
         Err(e) => all.push(Check::fail(
             "JWKS reachable",
-            e.to_string(),
-            format!("publish it ({fix_publish})"),
+            e,
+            format!("publish it ({fix_publish}) where it is served within 5 s"),
         )),
         Ok((body, ct)) => {
             all.push(Check::ok("JWKS reachable", uri.clone()));

@@ -435,7 +435,7 @@ pub fn check_provider(
         (Some(why), false) => checks.push(Check::warn(
             name("thumbprint"),
             format!("lists {listed}, not {t} that the JWKS host presents now; harmless: {why}, so IAM does not use the thumbprint"),
-            "nothing needed; to silence this, set provider.thumbprints = [] (or list the new one)",
+            format!("nothing needed; to stop this warning, pin the one presented now (provider.thumbprints = [\"{t}\"], or `provider apply --thumbprint {t}`) and apply"),
         )),
         (None, false) => checks.push(Check::fail(
             name("thumbprint"),
