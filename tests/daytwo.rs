@@ -276,3 +276,92 @@ async fn rotate_reads_the_file_and_the_environment() {
     let o = a.run(&["rotate", "status", "-f", f, "--output", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+async fn role_exists(iam: &aws_sdk_iam::Client, name: &str) -> bool {
+    iam.get_role().role_name(name).send().await.is_ok()
+}
+
+/// What leaves the file leaves AWS: a `[[roles]]` block deleted from the file gave "No
+/// changes" and the role stayed, for apply and destroy alike. Now this issuer's roles that the
+/// file no longer names are planned as `-` and deleted (policies first); `--no-prune` keeps
+/// them as orphans; a role of another issuer under the same path is never touched.
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_removed_from_the_file_are_pruned() {
+    let a = Account::new("eu-west-1").await;
+    let d = tempfile::tempdir().unwrap();
+    let bucket = common::bucket_name("prune");
+    let file = d.path().join("c.toml");
+    let base = format!(
+        "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"eu-west-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = []\n"
+    );
+    let policy = common::customer_policy(&a, "prune-reader").await;
+    let role = |name: &str| {
+        format!("[[roles]]\nname = \"{name}\"\nservice_accounts = [\"ns/{name}\"]\npolicy_arns = [\"{policy}\"]\n")
+    };
+    let f = file.to_str().unwrap();
+    std::fs::write(
+        &file,
+        format!("{base}{}{}{}", role("keep"), role("gone"), role("later")),
+    )
+    .unwrap();
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Another cluster's role under the same path: never this file's orphan.
+    let other = d.path().join("other.toml");
+    let other_bucket = common::bucket_name("prune-other");
+    std::fs::write(
+        &other,
+        format!(
+            "target = \"s3://{other_bucket}/c2\"\n[aws]\nregion = \"eu-west-1\"\n[keys]\ndir = \"keys2\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = []\n{}",
+            role("theirs")
+        ),
+    )
+    .unwrap();
+    let o = a.run(&["apply", "-f", other.to_str().unwrap(), "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let iam = a.iam().await;
+
+    // The "gone" block leaves the file.
+    std::fs::write(&file, format!("{base}{}{}", role("keep"), role("later"))).unwrap();
+    let o = a.run(&["apply", "-f", f, "--plan"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let gone_arn = format!("arn:aws:iam::{}:role/irsa/gone", a.id);
+    assert!(
+        stdout(&o)
+            .lines()
+            .any(|l| l.trim_start().starts_with("- ") && l.contains(&gone_arn)),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("role/irsa/theirs"), "{}", stdout(&o));
+    // --no-prune lists it as an orphan and changes nothing.
+    let o = a.run(&["apply", "-f", f, "--plan", "--no-prune"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("orphan"), "{}", stdout(&o));
+    // apply deletes it, its managed policy detached first.
+    let o = a.run(&["apply", "-f", f, "--yes", "--output", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let calls = common::mutating_calls(&serde_json::from_slice(&o.stdout).unwrap());
+    assert_eq!(
+        calls,
+        ["iam:DetachRolePolicy", "iam:DeleteRole"],
+        "{calls:?}"
+    );
+    assert!(!role_exists(&iam, "gone").await);
+    assert!(role_exists(&iam, "keep").await && role_exists(&iam, "theirs").await);
+    assert_eq!(a.run(&["apply", "-f", f, "--plan"]).status.code(), Some(0));
+
+    // destroy with a file that no longer names "later" finds it too.
+    std::fs::write(&file, format!("{base}{}", role("keep"))).unwrap();
+    let o = a.run(&["destroy", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!role_exists(&iam, "keep").await);
+    assert!(
+        !role_exists(&iam, "later").await,
+        "destroy skipped the orphan"
+    );
+    assert!(
+        role_exists(&iam, "theirs").await,
+        "another issuer's role was deleted"
+    );
+}

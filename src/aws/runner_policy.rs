@@ -391,6 +391,14 @@ fn role_statements(
         json!(roles),
         None,
     ));
+    // Finding the roles the file no longer names (prune): ListRoles has no resource-level
+    // permissions, and it returns names and paths only (no policies, no tags).
+    out.push(stmt(
+        "IrsaIssuerRoleList",
+        &["iam:ListRoles"],
+        json!("*"),
+        None,
+    ));
     let mut create = request_tags(scope);
     create.extend(boundary.clone());
     out.push(stmt(

@@ -114,6 +114,10 @@ pub struct ApplyArgs {
     /// verifying (point kube-apiserver at both issuers meanwhile).
     #[arg(long)]
     allow_issuer_change: bool,
+    /// Keep this issuer's roles that the file no longer names (listed as orphans) instead of
+    /// deleting them.
+    #[arg(long)]
+    no_prune: bool,
 }
 
 /// Arguments of `destroy`.
@@ -309,6 +313,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         takeover: a.force,
         key_removal: a.allow_key_removal,
         issuer_change: a.allow_issuer_change,
+        prune: !a.no_prune,
     };
     let plan = plan::apply(&c, &r.observed, allow)?;
     let summary = plan.summary();

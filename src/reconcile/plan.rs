@@ -145,6 +145,8 @@ pub struct Allow {
     pub key_removal: bool,
     /// Publish where the target publishes another issuer now.
     pub issuer_change: bool,
+    /// Delete this issuer's roles that the file no longer names (`--no-prune` keeps them).
+    pub prune: bool,
 }
 
 /// The document target as read.
@@ -175,6 +177,8 @@ pub struct ObservedAccount {
     pub provider: Option<ProviderState>,
     /// The file's roles for this account, by name, as IAM reports them.
     pub roles: BTreeMap<String, Option<RoleState>>,
+    /// Roles of this issuer under the role path that the file no longer names here.
+    pub orphans: BTreeMap<String, RoleState>,
 }
 
 /// Why `thumbprints = ["auto"]` took no thumbprint.
@@ -547,7 +551,40 @@ fn plan_account(
     for r in roles_in(c, &caller.account) {
         plan_role(c, o, index, a, r, allow, plan, &after)?;
     }
+    plan_orphans(index, a, allow, plan);
     Ok(())
+}
+
+/// This issuer's roles that the file no longer names in the account: deleted (policies
+/// first), like Terraform's resources removed from the configuration; with `--no-prune`
+/// listed and kept. A deletion depends on nothing else in the plan.
+fn plan_orphans(index: usize, a: &ObservedAccount, allow: Allow, plan: &mut Plan) {
+    let acct = &a.caller.account;
+    for (name, state) in &a.orphans {
+        if !allow.prune {
+            plan.items.push(skip(
+                "role",
+                acct,
+                state.arn.clone(),
+                "an orphan: this issuer's, no longer in the file; kept (--no-prune)".into(),
+            ));
+            continue;
+        }
+        let mut item = delete_item("role", Some(acct), state.arn.clone());
+        item.details.push(
+            "no longer in the file (this issuer's: tagged for it); --no-prune keeps it".into(),
+        );
+        plan.items.push(item);
+        plan.step(
+            format!("delete role {name} in {acct}"),
+            vec![],
+            Op::DeleteRole {
+                account: index,
+                name: name.clone(),
+                state: state.clone(),
+            },
+        );
+    }
 }
 
 /// One role of one account: its changes, or a refusal when it is not this issuer's.
@@ -1032,10 +1069,62 @@ mod tests {
                     provider_arn: crate::aws::names::provider_arn(Partition::Aws, a, &issuer),
                     provider: None,
                     roles: BTreeMap::new(),
+                    orphans: BTreeMap::new(),
                 })
                 .collect(),
             issuer,
         }
+    }
+
+    #[test]
+    fn roles_the_file_no_longer_names_are_deleted_unless_no_prune() {
+        let c = config("[[roles]]\nname = \"kept\"\nservice_accounts = [\"ns/sa\"]\n");
+        let mut o = observed(&["111111111111"]);
+        let gone = RoleState {
+            arn: "arn:aws:iam::111111111111:role/irsa/gone".into(),
+            path: "/irsa/".into(),
+            trust_policy: serde_json::json!({}),
+            managed_policies: Default::default(),
+            inline_policies: Default::default(),
+            permissions_boundary: None,
+            max_session_duration: 3600,
+            tags: Default::default(),
+        };
+        o.accounts[0].orphans.insert("gone".into(), gone.clone());
+        let pruned = apply(
+            &c,
+            &o,
+            Allow {
+                prune: true,
+                ..Allow::default()
+            },
+        )
+        .unwrap();
+        let item = pruned
+            .items
+            .iter()
+            .find(|i| i.resource == gone.arn)
+            .unwrap();
+        assert_eq!(item.action, Action::Delete);
+        let deletes: Vec<&Op> = pruned
+            .steps
+            .iter()
+            .map(|s| &s.op)
+            .filter(|op| matches!(op, Op::DeleteRole { name, .. } if name == "gone"))
+            .collect();
+        assert_eq!(deletes.len(), 1);
+        assert!(!pruned
+            .steps
+            .iter()
+            .any(|s| matches!(&s.op, Op::DeleteRole { name, .. } if name == "kept")));
+        let kept = apply(&c, &o, Allow::default()).unwrap();
+        let item = kept.items.iter().find(|i| i.resource == gone.arn).unwrap();
+        assert_eq!(item.action, Action::Skip);
+        assert!(item.details[0].contains("orphan"), "{:?}", item.details);
+        assert!(!kept
+            .steps
+            .iter()
+            .any(|s| matches!(s.op, Op::DeleteRole { .. })));
     }
 
     #[test]

@@ -315,6 +315,43 @@ pub async fn read_roles(
     Ok(out)
 }
 
+/// Roles of this issuer in the account of `caller` that the file no longer names there: under
+/// the file's role path (ListRoles), tagged for exactly this issuer (an older irsa-issuer's
+/// untagged-for-an-issuer role, or another cluster's, is never an orphan of this one), read in
+/// full so that a delete can detach their policies first.
+pub async fn read_orphans(
+    c: &Config,
+    ctx: &AwsContext,
+    caller: &Caller,
+    issuer: &str,
+) -> Result<BTreeMap<String, RoleState>, Error> {
+    let roles = Roles::new(ctx.iam());
+    let in_account = |e: crate::aws::sdk::AwsError| Error::from(e).in_account(&caller.account);
+    let named: Vec<&str> = roles_in(c, &caller.account)
+        .map(|r| r.name.as_str())
+        .collect();
+    let mut out = BTreeMap::new();
+    for name in roles
+        .names_under(&c.iam.role_path)
+        .await
+        .map_err(in_account)?
+    {
+        if named.contains(&name.as_str()) {
+            continue;
+        }
+        let Some(tags) = roles.tags(&name).await.map_err(in_account)? else {
+            continue;
+        };
+        if crate::aws::owner::Owner::of(&tags, issuer) != crate::aws::owner::Owner::This {
+            continue;
+        }
+        if let Some(state) = roles.get(&name).await.map_err(in_account)? {
+            out.insert(name, state);
+        }
+    }
+    Ok(out)
+}
+
 /// What `apply` read: the observed values, the adapters, and the thumbprint fetched (if any).
 pub struct ApplyRead {
     /// The observed values.
@@ -351,12 +388,14 @@ pub async fn apply(
     for (ctx, caller) in reached {
         let (provider_arn, provider) = read_provider(&ctx, &caller, &issuer).await?;
         let roles = read_roles(c, &ctx, &caller).await?.into_iter().collect();
+        let orphans = read_orphans(c, &ctx, &caller, issuer.as_str()).await?;
         contexts.push((ctx, caller.clone()));
         accounts.push(ObservedAccount {
             caller,
             provider_arn,
             provider,
             roles,
+            orphans,
         });
     }
     let target = prepared.store.describe();
@@ -479,11 +518,13 @@ pub async fn destroy(
     let mut accounts = Vec::new();
     let mut contexts = Vec::new();
     for (ctx, caller) in reached {
-        let roles = read_roles(c, &ctx, &caller)
+        let mut roles: Vec<(String, RoleState)> = read_roles(c, &ctx, &caller)
             .await?
             .into_iter()
             .filter_map(|(name, state)| state.map(|s| (name, s)))
             .collect();
+        // Roles of this issuer that the file no longer names go too.
+        roles.extend(read_orphans(c, &ctx, &caller, &issuer_text).await?);
         let (provider_arn, provider) = read_provider(&ctx, &caller, &issuer).await?;
         contexts.push((ctx, caller.clone()));
         accounts.push(ObservedForDestroy {
