@@ -365,3 +365,125 @@ async fn roles_removed_from_the_file_are_pruned() {
         "another issuer's role was deleted"
     );
 }
+
+/// `apply` printed no ServiceAccount manifest although the README said it wrote them, and `role
+/// manifest` could not reach the team account ("there is no role …: create it", though it
+/// existed there). Now `apply --manifests DIR` writes one file per role and account, `--output
+/// json` lists them, `role manifest -f FILE` covers every account of the file, and apply says
+/// what comes next.
+#[tokio::test(flavor = "multi_thread")]
+async fn manifests_come_from_the_file_for_every_account() {
+    let a = Account::new("eu-west-1").await;
+    let team = format!("{:012}", rand::random::<u64>() % 1_000_000_000_000);
+    let d = tempfile::tempdir().unwrap();
+    let bucket = common::bucket_name("manifests");
+    let file = d.path().join("c.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"eu-west-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = []\n[[accounts]]\nassume_role = \"arn:aws:iam::{team}:role/irsa-admin\"\n[[roles]]\nname = \"payments\"\nservice_accounts = [\"payments/api\", \"payments/*\"]\naccounts = [\"{team}\"]\nsts_regional_endpoints = true\ntoken_expiration = 3600\n[[roles]]\nname = \"reader\"\nservice_accounts = [\"default/reader\"]\n"
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let dir = d.path().join("sa");
+    let o = a.run(&[
+        "apply",
+        "-f",
+        f,
+        "--yes",
+        "--manifests",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("Next:"), "{text}");
+    assert!(
+        text.contains(&format!("irsa-issuer apiserver-flags -f {f}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("kubectl apply -R -f {}", dir.display())),
+        "{text}"
+    );
+    let payments = std::fs::read_to_string(dir.join(&team).join("payments.yaml")).unwrap();
+    // The manifest as kubectl reads it (PyYAML, an independent parser).
+    let docs = common::yaml_documents(&payments);
+    assert_eq!(
+        docs.len(),
+        1,
+        "the wildcard names no ServiceAccount: {payments}"
+    );
+    let ann = &docs[0]["metadata"]["annotations"];
+    assert_eq!(docs[0]["kind"], "ServiceAccount");
+    assert_eq!(docs[0]["metadata"]["namespace"], "payments");
+    assert_eq!(
+        ann["eks.amazonaws.com/role-arn"],
+        format!("arn:aws:iam::{team}:role/irsa/payments")
+    );
+    assert_eq!(ann["eks.amazonaws.com/sts-regional-endpoints"], "true");
+    assert_eq!(ann["eks.amazonaws.com/token-expiration"], "3600");
+    // reader is in both accounts: one manifest each, naming that account's role.
+    for acct in [&a.id, &team] {
+        let r = std::fs::read_to_string(dir.join(acct).join("reader.yaml")).unwrap();
+        assert!(
+            r.contains(&format!("arn:aws:iam::{acct}:role/irsa/reader")),
+            "{r}"
+        );
+    }
+    assert!(!dir.join(&a.id).join("payments.yaml").exists());
+    // JSON lists them, also on a no-change run.
+    let o = a.run(&["apply", "-f", f, "--yes", "--output", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed: Vec<(String, String)> = v["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["account"].as_str().unwrap().into(),
+                m["role"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mut want = vec![
+        (a.id.clone(), "reader".to_string()),
+        (team.clone(), "payments".to_string()),
+        (team.clone(), "reader".to_string()),
+    ];
+    want.sort();
+    assert_eq!(listed, want);
+    // role manifest -f reaches the team account.
+    let o = a.run(&["role", "manifest", "-f", f, "--name", "payments"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+        payments
+    );
+    let o = a.run(&["role", "manifest", "-f", f, "--name", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("the file has no role nope"),
+        "{}",
+        stderr(&o)
+    );
+    // A role of the file that does not exist yet is said so, not printed.
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file).unwrap()
+            + "[[roles]]\nname = \"later\"\nservice_accounts = [\"x/y\"]\n",
+    )
+    .unwrap();
+    let o = a.run(&["role", "manifest", "-f", f, "--name", "later"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("there is no role later in account"),
+        "{}",
+        stderr(&o)
+    );
+}

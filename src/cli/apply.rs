@@ -15,6 +15,7 @@ use irsa_issuer::aws::sdk::AwsSource;
 use irsa_issuer::reconcile::changeset::{self, Item, Summary};
 use irsa_issuer::reconcile::config::{self, Config};
 use irsa_issuer::reconcile::execute::{execute, Progress, StepReport, StepStatus};
+use irsa_issuer::reconcile::manifests::{self, RoleManifests};
 use irsa_issuer::reconcile::{plan, read};
 
 /// Which configuration file.
@@ -118,6 +119,10 @@ pub struct ApplyArgs {
     /// deleting them.
     #[arg(long)]
     no_prune: bool,
+    /// Write the roles' ServiceAccount manifests to DIR/ACCOUNT/ROLE.yaml after applying (for
+    /// `kubectl apply -f DIR -R`); `--output json` lists them in any case.
+    #[arg(long, value_name = "DIR")]
+    manifests: Option<PathBuf>,
 }
 
 /// Arguments of `destroy`.
@@ -236,7 +241,40 @@ struct Report<'a> {
     summary: Summary,
     applied: bool,
     steps: Vec<StepReport>,
+    #[serde(skip_serializing_if = "<[RoleManifests]>::is_empty")]
+    manifests: &'a [RoleManifests],
     aws_calls: Vec<String>,
+}
+
+/// Writes each role's manifests to `dir/ACCOUNT/ROLE.yaml`; returns how many files.
+fn write_manifests(dir: &Path, all: &[RoleManifests]) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for m in all.iter().filter(|m| !m.yaml.is_empty()) {
+        let path = dir.join(m.relative_path());
+        irsa_issuer::fsutil::write_atomic(&path, m.yaml.as_bytes(), 0o644)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// What to do after an apply: point kube-apiserver at the issuer and keys, create the
+/// ServiceAccounts, check it all.
+fn next_steps(c: &Config, file: &Path, issuer: &str, manifests: Option<(&Path, usize)>) {
+    let f = file.display();
+    println!("\nNext:");
+    if c.keys.dir.is_some() {
+        println!("  - kube-apiserver: --service-account-issuer={issuer} and the key flags `irsa-issuer apiserver-flags -f {f}` prints (--format kubeadm|k3s for a patch).");
+    } else {
+        println!("  - kube-apiserver: --service-account-issuer={issuer}, signing with the private key of the published key files.");
+    }
+    match manifests {
+        Some((dir, n)) if n > 0 => println!("  - ServiceAccounts: `kubectl apply -R -f {}` ({n} file(s) written).", dir.display()),
+        Some(_) => println!("  - ServiceAccounts: none to write (no role names a concrete service account)."),
+        None if !c.roles.is_empty() => println!("  - ServiceAccounts: `irsa-issuer apply -f {f} --manifests DIR` writes their manifests (or `irsa-issuer role manifest -f {f}`)."),
+        None => {}
+    }
+    println!("  - Check it all as STS would: `irsa-issuer verify -f {f}`.");
 }
 
 /// After the plan: `Some(outcome)` to stop there (nothing to do, or `--plan`), printing the
@@ -322,6 +360,9 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         println!("Issuer {issuer}, published to {}", r.target);
         print!("{}", changeset::render(&plan.items));
     }
+    let callers: Vec<&irsa_issuer::aws::names::Caller> =
+        r.observed.accounts.iter().map(|a| &a.caller).collect();
+    let role_manifests = manifests::manifests(&c, &callers, None);
     let report = |applied: bool, steps: Vec<StepReport>| Report {
         issuer,
         target: r.target.clone(),
@@ -335,11 +376,25 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         summary,
         applied,
         steps,
+        manifests: &role_manifests,
         aws_calls: calls(&aws),
+    };
+    let after = |c: &Config| -> anyhow::Result<()> {
+        let written = match &a.manifests {
+            Some(dir) => Some((dir.as_path(), write_manifests(dir, &role_manifests)?)),
+            None => None,
+        };
+        if text {
+            next_steps(c, &a.config.file, issuer, written);
+        }
+        Ok(())
     };
     if let Some(outcome) = gate(summary, a.plan, a.yes, "apply", || {
         (!text).then(|| report(false, Vec::new()))
     })? {
+        if !a.plan {
+            after(&c)?;
+        }
         return Ok(outcome);
     }
     let steps = execute(&plan, &r.handles, &mut StderrProgress::new()).await?;
@@ -350,6 +405,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
             summary.add, summary.change, summary.unchanged
         ),
     }
+    after(&c)?;
     Ok(Outcome::Done)
 }
 
@@ -377,6 +433,7 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
         summary,
         applied,
         steps,
+        manifests: &[],
         aws_calls: calls(&aws),
     };
     if let Some(outcome) = gate(summary, a.plan, a.yes, "destroy", || {

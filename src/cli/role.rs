@@ -179,11 +179,19 @@ pub struct RoleDeleteArgs {
 /// Arguments of `role manifest`.
 #[derive(Debug, Args)]
 pub struct RoleManifestArgs {
-    /// The role name.
-    #[arg(long, value_name = "ROLE")]
-    name: String,
+    /// The cluster's configuration file: the manifests of its roles (all, or --name) in every
+    /// account of the file, with the roles' annotations; the other flags do not apply.
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with_all = ["service_accounts", "audience"])]
+    file: Option<PathBuf>,
+    /// The role name (with -f: only this role of the file).
+    #[arg(long, value_name = "ROLE", required_unless_present = "file")]
+    name: Option<String>,
     /// A service account NAMESPACE/NAME (repeatable).
-    #[arg(long = "service-account", value_name = "NS/NAME", required = true)]
+    #[arg(
+        long = "service-account",
+        value_name = "NS/NAME",
+        required_unless_present = "file"
+    )]
     service_accounts: Vec<String>,
     /// Annotate `eks.amazonaws.com/audience` (only when not the default).
     #[arg(long, value_name = "AUD")]
@@ -235,7 +243,7 @@ pub(super) async fn run(cmd: RoleCommand, out: OutputFormat) -> anyhow::Result<O
     match cmd {
         RoleCommand::Apply(a) => apply(*a, out).await,
         RoleCommand::Delete(a) => delete(a, out).await,
-        RoleCommand::Manifest(a) => manifest(a).await,
+        RoleCommand::Manifest(a) => manifest(a, out).await,
     }
 }
 
@@ -342,7 +350,39 @@ async fn delete(a: RoleDeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome>
     accounts::report(&results, &ctx, out, pending)
 }
 
-async fn manifest(a: RoleManifestArgs) -> anyhow::Result<Outcome> {
+async fn manifest(a: RoleManifestArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    if let Some(f) = &a.file {
+        let c = super::apply::ConfigArgs { file: f.clone() }.load()?;
+        let mut c = c;
+        if let Some(r) = &a.aws.region {
+            c.aws.region = Some(r.clone());
+        }
+        if let Some(p) = &a.aws.profile {
+            c.aws.profile = Some(p.clone());
+        }
+        let aws = irsa_issuer::reconcile::read::aws_source(&c);
+        let all = iam::file_manifests(&c, &aws, a.name.as_deref()).await?;
+        match out {
+            OutputFormat::Json => super::print_json(&all)?,
+            OutputFormat::Text => {
+                for m in &all {
+                    if m.yaml.is_empty() {
+                        eprintln!(
+                            "note: role {} in {} names only wildcard service accounts: no manifest",
+                            m.role, m.account
+                        );
+                        continue;
+                    }
+                    println!("# role {} in account {}", m.role, m.account);
+                    print!("{}", m.yaml);
+                }
+            }
+        }
+        return Ok(Outcome::Done);
+    }
+    let Some(name) = a.name.clone() else {
+        anyhow::bail!("give --name ROLE and --service-account NS/NAME, or -f FILE");
+    };
     a.manifest.check()?;
     let sas = a
         .service_accounts
@@ -350,7 +390,7 @@ async fn manifest(a: RoleManifestArgs) -> anyhow::Result<Outcome> {
         .map(|s| ServiceAccountRef::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
     let ctx = a.aws.load().await?;
-    let arn = iam::role_arn(&a.name, &ctx).await?;
+    let arn = iam::role_arn(&name, &ctx).await?;
 
     print!(
         "{}",

@@ -178,6 +178,12 @@ pub struct RoleConfig {
     pub tags: BTreeMap<String, String>,
     /// Account IDs to create it in; empty: every account.
     pub accounts: Vec<String>,
+    /// Its ServiceAccount manifests ask for the regional STS endpoint
+    /// (`eks.amazonaws.com/sts-regional-endpoints: "true"`).
+    pub sts_regional_endpoints: bool,
+    /// Its ServiceAccount manifests' `eks.amazonaws.com/token-expiration`, in seconds (600 to
+    /// the rotation's max token age).
+    pub token_expiration: Option<u32>,
 }
 
 /// IAM settings shared by every role.
@@ -364,6 +370,9 @@ struct RawRole {
     tags: BTreeMap<String, String>,
     #[serde(default)]
     accounts: Vec<S>,
+    #[serde(default)]
+    sts_regional_endpoints: bool,
+    token_expiration: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -607,10 +616,11 @@ fn build(
     }
     let provider = build_provider(ctx, &raw.provider, env)?;
     check_tags(ctx, "tags", &raw.tags)?;
+    let rotation = build_rotation(ctx, &raw.rotation, &s3)?;
     let mut names = BTreeSet::new();
     let mut roles = Vec::new();
     for (i, r) in raw.roles.iter().enumerate() {
-        let role = build_role(ctx, i, r, &provider)?;
+        let role = build_role(ctx, i, r, &provider, &rotation)?;
         if !names.insert(role.name.clone()) {
             return Err(ctx.err(
                 &Origin::File(r.name.span()),
@@ -638,7 +648,6 @@ fn build(
         })?;
         iam.max_trust_policy_size = size;
     }
-    let rotation = build_rotation(ctx, &raw.rotation, &s3)?;
     Ok(Config {
         issuer,
         target: target_v,
@@ -937,6 +946,7 @@ fn build_role(
     i: usize,
     r: &RawRole,
     provider: &ProviderConfig,
+    rotation: &RotationConfig,
 ) -> Result<RoleConfig, ConfigError> {
     let f = |name: &str| format!("roles[{i}].{name}");
     let name = r.name.get_ref();
@@ -1008,6 +1018,21 @@ fn build_role(
             ));
         }
     }
+    let token_expiration = match &r.token_expiration {
+        Some(t) => {
+            let secs = u64::try_from(*t.get_ref()).unwrap_or(0);
+            crate::aws::trust::validate_token_expiration(secs, rotation.max_token_age.as_secs())
+                .map_err(|e| {
+                    ctx.err(
+                        &Origin::File(t.span()),
+                        &f("token_expiration"),
+                        e.to_string(),
+                    )
+                })?;
+            u32::try_from(secs).ok()
+        }
+        None => None,
+    };
     let max_session_duration = match &r.max_session_duration {
         Some(m) => {
             let v = *m.get_ref();
@@ -1046,6 +1071,8 @@ fn build_role(
         max_session_duration,
         tags: r.tags.clone(),
         accounts: r.accounts.iter().map(|a| a.get_ref().clone()).collect(),
+        sts_regional_endpoints: r.sts_regional_endpoints,
+        token_expiration,
     })
 }
 
@@ -1172,6 +1199,10 @@ policy_arns = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
 # tags = { team = "data" }
 # Only in these accounts (12-digit IDs); default: every account above.
 # accounts = ["111122223333"]
+# Annotations of its ServiceAccount manifests (`apply --manifests DIR`, `role manifest -f`):
+# the regional STS endpoint, and the projected token's lifetime (600 s to rotation.max_token_age).
+# sts_regional_endpoints = true
+# token_expiration = 86400
 
 [rotation]
 # `irsa-issuer rotate ... -f {{FILE}}` reads these (flags of the same names override them).

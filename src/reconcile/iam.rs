@@ -380,6 +380,48 @@ pub async fn role_arn(name: &str, base: &AwsContext) -> Result<String, Error> {
     }
 }
 
+/// The ServiceAccount manifests of the file's roles (those named `only`, when given) in every
+/// account of the file, each role checked to exist there at the ARN the manifest names.
+pub async fn file_manifests(
+    c: &crate::reconcile::config::Config,
+    aws: &crate::aws::sdk::AwsSource,
+    only: Option<&str>,
+) -> Result<Vec<crate::reconcile::manifests::RoleManifests>, Error> {
+    if let Some(name) = only {
+        if !c.roles.iter().any(|r| r.name == name) {
+            super::refuse!(
+                "the file has no role {name} (its roles: {})",
+                c.roles
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let base = aws.context().await?;
+    let reached = super::read::reach_accounts(c, base).await?;
+    let callers: Vec<&Caller> = reached.iter().map(|(_, c)| c).collect();
+    let all = crate::reconcile::manifests::manifests(c, &callers, only);
+    for m in &all {
+        let Some((ctx, _)) = reached.iter().find(|(_, k)| k.account == m.account) else {
+            continue;
+        };
+        match Roles::new(ctx.iam()).arn(&m.role).await.map_err(|e| Error::from(e).in_account(&m.account))? {
+            Some(arn) if arn == m.role_arn => {}
+            Some(arn) => super::refuse!(
+                "role {} in account {} is {arn}, not {} as the file's role path says: apply the file first (`irsa-issuer apply -f FILE`)",
+                m.role, m.account, m.role_arn
+            ),
+            None => super::refuse!(
+                "there is no role {} in account {} yet: create it with `irsa-issuer apply -f FILE`",
+                m.role, m.account
+            ),
+        }
+    }
+    Ok(all)
+}
+
 /// Who the current credentials are.
 pub async fn caller(base: &AwsContext) -> Result<Caller, Error> {
     Ok(base.caller().await?)

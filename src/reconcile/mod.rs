@@ -8,7 +8,7 @@
 //! plan step by step, recording timings and AWS calls and stopping a chain at its first failure.
 //! Nothing here prints: the command line renders what these functions return.
 //!
-//! Pure: `config`, `changeset`, `plan`.
+//! Pure: `config`, `changeset`, `plan`, `manifests`.
 //! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `verify`, `iam`, `rotate`.
 
 pub mod changeset;
@@ -17,6 +17,7 @@ pub mod documents;
 mod error;
 pub mod execute;
 pub mod iam;
+pub mod manifests;
 pub mod plan;
 pub mod read;
 pub mod rotate;

@@ -511,3 +511,25 @@ pub fn iam_action(call: &str) -> Option<&'static str> {
         other => panic!("no action known for {other}: add it to this table and to the policy"),
     })
 }
+
+/// The documents of a YAML stream as PyYAML reads them (an independent parser), as JSON.
+pub fn yaml_documents(yaml: &str) -> Vec<serde_json::Value> {
+    let mut child = Command::new(python())
+        .args([
+            "-c",
+            "import json,sys,yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "PyYAML refused: {yaml}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}

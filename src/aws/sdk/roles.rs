@@ -115,6 +115,16 @@ impl Roles {
         Ok(names)
     }
 
+    /// The ARN of the role `name` (one GetRole), or `None` when there is no such role.
+    #[instrument(skip_all, fields(name))]
+    pub async fn arn(&self, name: &str) -> Result<Option<String>, AwsError> {
+        match self.client.get_role().role_name(name).send().await {
+            Ok(o) => Ok(o.role().map(|r| r.arn().to_string())),
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(call_error("iam:GetRole", &e)),
+        }
+    }
+
     /// The tags of the role `name` (one GetRole, without its policies), or `None`.
     #[instrument(skip_all, fields(name))]
     pub async fn tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
