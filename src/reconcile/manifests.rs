@@ -53,7 +53,7 @@ pub fn options(r: &RoleConfig) -> ManifestOptions {
 }
 
 /// Every role's manifests in every account of `callers` it is in (those named `only`, when
-/// given), sorted by account, then role.
+/// given), in the order of the accounts, then of the roles in the file: the plan's order.
 pub fn manifests(c: &Config, callers: &[&Caller], only: Option<&str>) -> Vec<RoleManifests> {
     let mut out = Vec::new();
     for caller in callers {
@@ -74,7 +74,6 @@ pub fn manifests(c: &Config, callers: &[&Caller], only: Option<&str>) -> Vec<Rol
             });
         }
     }
-    out.sort_by(|a, b| (&a.account, &a.role).cmp(&(&b.account, &b.role)));
     out
 }
 
@@ -114,20 +113,21 @@ mod tests {
         assert_eq!(
             keys,
             [
-                ("111111111111", "a"),
+                ("222222222222", "b"),
                 ("222222222222", "a"),
-                ("222222222222", "b")
-            ]
+                ("111111111111", "a")
+            ],
+            "the accounts' order, then the file's"
         );
-        assert_eq!(m[0].role_arn, "arn:aws-cn:iam::111111111111:role/irsa/a");
-        assert_eq!(m[0].relative_path(), "111111111111/a.yaml");
+        assert_eq!(m[2].role_arn, "arn:aws-cn:iam::111111111111:role/irsa/a");
+        assert_eq!(m[2].relative_path(), "111111111111/a.yaml");
         assert_eq!(
-            m[2].yaml,
+            m[0].yaml,
             "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: \"b\"\n  namespace: \"ns\"\n  annotations:\n    eks.amazonaws.com/role-arn: \"arn:aws:iam::222222222222:role/irsa/b\"\n    eks.amazonaws.com/audience: \"other\"\n    eks.amazonaws.com/sts-regional-endpoints: \"true\"\n    eks.amazonaws.com/token-expiration: \"3600\"\n"
         );
-        assert_eq!(m[2].service_accounts, ["ns/b"]);
+        assert_eq!(m[0].service_accounts, ["ns/b"]);
         assert!(
-            !m[0].yaml.contains("audience"),
+            !m[2].yaml.contains("audience"),
             "the default audience is not annotated"
         );
         assert_eq!(manifests(&c, &[&x, &y], Some("b")).len(), 1);
