@@ -487,3 +487,153 @@ async fn manifests_come_from_the_file_for_every_account() {
         stderr(&o)
     );
 }
+
+/// Every command that needs the issuer, target, keys or accounts takes `-f FILE` and publishes
+/// with the file's settings: `rotate stage -f FILE --to s3://…` reset the file's Cache-Control,
+/// and provider, role, trust-policy and publish had to be given everything again.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_file_drives_the_single_resource_commands() {
+    let a = Account::new("eu-west-1").await;
+    let team = format!("{:012}", rand::random::<u64>() % 1_000_000_000_000);
+    let d = tempfile::tempdir().unwrap();
+    let bucket = common::bucket_name("filecmds");
+    let file = d.path().join("c.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "target = \"s3://{bucket}/c1\"\njwks_path = \"keys.json\"\n[aws]\nregion = \"eu-west-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\ncache_control = \"public, max-age=60\"\n[provider]\nclient_ids = [\"sts.amazonaws.com\", \"extra\"]\nthumbprints = []\n[tags]\ncluster = \"c1\"\n[[accounts]]\nassume_role = \"arn:aws:iam::{team}:role/irsa-admin\"\n[[roles]]\nname = \"team-reader\"\nservice_accounts = [\"apps/reader\"]\naudience = \"extra\"\naccounts = [\"{team}\"]\n"
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let issuer = format!("https://s3.eu-west-1.amazonaws.com/{bucket}/c1");
+    // rotate init -f, then publish -f: the file's key directory, issuer, JWKS path and bucket.
+    let o = a.run(&["rotate", "init", "-f", f, "--alg", "ES256"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = a.run(&["publish", "-f", f, "--output", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["issuer"], issuer.as_str());
+    let s3 = a.s3().await;
+    let jwks = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("c1/keys.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.cache_control(), Some("public, max-age=60"));
+    // provider apply -f: the file's client IDs and tags, in both of its accounts.
+    let o = a.run(&["provider", "apply", "-f", f, "--output", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let accounts: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, [a.id.as_str(), team.as_str()], "{v}");
+    let team_acct = Account::with_id(&team, "eu-west-1").await;
+    let p = team_acct
+        .iam()
+        .await
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(format!(
+            "arn:aws:iam::{team}:oidc-provider/s3.eu-west-1.amazonaws.com/{bucket}/c1"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let mut ids = p.client_id_list().to_vec();
+    ids.sort();
+    assert_eq!(ids, ["extra", "sts.amazonaws.com"]);
+    assert!(p
+        .tags()
+        .iter()
+        .any(|t| t.key() == "cluster" && t.value() == "c1"));
+    // role apply -f --name: the file's role, only in the account it lists.
+    let o = a.run(&[
+        "role",
+        "apply",
+        "-f",
+        f,
+        "--name",
+        "team-reader",
+        "--output",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{v}");
+    assert_eq!(
+        results[0]["arn"],
+        format!("arn:aws:iam::{team}:role/irsa/team-reader")
+    );
+    // trust-policy -f --name: the file's issuer, service account and audience.
+    let o = a.run(&[
+        "trust-policy",
+        "-f",
+        f,
+        "--name",
+        "team-reader",
+        "--account",
+        &team,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let host = format!("s3.eu-west-1.amazonaws.com/{bucket}/c1");
+    assert_eq!(
+        t["Statement"][0]["Condition"]["StringEquals"][format!("{host}:aud")],
+        "extra",
+        "{t}"
+    );
+    assert_eq!(
+        t["Statement"][0]["Condition"]["StringEquals"][format!("{host}:sub")],
+        "system:serviceaccount:apps/reader".replace('/', ":"),
+        "{t}"
+    );
+    // apply agrees with what the single commands made.
+    let o = a.run(&["apply", "-f", f, "--plan"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // rotate stage -f with --to naming the same target keeps the file's Cache-Control.
+    let o = a.run(&[
+        "rotate",
+        "stage",
+        "-f",
+        f,
+        "--to",
+        &format!("s3://{bucket}/c1"),
+        "--alg",
+        "ES256",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("as a verification key"), "{text}");
+    assert!(text.contains(&format!("apiserver-flags -f {f}")), "{text}");
+    assert!(text.contains(&format!("rotate promote -f {f}")), "{text}");
+    let jwks = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("c1/keys.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwks.cache_control(),
+        Some("public, max-age=60"),
+        "--to reset the file's Cache-Control"
+    );
+    // role delete -f: the file's issuer and accounts.
+    let o = a.run(&["role", "delete", "-f", f, "--name", "team-reader"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(team_acct
+        .iam()
+        .await
+        .get_role()
+        .role_name("team-reader")
+        .send()
+        .await
+        .is_err());
+}

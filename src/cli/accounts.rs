@@ -59,6 +59,7 @@ impl AccountArgs {
         Accounts {
             targets: self.targets(),
             session_name: self.role_session_name.clone(),
+            only: Vec::new(),
         }
     }
 
@@ -78,11 +79,6 @@ impl AccountArgs {
             out.push(Some((role.clone(), ext)));
         }
         out
-    }
-
-    /// How many accounts the operation will run in.
-    pub fn count(&self) -> usize {
-        self.roles.len() + usize::from(!self.no_current_account)
     }
 }
 

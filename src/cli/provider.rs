@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::accounts::{self, AccountArgs};
-use super::{parse_tag, print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
+use super::{parse_tag, print_json, AwsArgs, FileArg, Outcome, OutputFormat, TlsArgs};
 use irsa_issuer::aws::names::{Partition, S3Location, Thumbprint};
 use irsa_issuer::aws::provider::ProviderState;
 use irsa_issuer::aws::runner_policy::{self, Capability};
@@ -15,9 +15,11 @@ use irsa_issuer::verify::fetch::HostThumbprint;
 /// Arguments of `thumbprint`.
 #[derive(Debug, Args)]
 pub struct ThumbprintArgs {
-    /// The issuer URL.
-    #[arg(value_name = "URL")]
-    url: String,
+    /// The issuer URL (else the file's issuer).
+    #[arg(value_name = "URL", required_unless_present = "file")]
+    url: Option<String>,
+    #[command(flatten)]
+    file: FileArg,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -36,9 +38,11 @@ pub enum ProviderCommand {
 /// Identifies the provider, and the accounts it lives in.
 #[derive(Debug, Args)]
 pub struct ProviderTarget {
-    /// The issuer URL (the tokens' `iss`).
-    #[arg(long, value_name = "URL")]
-    issuer: String,
+    #[command(flatten)]
+    file: FileArg,
+    /// The issuer URL (the tokens' `iss`; else the file's).
+    #[arg(long, value_name = "URL", required_unless_present = "file")]
+    issuer: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
@@ -128,9 +132,61 @@ pub struct IamPolicyArgs {
     partition: Option<String>,
 }
 
+/// The provider's issuer, the file (if any), the AWS context and the accounts: the flags, else
+/// the file's.
+struct Resolved {
+    issuer: IssuerUrl,
+    config: Option<irsa_issuer::reconcile::config::Config>,
+    ctx: irsa_issuer::aws::sdk::AwsContext,
+    accounts: irsa_issuer::reconcile::iam::Accounts,
+}
+
+impl ProviderTarget {
+    async fn resolve(&self) -> anyhow::Result<Resolved> {
+        let config = self.file.load(Some(&self.aws))?;
+        let issuer = match (&self.issuer, &config) {
+            (Some(i), _) => IssuerUrl::parse(i, false)?,
+            (None, Some(c)) => super::file_issuer(c)?,
+            (None, None) => anyhow::bail!("--issuer URL is required, or -f FILE"),
+        };
+        self.accounts.validate()?;
+        let accounts = match &config {
+            Some(c) if self.accounts.roles.is_empty() => super::file_accounts(c),
+            _ => self.accounts.accounts(),
+        };
+        let aws = AwsArgs {
+            region: self
+                .aws
+                .region
+                .clone()
+                .or(config.as_ref().and_then(|c| c.aws.region.clone())),
+            profile: self
+                .aws
+                .profile
+                .clone()
+                .or(config.as_ref().and_then(|c| c.aws.profile.clone())),
+        };
+        Ok(Resolved {
+            issuer,
+            ctx: aws.load().await?,
+            config,
+            accounts,
+        })
+    }
+}
+
 pub(super) async fn thumbprint(a: ThumbprintArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.url, false)?;
-    let found = a.tls.fetcher()?.issuer_thumbprints(&issuer).await?;
+    let c = a.file.load(None)?;
+    let issuer = match (&a.url, &c) {
+        (Some(u), _) => IssuerUrl::parse(u, false)?,
+        (None, Some(c)) => super::file_issuer(c)?,
+        (None, None) => anyhow::bail!("give the issuer URL, or -f FILE"),
+    };
+    let found = a
+        .tls
+        .fetcher_with(c.as_ref())?
+        .issuer_thumbprints(&issuer)
+        .await?;
     print_thumbprints(&found, out)?;
     Ok(Outcome::Done)
 }
@@ -159,10 +215,10 @@ pub(super) async fn run(cmd: ProviderCommand, out: OutputFormat) -> anyhow::Resu
 }
 
 async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
+    let r = a.target.resolve().await?;
+    let issuer = r.issuer.clone();
     // IAM's URL rules and the account flags are checked before any network or AWS call.
     irsa_issuer::aws::provider::validate_url(&issuer)?;
-    a.target.accounts.validate()?;
     let mut thumbprints = Vec::new();
     let mut auto = a.thumbprints.is_empty();
     for t in &a.thumbprints {
@@ -172,18 +228,35 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             thumbprints.push(Thumbprint::parse(t)?);
         }
     }
-    let ctx = a.target.aws.load().await?;
+    let mut client_ids = a.client_ids.clone();
+    let mut tags = a.tags.clone();
+    if let Some(c) = &r.config {
+        if a.thumbprints.is_empty() {
+            auto = c.provider.thumbprints.auto;
+            thumbprints = c.provider.thumbprints.fixed.clone();
+        }
+        if client_ids.is_empty() {
+            client_ids = c.provider.client_ids.clone();
+        }
+        tags.splice(0..0, c.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let ctx = r.ctx;
     let req = ProviderRequest {
         issuer,
-        client_ids: a.client_ids.clone(),
+        client_ids,
         thumbprints,
         auto_thumbprint: auto,
-        tags: a.tags.clone(),
+        tags,
         plan_only: a.plan,
         force: a.force,
     };
-    let done =
-        iam::provider_apply(&req, &ctx, &a.tls.fetcher()?, &a.target.accounts.accounts()).await?;
+    let done = iam::provider_apply(
+        &req,
+        &ctx,
+        &a.tls.fetcher_with(r.config.as_ref())?,
+        &r.accounts,
+    )
+    .await?;
     if out == OutputFormat::Text {
         print_thumbprints(&done.fetched, out)?;
         for r in done.results.iter().filter(|r| !r.failed()) {
@@ -201,10 +274,9 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
 }
 
 async fn show(a: ShowArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
-    a.target.accounts.validate()?;
-    let ctx = a.target.aws.load().await?;
-    let results = iam::provider_show(&issuer, &ctx, &a.target.accounts.accounts()).await;
+    let r = a.target.resolve().await?;
+    let ctx = r.ctx;
+    let results = iam::provider_show(&r.issuer, &ctx, &r.accounts).await;
     if out == OutputFormat::Text {
         for r in results.iter().filter_map(|r| r.detail.as_ref()) {
             let Ok(state) = serde_json::from_value::<ProviderState>(r.clone()) else {
@@ -239,17 +311,9 @@ async fn show(a: ShowArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
 }
 
 async fn delete(a: DeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
-    a.target.accounts.validate()?;
-    let ctx = a.target.aws.load().await?;
-    let results = iam::provider_delete(
-        &issuer,
-        a.force,
-        a.plan,
-        &ctx,
-        &a.target.accounts.accounts(),
-    )
-    .await;
+    let r = a.target.resolve().await?;
+    let ctx = r.ctx;
+    let results = iam::provider_delete(&r.issuer, a.force, a.plan, &ctx, &r.accounts).await;
     let pending = results.iter().any(|r| r.action == "plan");
     accounts::report(&results, &ctx, out, pending)
 }

@@ -285,25 +285,23 @@ struct Target {
 impl Target {
     /// The flags' target, else the file's (with its S3 settings and AWS region and profile).
     fn of(t: &PublishTarget, c: Option<&Config>) -> anyhow::Result<Self> {
-        let (spec, aws) = match (&t.to, c) {
-            (Some(_), _) | (None, None) => (t.to.is_some().then(|| t.spec()).transpose()?, t.aws()),
-            (None, Some(c)) => {
-                let region_given = t.aws_args().region.is_some();
-                if let (None, None, Target3::S3(l), false) =
-                    (&c.issuer, &c.aws.region, &c.target, region_given)
-                {
-                    bail!("the file pins no issuer for {l}: without aws.region (or issuer) it would follow the shell's region; set aws.region (or issuer) in the file, or pass --region (or IRSA_ISSUER_REGION)");
-                }
-                let mut spec = read::target_spec(c);
-                spec.allow_issuer_change = t.allow_issuer_change;
-                let region = t.aws_args().region.clone().or(c.aws.region.clone());
-                let profile = t.aws_args().profile.clone().or(c.aws.profile.clone());
-                (Some(spec), AwsSource::new(region, profile))
+        if let Some(c) = c {
+            let region_given = t.aws_args().region.is_some();
+            if let (None, None, Target3::S3(l), false, None) =
+                (&c.issuer, &c.aws.region, &c.target, region_given, &t.to)
+            {
+                bail!("the file pins no issuer for {l}: without aws.region (or issuer) it would follow the shell's region; set aws.region (or issuer) in the file, or pass --region (or IRSA_ISSUER_REGION)");
             }
+        }
+        // With the file, its target and S3 settings (Cache-Control among them), with the flags
+        // on top, also when --to is given; without it, only when --to is.
+        let spec = match (c, &t.to) {
+            (None, None) => None,
+            _ => Some(t.spec(c)?),
         };
         Ok(Self {
             spec,
-            aws,
+            aws: t.aws(c),
             allow_key_removal: t.allow_key_removal,
         })
     }

@@ -73,6 +73,8 @@ pub struct Accounts {
     pub targets: Vec<Target>,
     /// STS session name for the assumed roles.
     pub session_name: String,
+    /// Only these account IDs (a file's role that lists its accounts); empty: all.
+    pub only: Vec<String>,
 }
 
 /// Runs `op` in each account, in order, and collects one result per account.
@@ -96,10 +98,14 @@ where
         let attempt = async {
             let (ctx, caller) = reach_one(base, target, &accounts.session_name).await?;
             let account = caller.account.clone();
-            op(ctx, caller).await.map(|d| (account, d))
+            if !accounts.only.is_empty() && !accounts.only.contains(&account) {
+                return Ok(None);
+            }
+            op(ctx, caller).await.map(|d| Some((account, d)))
         };
         results.push(match attempt.await {
-            Ok((account, d)) => AccountResult {
+            Ok(None) => continue,
+            Ok(Some((account, d))) => AccountResult {
                 account,
                 via,
                 arn: d.arn,
