@@ -197,6 +197,18 @@ async fn healthy_setup_passes_and_each_broken_setup_fails_with_its_fix() {
             .all(|c| c["status"] == "ok"),
         "{v:#}"
     );
+    // The roles that would accept the token are named by ARN, in their account.
+    let accepting = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "roles accepting the token")
+        .unwrap();
+    assert_eq!(
+        accepting["detail"],
+        format!("arn:aws:iam::{}:role/irsa/app", s.acct.id),
+        "{accepting}"
+    );
 
     // 1. Trailing slash: kube-apiserver's issuer has one, so the tokens do.
     let (code, v) = s.verify(

@@ -48,7 +48,7 @@ pub enum BucketError {
         bucket: String,
     },
     /// The existing policy is not JSON we can merge into.
-    #[error("the bucket policy of {bucket} is not a JSON policy document ({reason}); fix it by hand, or publish with --public-access none")]
+    #[error("the bucket policy of {bucket} is not a JSON policy document ({reason}); fix it by hand, or publish with --public-access none (s3.public_access = \"none\" in the file)")]
     BadPolicy {
         /// The bucket.
         bucket: String,

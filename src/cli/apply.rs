@@ -401,8 +401,11 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
     match out {
         OutputFormat::Json => print_json(&report(true, steps))?,
         OutputFormat::Text => println!(
-            "Apply complete: {} added, {} changed, {} unchanged.",
-            summary.add, summary.change, summary.unchanged
+            "Apply complete: {} resource(s) added, {} changed, {} unchanged, in {} step(s).",
+            summary.add,
+            summary.change,
+            summary.unchanged,
+            steps.len()
         ),
     }
     after(&c)?;
@@ -418,7 +421,7 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     let summary = plan.summary();
     if text {
         println!("Destroy plan for issuer {}:", r.issuer);
-        print!("{}", changeset::render(&plan.items));
+        print!("{}", changeset::render_destroy(&plan.items));
     }
     let report = |applied: bool, steps: Vec<StepReport>| Report {
         issuer: r.issuer.as_str(),
@@ -445,8 +448,11 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     match out {
         OutputFormat::Json => print_json(&report(true, steps))?,
         OutputFormat::Text => println!(
-            "Destroy complete: {} deleted, {} changed, {} left alone.",
-            summary.destroy, summary.change, summary.unchanged
+            "Destroy complete: {} resource(s) deleted, {} changed, {} left alone, in {} step(s).",
+            summary.destroy,
+            summary.change,
+            summary.unchanged,
+            steps.len()
         ),
     }
     Ok(Outcome::Done)

@@ -271,7 +271,7 @@ async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Pre
         ),
         Some(_) => true,
         None if t.create_bucket => false,
-        None => refuse!("bucket {} does not exist in this account: create it with --create-bucket, or check the name and --region", loc.bucket),
+        None => refuse!("bucket {} does not exist in this account: create it with --create-bucket (s3.create_bucket = true in the file), or check the name and the region (--region, aws.region)", loc.bucket),
     };
     let bucket_changes = if t.create_bucket {
         let keys: Vec<String> = desired.iter().map(|o| o.key.clone()).collect();

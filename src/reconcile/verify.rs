@@ -85,16 +85,17 @@ pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
         all.push(local_keys(c, &served.keys, &fixes)?);
     }
     let presented = thumbprint(&s.fetcher, &served, r.config.as_ref(), &fixes, &mut all).await;
+    let mut callers = Vec::new();
     if let (false, Some(base)) = (r.skip_aws, s.base) {
         let a = &s.audience;
-        iam_checks(r, base, &s.issuer, a, presented.as_ref(), &fixes, &mut all).await?;
+        callers = iam_checks(r, base, &s.issuer, a, presented.as_ref(), &fixes, &mut all).await?;
     }
     if let Some(path) = &r.token {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             what: format!("cannot read the token {}", path.display()),
             source,
         })?;
-        let roles = role_trusts(r.config.as_ref());
+        let roles = role_trusts(r.config.as_ref(), &callers);
         all.extend(checks::check_token(
             &text,
             &s.issuer,
@@ -327,7 +328,7 @@ async fn iam_checks(
     presented: Option<&Presented>,
     fixes: &Fixes,
     all: &mut Vec<Check>,
-) -> Result<(), Error> {
+) -> Result<Vec<Caller>, Error> {
     let reached = match &r.config {
         Some(c) => reach_accounts(c, base).await,
         None => accounts::reach(base, &r.accounts, &r.role_session_name)
@@ -342,9 +343,10 @@ async fn iam_checks(
                 super::chain(&e),
                 "check the AWS credentials and the roles to assume (or pass --skip-aws)",
             ));
-            return Ok(());
+            return Ok(Vec::new());
         }
     };
+    let callers: Vec<Caller> = reached.iter().map(|(_, c)| c.clone()).collect();
     let inline = match &r.config {
         Some(c) => read_inline(c)?,
         None => Default::default(),
@@ -369,7 +371,7 @@ async fn iam_checks(
             all.extend(role_checks(c, &ctx, &caller, issuer, &inline, &fixes.provider).await?);
         }
     }
-    Ok(())
+    Ok(callers)
 }
 
 /// The message of an error read in an account, without the account (the check names it).
@@ -429,13 +431,25 @@ async fn role_checks(
     Ok(out)
 }
 
-/// The roles a token could be used with, from the file.
-fn role_trusts(c: Option<&Config>) -> Vec<RoleTrust> {
+/// The roles a token could be used with, from the file: by ARN in each account read (the
+/// role's name alone when no account was read, with --skip-aws).
+fn role_trusts(c: Option<&Config>, callers: &[Caller]) -> Vec<RoleTrust> {
     c.map(|c| {
         c.roles
             .iter()
             .map(|r| RoleTrust {
-                name: r.name.clone(),
+                name: {
+                    let arns: Vec<String> = callers
+                        .iter()
+                        .filter(|k| r.accounts.is_empty() || r.accounts.contains(&k.account))
+                        .map(|k| crate::reconcile::manifests::role_arn(c, r, k))
+                        .collect();
+                    if arns.is_empty() {
+                        r.name.clone()
+                    } else {
+                        arns.join(", ")
+                    }
+                },
                 subjects: r.service_accounts.iter().map(|s| s.subject()).collect(),
                 audience: r
                     .audience

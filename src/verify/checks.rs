@@ -449,7 +449,7 @@ pub fn check_provider(
 /// A role the token could be used with.
 #[derive(Debug, Clone)]
 pub struct RoleTrust {
-    /// The role name.
+    /// The role: its ARN in each account that holds it (its name when none was read).
     pub name: String,
     /// `sub` patterns its trust policy allows.
     pub subjects: Vec<String>,
