@@ -24,6 +24,19 @@ async fn the_issuer_never_follows_the_shell() {
     assert!(stderr(&o).contains("pins no issuer"), "{}", stderr(&o));
     assert!(stderr(&o).contains("set aws.region"), "{}", stderr(&o));
     assert!(!d.path().join("keys").exists());
+    // verify and apiserver-flags read the same issuer: they refuse too, rather than check or
+    // print one that follows the shell.
+    for cmd in [&["verify", "--skip-aws"][..], &["apiserver-flags"][..]] {
+        let mut args = vec![cmd[0], "-f", file.to_str().unwrap()];
+        args.extend_from_slice(&cmd[1..]);
+        let o = a.run(&args);
+        assert_eq!(o.status.code(), Some(1), "{cmd:?}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("pins no issuer"),
+            "{cmd:?}: {}",
+            stderr(&o)
+        );
+    }
     // --region on the command line pins it as well.
     let o = a.run(&[
         "apply",

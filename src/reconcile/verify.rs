@@ -143,7 +143,10 @@ async fn setting<'a>(
     let given = match (&r.config, &r.issuer) {
         (_, Some(i)) => i.clone(),
         (Some(c), None) => {
-            read::issuer_of(c, &base.map(|b| b.region.clone()).unwrap_or_default())?.to_string()
+            let region = base.map(|b| b.region.clone()).unwrap_or_default();
+            // The issuer the file pins, never one that follows the shell's region.
+            read::check_pinned(c, &region)?;
+            read::issuer_of(c, &region)?.to_string()
         }
         (None, None) => super::refuse!("give a configuration file or an issuer URL"),
     };
