@@ -506,3 +506,58 @@ async fn a_jwks_slower_than_sts_waits_fails() {
         "verify waited for the whole answer"
     );
 }
+
+/// With a pinned thumbprint that no longer matches (a private CA), verify said "fix: run
+/// irsa-issuer apply" and apply then said "No changes": a loop. The fix now says what is true:
+/// add the presented one to provider.thumbprints, after which apply updates the provider and
+/// verify passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pinned_stale_thumbprint_gets_a_fix_that_works() {
+    let s = setup().await;
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let stale = "0".repeat(40);
+    std::fs::write(
+        &s.config,
+        text.replace(
+            "thumbprints = [\"auto\"]",
+            &format!("thumbprints = [\"{stale}\"]"),
+        ),
+    )
+    .unwrap();
+    s.apply();
+    let name = format!("provider thumbprint ({})", s.acct.id);
+    let (code, v) = s.verify(&s.good_token(), &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = only_failure(&v, &name);
+    let fix = f["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("the file pins provider.thumbprints: add"),
+        "{f}"
+    );
+    // The presented thumbprint, as the fix names it, added to the file: apply, then verify.
+    let presented = fix
+        .split_whitespace()
+        .find(|w| w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &s.config,
+        text.replace(
+            "thumbprints = [\"auto\"]",
+            &format!("thumbprints = [\"{stale}\", \"{presented}\"]"),
+        ),
+    )
+    .unwrap();
+    let o = s
+        .acct
+        .run(&["apply", "-f", s.config.to_str().unwrap(), "--plan"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the fix must lead to a change: {}",
+        stdout(&o)
+    );
+    s.apply();
+    let (code, v) = s.verify(&s.good_token(), &[]);
+    assert_eq!(code, 0, "{v:#}");
+}

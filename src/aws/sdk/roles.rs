@@ -209,7 +209,7 @@ impl Roles {
                         .await
                         .map_err(|e| call_error("iam:PutRolePolicy", &e))?;
                 }
-                RoleChange::DeleteInlinePolicy { name: policy } => {
+                RoleChange::DeleteInlinePolicy { name: policy, .. } => {
                     self.client
                         .delete_role_policy()
                         .role_name(name)
