@@ -10,7 +10,8 @@ against a server and not only as a plan:
   characters; a provider lists at most 100.
 
 - CloudFront, where moto 5 is less strict than CloudFront (the CloudFront API reference):
-  - an origin keeps `OriginAccessControlId` and `S3OriginConfig` as given (moto drops both);
+  - an origin keeps `OriginAccessControlId` and `S3OriginConfig` as given (moto drops both),
+    and `ListOriginAccessControls` names each one's origin type (moto leaves it out);
   - `UpdateDistribution` and `DeleteDistribution` require `IfMatch` to be the distribution's
     current ETag (`PreconditionFailed`, HTTP 412, otherwise; moto accepts any value), every
     update returns a new ETag and puts the distribution back `InProgress` until it deploys
@@ -102,6 +103,9 @@ def _origin_with_access_control(self, origin):
 
 
 cf_models.Origin.__init__ = _origin_with_access_control
+
+# ListOriginAccessControls names the origin type as the API does (moto's attribute is origin_type).
+cf_models.OriginAccessControl.origin_access_control_origin_type = property(lambda self: self.origin_type)
 
 _backend = cf_models.CloudFrontBackend
 _update_distribution = _backend.update_distribution
