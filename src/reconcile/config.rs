@@ -736,12 +736,16 @@ fn build_cdn(
     };
     let c = CdnConfig {
         alias: raw.alias.as_ref().map(|a| a.get_ref().clone()),
-        acm_certificate_arn: raw.acm_certificate_arn.as_ref().map(|a| a.get_ref().clone()),
+        acm_certificate_arn: raw
+            .acm_certificate_arn
+            .as_ref()
+            .map(|a| a.get_ref().clone()),
         price_class,
         deploy_timeout,
     };
     if let Some(a) = &raw.alias {
-        cdn::validate_alias(a.get_ref()).map_err(|e| ctx.err(&at(a), "cdn.alias", e.to_string()))?;
+        cdn::validate_alias(a.get_ref())
+            .map_err(|e| ctx.err(&at(a), "cdn.alias", e.to_string()))?;
     }
     if let Some(a) = &raw.acm_certificate_arn {
         cdn::validate_certificate_arn(a.get_ref())
@@ -1564,7 +1568,10 @@ mod tests {
         assert_eq!(cdn.price_class.as_str(), "PriceClass_100");
         assert_eq!(cdn.alias, None);
         let ok = format!("{MIN}[cdn]\nkind = \"cloudfront\"\nalias = \"oidc.example.com\"\nacm_certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/abc\"\nprice_class = \"PriceClass_All\"\n");
-        assert_eq!(parse_ok(&ok).cdn.unwrap().alias.as_deref(), Some("oidc.example.com"));
+        assert_eq!(
+            parse_ok(&ok).cdn.unwrap().alias.as_deref(),
+            Some("oidc.example.com")
+        );
         let cases: &[(&str, usize, &str, &str)] = &[
             ("kind = \"fastly\"\n", 5, "cdn.kind", "cloudfront"),
             ("kind = \"cloudfront\"\nalias = \"oidc.example.com\"\nacm_certificate_arn = \"arn:aws:acm:eu-west-1:123456789012:certificate/abc\"\n", 7, "cdn.acm_certificate_arn", "us-east-1"),
@@ -1574,16 +1581,32 @@ mod tests {
         ];
         for (cdn, line, field, says) in cases {
             let e = parse_err(&format!("{MIN}[cdn]\n{cdn}"));
-            assert_eq!((e.field.as_str(), e.line), (*field, Some(*line)), "{cdn}: {e}");
+            assert_eq!(
+                (e.field.as_str(), e.line),
+                (*field, Some(*line)),
+                "{cdn}: {e}"
+            );
             assert!(e.message.contains(says), "{cdn}: {e}");
         }
-        let e = parse_err(&format!("{MIN}[s3]\npublic_access = \"policy\"\n[cdn]\nkind = \"cloudfront\"\n"));
-        assert_eq!((e.field.as_str(), e.line), ("s3.public_access", Some(5)), "{e}");
-        let e = parse_err(&format!("{MIN}[s3]\ncache_control = \"no-cache\"\n[cdn]\nkind = \"cloudfront\"\n"));
+        let e = parse_err(&format!(
+            "{MIN}[s3]\npublic_access = \"policy\"\n[cdn]\nkind = \"cloudfront\"\n"
+        ));
+        assert_eq!(
+            (e.field.as_str(), e.line),
+            ("s3.public_access", Some(5)),
+            "{e}"
+        );
+        let e = parse_err(&format!(
+            "{MIN}[s3]\ncache_control = \"no-cache\"\n[cdn]\nkind = \"cloudfront\"\n"
+        ));
         assert_eq!(e.field, "s3.cache_control", "{e}");
         let e = parse_err("target = \"out\"\nissuer = \"https://i.example.com\"\n[keys]\ndir = \"k\"\n[cdn]\nkind = \"cloudfront\"\n");
         assert_eq!(e.field, "cdn.kind", "{e}");
-        let e = parse_err(&ok.replacen("target", "issuer = \"https://other.example.com/p\"\ntarget", 1));
+        let e = parse_err(&ok.replacen(
+            "target",
+            "issuer = \"https://other.example.com/p\"\ntarget",
+            1,
+        ));
         assert_eq!(e.field, "issuer", "{e}");
         assert!(e.message.contains("https://oidc.example.com/p"), "{e}");
     }

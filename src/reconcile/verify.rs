@@ -141,6 +141,7 @@ async fn setting<'a>(
     };
     let given = match (&r.config, &r.issuer) {
         (_, Some(i)) => i.clone(),
+        (Some(c), None) if c.cdn.is_some() => read::config_issuer(c, aws).await?.to_string(),
         (Some(c), None) => {
             read::issuer_of(c, &base.map(|b| b.region.clone()).unwrap_or_default())?.to_string()
         }
