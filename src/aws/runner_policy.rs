@@ -33,7 +33,44 @@ pub enum Capability {
     /// `destroy`: delete the documents, restore the bucket's Block Public Access, and delete the
     /// bucket with --delete-bucket (the provider and role deletions are in `provider` and `role`).
     Destroy,
+    /// `[cdn]` / `publish --cdn cloudfront`: the distribution, its Origin Access Control and cache
+    /// policy, invalidations, and their teardown (the bucket's set-up is in `bucket`).
+    Cdn,
 }
+
+/// CloudFront actions that only list (they take no resource).
+pub const CDN_LIST_ACTIONS: &[&str] = &[
+    "cloudfront:ListDistributions",
+    "cloudfront:ListOriginAccessControls",
+    "cloudfront:ListCachePolicies",
+];
+/// CloudFront actions that read a distribution.
+pub const CDN_READ_ACTIONS: &[&str] = &[
+    "cloudfront:ListTagsForResource",
+    "cloudfront:GetDistribution",
+    "cloudfront:GetDistributionConfig",
+];
+/// CloudFront actions on a distribution irsa-issuer tagged for this target.
+pub const CDN_MANAGE_ACTIONS: &[&str] = &[
+    "cloudfront:UpdateDistribution",
+    "cloudfront:DeleteDistribution",
+    "cloudfront:CreateInvalidation",
+    "cloudfront:TagResource",
+];
+/// CloudFront actions on Origin Access Controls (they carry no tags to scope by).
+pub const CDN_OAC_ACTIONS: &[&str] = &[
+    "cloudfront:CreateOriginAccessControl",
+    "cloudfront:GetOriginAccessControl",
+    "cloudfront:UpdateOriginAccessControl",
+    "cloudfront:DeleteOriginAccessControl",
+];
+/// CloudFront actions on cache policies (they carry no tags either).
+pub const CDN_CACHE_POLICY_ACTIONS: &[&str] = &[
+    "cloudfront:CreateCachePolicy",
+    "cloudfront:GetCachePolicy",
+    "cloudfront:UpdateCachePolicy",
+    "cloudfront:DeleteCachePolicy",
+];
 
 /// S3 actions for publishing objects.
 pub const PUBLISH_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"];
@@ -165,6 +202,9 @@ pub fn policy(
     if caps.contains(&Capability::Role) {
         role_statements(partition, scope, &mut statements, &mut notes);
     }
+    if caps.contains(&Capability::Cdn) {
+        cdn_statements(partition, scope, &mut statements, &mut notes);
+    }
     if caps.contains(&Capability::AssumeRole) {
         if scope.assume_roles.is_empty() {
             return Err(RunnerPolicyError::NoRolesToAssume);
@@ -261,6 +301,69 @@ fn untagged() -> (String, Value) {
         format!("Null aws:ResourceTag/{}", MANAGED_TAG.0),
         json!("true"),
     )
+}
+
+/// CloudFront: listing takes no resource; a distribution is created only tagged as
+/// irsa-issuer's for this target and changed or deleted only when it carries those tags; OACs
+/// and cache policies have no tags, so they are scoped to their resource type.
+fn cdn_statements(
+    partition: Partition,
+    scope: &Scope,
+    out: &mut Vec<Value>,
+    notes: &mut Vec<String>,
+) {
+    let p = partition.as_str();
+    let distributions = format!("arn:{p}:cloudfront::*:distribution/*");
+    let tag_pairs = |kind: &str| {
+        let mut c = vec![(
+            format!("StringEquals aws:{kind}/{}", MANAGED_TAG.0),
+            json!(MANAGED_TAG.1),
+        )];
+        if let Some(l) = scope.location {
+            c.push((
+                format!("StringEquals aws:{kind}/{}", crate::aws::cdn::TARGET_TAG),
+                json!(l.to_string()),
+            ));
+        }
+        c
+    };
+    out.push(stmt(
+        "IrsaIssuerCdnList",
+        CDN_LIST_ACTIONS,
+        json!("*"),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnRead",
+        CDN_READ_ACTIONS,
+        json!(distributions),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnCreate",
+        &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
+        json!(distributions),
+        Some(condition(&tag_pairs("RequestTag"))),
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnManage",
+        CDN_MANAGE_ACTIONS,
+        json!(distributions),
+        Some(condition(&tag_pairs("ResourceTag"))),
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnOriginAccess",
+        CDN_OAC_ACTIONS,
+        json!(format!("arn:{p}:cloudfront::*:origin-access-control/*")),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnCachePolicy",
+        CDN_CACHE_POLICY_ACTIONS,
+        json!(format!("arn:{p}:cloudfront::*:cache-policy/*")),
+        None,
+    ));
+    notes.push("CloudFront origin access controls and cache policies carry no tags: their statements cover the account's (irsa-issuer touches only those named irsa-issuer-<hash of bucket and prefix>)".into());
 }
 
 fn provider_statements(partition: Partition, scope: &Scope, out: &mut Vec<Value>) {

@@ -275,6 +275,13 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
         if issuer.is_none() {
             issuer = match (&c.issuer, &c.target, &c.aws.region) {
                 (Some(i), _, _) => Some(i.clone()),
+                // Behind CloudFront: the alias names the issuer; without one, CloudFront does.
+                (None, Target::S3(l), _) if c.cdn.is_some() => c
+                    .cdn
+                    .as_ref()
+                    .and_then(|cdn| cdn.alias.as_deref())
+                    .map(|a| irsa_issuer::aws::cdn::issuer(a, l))
+                    .transpose()?,
                 (None, Target::S3(l), Some(region)) => Some(l.issuer(region)?),
                 _ => None,
             };
@@ -320,6 +327,11 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
         permissions_boundaries: boundaries,
         assume_roles,
     };
+    if config.as_ref().is_some_and(|c| c.cdn.is_some())
+        && !a.capabilities.contains(&Capability::Cdn)
+    {
+        eprintln!("note: the file has a [cdn]: add `--for ...,cdn` for the CloudFront permissions apply and destroy need");
+    }
     let p = runner_policy::policy(&a.capabilities, partition, &scope)?;
     for note in &p.notes {
         eprintln!("note: {note}");

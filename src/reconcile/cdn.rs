@@ -525,3 +525,101 @@ pub async fn publish(
     }
     Ok(out)
 }
+
+/// `verify` for an issuer behind CloudFront: the distribution serving it reads the bucket
+/// through the OAC, and the bucket itself is not public (Block Public Access on, no public
+/// statement).
+pub async fn checks(
+    c: &CdnConfig,
+    loc: &S3Location,
+    ctx: &AwsContext,
+    issuer: &IssuerUrl,
+    fix: &str,
+) -> Result<Vec<crate::verify::checks::Check>, Error> {
+    use crate::verify::checks::Check;
+    let mut out = Vec::new();
+    let cf = CloudFront::new(ctx.cloudfront());
+    let names = cdn::names(loc);
+    let distribution = cf.find_distribution(&names.target).await?;
+    let oac = cf.find_oac(&names.resource).await?;
+    let policy = cf.find_cache_policy(&names.resource).await?;
+    match &distribution {
+        None => out.push(Check::fail(
+            "CloudFront distribution",
+            format!("no distribution tagged for {}", names.target),
+            fix,
+        )),
+        Some(d) => {
+            let host = c.alias.clone().unwrap_or_else(|| d.domain.clone());
+            let serves = cdn::issuer(&host, loc).ok().as_ref() == Some(issuer);
+            let wanted = cdn::DistributionWanted::new(
+                c,
+                loc,
+                &ctx.region,
+                Some(issuer.as_str()),
+                &BTreeMap::new(),
+            )
+            .model(
+                oac.as_ref().map(|o| o.id.as_str()),
+                policy.as_ref().map(|p| p.id.as_str()),
+            );
+            let mut drift = cdn::drift(&d.model, &wanted);
+            if let Some(change) = oac.as_ref().and_then(|o| {
+                cdn::plan_oac(
+                    &cdn::OacWanted {
+                        name: o.name.clone(),
+                        description: String::new(),
+                    },
+                    Some(o),
+                )
+            }) {
+                if let cdn::OacChange::Update { drift: d, .. } = change {
+                    drift.extend(d);
+                }
+            }
+            out.push(if !serves {
+                Check::fail(
+                    "CloudFront distribution",
+                    format!("{} ({}) does not serve {issuer}", d.id, host),
+                    fix,
+                )
+            } else if drift.is_empty() {
+                Check::ok(
+                    "CloudFront distribution",
+                    format!(
+                        "{} serves {issuer} from s3://{} through its Origin Access Control (SigV4), HTTPS only; {}",
+                        d.id, loc.bucket, d.status
+                    ),
+                )
+            } else {
+                Check::fail("CloudFront distribution", format!("{}: {}", d.id, drift.join("; ")), fix)
+            });
+        }
+    }
+    let store = S3Store::new(ctx.s3(loc.bucket.contains('.')), loc.clone(), false);
+    let exists = store.bucket_region().await?.is_some();
+    let state = store.bucket_state(exists).await?;
+    let grants = cdn::public_grants(&state);
+    out.push(if !exists {
+        Check::fail(
+            "bucket not public",
+            format!("s3://{} does not exist", loc.bucket),
+            fix,
+        )
+    } else if grants.is_empty() {
+        Check::ok(
+            "bucket not public",
+            format!(
+                "s3://{}: all four Block Public Access switches on, no public statement",
+                loc.bucket
+            ),
+        )
+    } else {
+        Check::fail(
+            "bucket not public",
+            format!("s3://{}: {}", loc.bucket, grants.join("; ")),
+            format!("{fix} (it makes the bucket private once the distribution serves it)"),
+        )
+    });
+    Ok(out)
+}

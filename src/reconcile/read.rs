@@ -510,14 +510,24 @@ async fn destroy_issuer(
             } else {
                 format!("{}/{DISCOVERY_PATH}", l.prefix)
             };
+            // The published discovery document names it; once that is gone, the bucket's owner
+            // tag does (a destroy run again after it finished, or resumed after the documents).
             let named = match store.bucket_region().await? {
-                Some(_) => store.get(&key).await?.and_then(|o| {
+                Some(_) => match store.get(&key).await?.and_then(|o| {
                     serde_json::from_slice::<serde_json::Value>(&o.body)
                         .ok()?
                         .get("issuer")?
                         .as_str()
                         .map(str::to_string)
-                }),
+                }) {
+                    Some(i) => Some(i),
+                    None => store
+                        .bucket_state(true)
+                        .await?
+                        .tags
+                        .get(crate::aws::owner::OWNER_TAG)
+                        .cloned(),
+                },
                 None => None,
             };
             match named {
