@@ -84,9 +84,12 @@ from moto.core.utils import utcnow  # noqa: E402
 
 
 class _Error(CloudFrontException):
+    """An error CloudFront's model knows: its HTTP status comes from the model (`status` is
+    what the model says, kept here for the reader)."""
+
     def __init__(self, code, message, status):
         super().__init__(code, message)
-        self.code = status
+        self.status = status
 
 
 def _precondition():
