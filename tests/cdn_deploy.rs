@@ -39,11 +39,11 @@ fn deploy_after(times: Option<u32>) {
 }
 
 /// The two tests change the same global state manager: one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread")]
 async fn destroy_waits_with_a_bound_and_a_second_destroy_resumes_at_the_wait() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let acct = Account::new("us-east-1").await;
     let bucket = common::bucket_name("cdn-wait");
     let dir = tempfile::tempdir().unwrap();
@@ -112,7 +112,7 @@ async fn destroy_waits_with_a_bound_and_a_second_destroy_resumes_at_the_wait() {
 /// deleted, and the wait for it is bounded.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_adapter_updates_and_deletes_with_the_current_etag() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     deploy_after(None);
     let acct = Account::new("us-east-1").await;
     let cf_client = acct.cloudfront().await;

@@ -564,18 +564,15 @@ pub async fn checks(
                 policy.as_ref().map(|p| p.id.as_str()),
             );
             let mut drift = cdn::drift(&d.model, &wanted);
-            if let Some(change) = oac.as_ref().and_then(|o| {
-                cdn::plan_oac(
-                    &cdn::OacWanted {
-                        name: o.name.clone(),
-                        description: String::new(),
-                    },
-                    Some(o),
-                )
-            }) {
-                if let cdn::OacChange::Update { drift: d, .. } = change {
-                    drift.extend(d);
-                }
+            let oac_drift = oac.as_ref().and_then(|o| {
+                let wanted = cdn::OacWanted {
+                    name: o.name.clone(),
+                    description: String::new(),
+                };
+                cdn::plan_oac(&wanted, Some(o))
+            });
+            if let Some(cdn::OacChange::Update { drift: d, .. }) = oac_drift {
+                drift.extend(d);
             }
             out.push(if !serves {
                 Check::fail(
