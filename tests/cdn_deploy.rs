@@ -38,12 +38,27 @@ fn deploy_after(times: Option<u32>) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Puts moto's default back when a test ends, passed or failed: other tests (and a re-run)
+/// must not find distributions that never deploy.
+struct Reset;
+
+impl Drop for Reset {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            deploy_after(None);
+        } else {
+            let _ = std::panic::catch_unwind(|| deploy_after(None));
+        }
+    }
+}
+
 /// The two tests change the same global state manager: one at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test(flavor = "multi_thread")]
 async fn destroy_waits_with_a_bound_and_a_second_destroy_resumes_at_the_wait() {
     let _serial = SERIAL.lock().await;
+    let _reset = Reset;
     let acct = Account::new("us-east-1").await;
     let bucket = common::bucket_name("cdn-wait");
     let dir = tempfile::tempdir().unwrap();
@@ -113,6 +128,7 @@ async fn destroy_waits_with_a_bound_and_a_second_destroy_resumes_at_the_wait() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_adapter_updates_and_deletes_with_the_current_etag() {
     let _serial = SERIAL.lock().await;
+    let _reset = Reset;
     deploy_after(None);
     let acct = Account::new("us-east-1").await;
     let cf_client = acct.cloudfront().await;
