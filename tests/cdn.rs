@@ -783,3 +783,91 @@ async fn publish_cdn_invalidates_exactly_the_two_documents_when_one_changes() {
         );
     }
 }
+
+/// Through an edge: tests/py/cloudfront_edge.py serves the distribution as an edge location does
+/// (from moto's bucket, only with the OAC statement, cached for the max-age, purged by
+/// invalidations), over HTTPS with a throwaway CA for the alias. After `rotate stage`, the
+/// invalidation lets `rotate promote --wait` see the new JWKS through the CDN at once, as STS
+/// will, although the edge had cached the old one for 300 s.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_promote_sees_the_new_jwks_through_the_cdn() {
+    let acct = Account::new("us-east-1").await;
+    let bucket = common::bucket_name("cdn-rot");
+    let dir = tempfile::tempdir().unwrap();
+    let alias = format!("oidc-{}.example.com", acct.id);
+    let pki = irsa_issuer::serve::pki::generate(&[alias.as_str()]).unwrap();
+    for (name, pem) in [
+        ("ca.crt", &pki.ca_cert_pem),
+        ("tls.crt", &pki.chain_pem),
+        ("tls.key", &pki.leaf_key_pem),
+    ] {
+        std::fs::write(dir.path().join(name), pem).unwrap();
+    }
+    let file = dir.path().join("c.toml");
+    let base = format!(
+        "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = []\n[cdn]\nkind = \"cloudfront\"\nalias = \"{alias}\"\nacm_certificate_arn = \"{CERT}\"\n"
+    );
+    std::fs::write(&file, &base).unwrap();
+    let f = file.to_str().unwrap();
+    let o = acct.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cf = acct.cloudfront().await;
+    let list = cf.list_distributions().send().await.unwrap();
+    let id = list.distribution_list().unwrap().items()[0]
+        .id()
+        .to_string();
+    let mut cmd = acct.command(common::python());
+    cmd.arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/cloudfront_edge.py"))
+        .args([
+            "--endpoint",
+            &common::moto_endpoint(),
+            "--distribution",
+            &id,
+        ])
+        .arg("--cert")
+        .arg(dir.path().join("tls.crt"))
+        .arg("--key")
+        .arg(dir.path().join("tls.key"));
+    let edge = common::Server::spawn(cmd);
+    std::fs::write(
+        &file,
+        format!(
+            "{base}[tls]\nca_file = \"ca.crt\"\nconnect_to = \"{}\"\n",
+            edge.addr
+        ),
+    )
+    .unwrap();
+
+    // The issuer is served through the edge (and the edge now caches the JWKS).
+    let v = json(&acct.run(&["verify", "-f", f, "--skip-aws", "--output", "json"]));
+    for name in ["discovery reachable", "JWKS reachable"] {
+        let c = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone();
+        assert_eq!(c["status"], "ok", "{name}: {v:#}");
+    }
+    let o = acct.run(&["rotate", "stage", "-f", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = acct.run(&[
+        "rotate",
+        "promote",
+        "-f",
+        f,
+        "--wait",
+        "--timeout",
+        "15s",
+        "--interval",
+        "1s",
+        "--cache-max-age",
+        "1",
+    ]);
+    assert!(
+        o.status.success(),
+        "promote did not see the new key through the CDN: {}",
+        stderr(&o)
+    );
+}
