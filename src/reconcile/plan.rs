@@ -1169,11 +1169,16 @@ fn plan_cdn_before(o: &ObservedCdn, plan: &mut Plan, chain: &mut Vec<usize>) {
                 document: doc.clone(),
                 was: o.bucket.policy.clone(),
             };
+            let had =
+                bucket::remove_statement(bucket, o.bucket.policy.as_deref(), &o.names.statement_id)
+                    .ok()
+                    .flatten()
+                    .is_some();
             plan.items.push(Item {
                 step: "cdn",
                 account: None,
                 resource: resource.clone(),
-                action: Action::Update,
+                action: if had { Action::Update } else { Action::Create },
                 details: vec![format!(
                     "+ cloudfront.amazonaws.com may s3:GetObject the two documents when AWS:SourceArn is {}",
                     dist.arn
@@ -1441,6 +1446,129 @@ mod tests {
                 .collect(),
             issuer,
             cdn: None,
+        }
+    }
+
+    fn observed_cdn(distribution: bool) -> ObservedCdn {
+        let loc = crate::aws::names::S3Location::parse("s3://bucket-x/c").unwrap();
+        let c = cdn::CdnConfig {
+            alias: None,
+            acm_certificate_arn: None,
+            price_class: Default::default(),
+            deploy_timeout: 60,
+        };
+        let names = cdn::names(&loc);
+        let wanted = cdn::DistributionWanted::new(&c, &loc, "us-east-1", None, &BTreeMap::new());
+        let dist = distribution.then(|| cdn::DistributionState {
+            id: "E1".into(),
+            arn: "arn:aws:cloudfront::1:distribution/E1".into(),
+            domain: "d1.cloudfront.net".into(),
+            status: "Deployed".into(),
+            model: wanted.model(Some("O1"), Some("P1")),
+            tags: wanted.tags.clone(),
+        });
+        ObservedCdn {
+            partition: Partition::Aws,
+            oac: (
+                distribution.then(|| cdn::OacState {
+                    id: "O1".into(),
+                    name: names.resource.clone(),
+                    signing_protocol: "sigv4".into(),
+                    signing_behavior: "always".into(),
+                    origin_type: "s3".into(),
+                }),
+                cdn::OacWanted {
+                    name: names.resource.clone(),
+                    description: String::new(),
+                },
+            ),
+            cache_policy: (
+                distribution.then(|| cdn::CachePolicyState {
+                    id: "P1".into(),
+                    name: names.resource.clone(),
+                    ttls: (0, 300, 300),
+                    compression: (true, true),
+                    key: ("none".into(), "none".into(), "none".into()),
+                }),
+                cdn::CachePolicyWanted {
+                    name: names.resource.clone(),
+                    comment: String::new(),
+                    ttl: 300,
+                },
+            ),
+            distribution: (dist, wanted),
+            bucket: BucketState {
+                exists: true,
+                public_access_block: Some(bucket::PublicAccessBlock {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: true,
+                    restrict_public_buckets: true,
+                }),
+                ..Default::default()
+            },
+            bucket_ours: true,
+            create_bucket: vec![],
+            keys: vec![
+                "c/openid/v1/jwks".into(),
+                "c/.well-known/openid-configuration".into(),
+            ],
+            public_sid: bucket::statement_id(&loc),
+            names,
+            location: loc,
+        }
+    }
+
+    #[test]
+    fn cloudfront_comes_before_the_issuer_and_the_statement_before_the_documents() {
+        let first = cdn_first(&observed_cdn(false));
+        let ops: Vec<&str> = first
+            .steps
+            .iter()
+            .map(|s| match s.op {
+                Op::ApplyOac(_) => "oac",
+                Op::ApplyCachePolicy(_) => "cache policy",
+                Op::ApplyDistribution(_) => "distribution",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(ops, ["oac", "cache policy", "distribution"]);
+        assert_eq!(first.steps[2].after, vec![0, 1]);
+        // Once it exists: the statement, the documents (JWKS first), the invalidation, the
+        // provider; nothing of CloudFront changes.
+        let c = config("");
+        let mut o = observed(&["111111111111"]);
+        o.cdn = Some(observed_cdn(true));
+        let plan = apply(&c, &o, Allow::default()).unwrap();
+        let ops: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| match &s.op {
+                Op::SetBucketPolicy(_) => "statement".to_string(),
+                Op::PutObject(o) => o.key.clone(),
+                Op::Invalidate(p) => format!("invalidate {}", p.join(" ")),
+                Op::ApplyProvider { .. } => "provider".into(),
+                Op::WriteKey => "key".into(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                "key",
+                "statement",
+                "c/openid/v1/jwks",
+                "c/.well-known/openid-configuration",
+                "invalidate /c/openid/v1/jwks /c/.well-known/openid-configuration",
+                "provider"
+            ]
+        );
+        for (i, s) in plan.steps.iter().enumerate() {
+            assert_eq!(
+                s.after,
+                (0..i).collect::<Vec<_>>(),
+                "step {i} waits for every earlier one"
+            );
         }
     }
 
