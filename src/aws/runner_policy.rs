@@ -33,7 +33,44 @@ pub enum Capability {
     /// `destroy`: delete the documents, restore the bucket's Block Public Access, and delete the
     /// bucket with --delete-bucket (the provider and role deletions are in `provider` and `role`).
     Destroy,
+    /// `[cdn]` / `publish --cdn cloudfront`: the distribution, its Origin Access Control and cache
+    /// policy, invalidations, and their teardown (the bucket's set-up is in `bucket`).
+    Cdn,
 }
+
+/// CloudFront actions that only list (they take no resource).
+pub const CDN_LIST_ACTIONS: &[&str] = &[
+    "cloudfront:ListDistributions",
+    "cloudfront:ListOriginAccessControls",
+    "cloudfront:ListCachePolicies",
+];
+/// CloudFront actions that read a distribution.
+pub const CDN_READ_ACTIONS: &[&str] = &[
+    "cloudfront:ListTagsForResource",
+    "cloudfront:GetDistribution",
+    "cloudfront:GetDistributionConfig",
+];
+/// CloudFront actions on a distribution irsa-issuer tagged for this target.
+pub const CDN_MANAGE_ACTIONS: &[&str] = &[
+    "cloudfront:UpdateDistribution",
+    "cloudfront:DeleteDistribution",
+    "cloudfront:CreateInvalidation",
+    "cloudfront:TagResource",
+];
+/// CloudFront actions on Origin Access Controls (they carry no tags to scope by).
+pub const CDN_OAC_ACTIONS: &[&str] = &[
+    "cloudfront:CreateOriginAccessControl",
+    "cloudfront:GetOriginAccessControl",
+    "cloudfront:UpdateOriginAccessControl",
+    "cloudfront:DeleteOriginAccessControl",
+];
+/// CloudFront actions on cache policies (they carry no tags either).
+pub const CDN_CACHE_POLICY_ACTIONS: &[&str] = &[
+    "cloudfront:CreateCachePolicy",
+    "cloudfront:GetCachePolicy",
+    "cloudfront:UpdateCachePolicy",
+    "cloudfront:DeleteCachePolicy",
+];
 
 /// S3 actions for publishing objects.
 pub const PUBLISH_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"];
@@ -97,6 +134,9 @@ pub struct Scope<'a> {
     pub location: Option<&'a S3Location>,
     /// The issuer (else any provider irsa-issuer tagged, and no owner condition).
     pub issuer: Option<&'a IssuerUrl>,
+    /// Without `issuer`: the provider IDs it may be (`*.cloudfront.net/PREFIX` for a CloudFront
+    /// distribution not created yet, whose domain CloudFront picks).
+    pub issuer_pattern: Option<String>,
     /// The IAM path roles live under.
     pub role_path: &'a str,
     /// The managed policies roles may have attached.
@@ -184,6 +224,9 @@ pub fn policy(
     if caps.contains(&Capability::Role) {
         role_statements(partition, scope, &mut statements, &mut notes);
     }
+    if caps.contains(&Capability::Cdn) {
+        cdn_statements(partition, scope, &mut statements, &mut notes);
+    }
     if caps.contains(&Capability::AssumeRole) {
         if scope.assume_roles.is_empty() {
             return Err(RunnerPolicyError::NoRolesToAssume);
@@ -215,7 +258,10 @@ fn check_scope(caps: &[Capability], scope: &Scope) -> Result<(), RunnerPolicyErr
             return Err(RunnerPolicyError::NoBucket(name));
         }
     }
-    if caps.contains(&Capability::Provider) && scope.issuer.is_none() {
+    if caps.contains(&Capability::Provider)
+        && scope.issuer.is_none()
+        && scope.issuer_pattern.is_none()
+    {
         return Err(RunnerPolicyError::NoIssuer);
     }
     if caps.contains(&Capability::Role) && matches!(scope.role_path, "" | "/") {
@@ -308,6 +354,11 @@ fn owner_tags(kind: &str, scope: &Scope) -> Vec<(String, Value)> {
             format!("StringEquals aws:{kind}/{OWNER_TAG}"),
             json!(i.as_str()),
         ));
+    } else if let Some(p) = &scope.issuer_pattern {
+        c.push((
+            format!("StringLike aws:{kind}/{OWNER_TAG}"),
+            json!(format!("https://{p}")),
+        ));
     }
     c
 }
@@ -328,12 +379,76 @@ fn untagged() -> (String, Value) {
     )
 }
 
+/// CloudFront: listing takes no resource; a distribution is created only tagged as
+/// irsa-issuer's for this target and changed or deleted only when it carries those tags; OACs
+/// and cache policies have no tags, so they are scoped to their resource type.
+fn cdn_statements(
+    partition: Partition,
+    scope: &Scope,
+    out: &mut Vec<Value>,
+    notes: &mut Vec<String>,
+) {
+    let p = partition.as_str();
+    let distributions = format!("arn:{p}:cloudfront::*:distribution/*");
+    let tag_pairs = |kind: &str| {
+        let mut c = vec![(
+            format!("StringEquals aws:{kind}/{}", MANAGED_TAG.0),
+            json!(MANAGED_TAG.1),
+        )];
+        if let Some(l) = scope.location {
+            c.push((
+                format!("StringEquals aws:{kind}/{}", crate::aws::cdn::TARGET_TAG),
+                json!(l.to_string()),
+            ));
+        }
+        c
+    };
+    out.push(stmt(
+        "IrsaIssuerCdnList",
+        CDN_LIST_ACTIONS,
+        json!("*"),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnRead",
+        CDN_READ_ACTIONS,
+        json!(distributions),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnCreate",
+        &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
+        json!(distributions),
+        Some(condition(&tag_pairs("RequestTag"))),
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnManage",
+        CDN_MANAGE_ACTIONS,
+        json!(distributions),
+        Some(condition(&tag_pairs("ResourceTag"))),
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnOriginAccess",
+        CDN_OAC_ACTIONS,
+        json!(format!("arn:{p}:cloudfront::*:origin-access-control/*")),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnCachePolicy",
+        CDN_CACHE_POLICY_ACTIONS,
+        json!(format!("arn:{p}:cloudfront::*:cache-policy/*")),
+        None,
+    ));
+    notes.push("CloudFront origin access controls and cache policies carry no tags: their statements cover the account's (irsa-issuer touches only those named irsa-issuer-<hash of bucket and prefix>)".into());
+}
+
 fn provider_statements(partition: Partition, scope: &Scope, out: &mut Vec<Value>) {
     let p = partition.as_str();
-    let arn = scope.issuer.map_or_else(
-        || format!("arn:{p}:iam::*:oidc-provider/*"),
-        |i| format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
-    );
+    let arn = match (scope.issuer, &scope.issuer_pattern) {
+        (Some(i), _) => format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
+        (None, Some(pattern)) => format!("arn:{p}:iam::*:oidc-provider/{pattern}"),
+        (None, None) => format!("arn:{p}:iam::*:oidc-provider/*"),
+    };
     out.push(stmt(
         "IrsaIssuerProviderRead",
         &["iam:GetOpenIDConnectProvider"],

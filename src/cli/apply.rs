@@ -224,6 +224,13 @@ impl Progress for StderrProgress {
     }
 }
 
+/// CloudFront's deployment wait reports on stderr as it polls.
+fn set_wait_progress(h: &mut irsa_issuer::reconcile::read::Handles) {
+    if let Some(c) = &mut h.cdn {
+        c.set_progress(std::sync::Arc::new(|line: &str| eprintln!("    {line}")));
+    }
+}
+
 /// Unix seconds, read at the edge: the engine takes time as a parameter.
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -334,7 +341,42 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
     let c = a.overrides.onto(a.config.load()?);
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
+    let mut first_steps = Vec::new();
+    if let Some(mut first) = read::cdn_first(&c, &aws).await? {
+        // The issuer (and the bucket statement) exist once the distribution does: create it
+        // first, then plan the rest.
+        let issuer = first.issuer.as_ref().map_or_else(
+            || "https://dXXXX.cloudfront.net/... (named by CloudFront when the distribution is created)".to_string(),
+            |i| i.to_string(),
+        );
+        let summary = first.plan.summary();
+        if text {
+            println!("Issuer {issuer}: CloudFront first");
+            print!("{}", changeset::render(&first.plan.items));
+            println!("Then the bucket statement, the documents, the providers and the roles are planned for the distribution's issuer.");
+        }
+        let report = |applied: bool, steps: Vec<StepReport>| Report {
+            issuer: &issuer,
+            target: c.target.describe(),
+            accounts: Vec::new(),
+            plan: &first.plan.items,
+            summary,
+            applied,
+            steps,
+            manifests: &[],
+            aws_calls: calls(&aws),
+        };
+        if let Some(outcome) = gate(summary, a.plan, a.yes, "apply", || {
+            (!text).then(|| report(false, Vec::new()))
+        })? {
+            return Ok(outcome);
+        }
+        set_wait_progress(&mut first.handles);
+        first_steps = execute(&first.plan, &first.handles, &mut StderrProgress::new()).await?;
+    }
     let r = read::apply(&c, &aws, &mut rand::rngs::OsRng, now(), a.plan).await?;
+    let mut r = r;
+    set_wait_progress(&mut r.handles);
     if text {
         match (&r.fetched_thumbprint, &r.observed.thumbprint_note) {
             (_, Some(plan::ThumbprintNote::NotNeeded(why))) => {
@@ -397,7 +439,8 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         }
         return Ok(outcome);
     }
-    let steps = execute(&plan, &r.handles, &mut StderrProgress::new()).await?;
+    let mut steps = first_steps;
+    steps.extend(execute(&plan, &r.handles, &mut StderrProgress::new()).await?);
     match out {
         OutputFormat::Json => print_json(&report(true, steps))?,
         OutputFormat::Text => println!(
@@ -416,7 +459,8 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     let c = a.overrides.onto(a.config.load()?);
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
-    let r = read::destroy(&c, &aws, a.delete_keys, a.delete_bucket).await?;
+    let mut r = read::destroy(&c, &aws, a.delete_keys, a.delete_bucket).await?;
+    set_wait_progress(&mut r.handles);
     let plan = plan::destroy(&r.observed);
     let summary = plan.summary();
     if text {

@@ -208,7 +208,7 @@ impl IssuerArgs {
 
     /// The flags on top of the file's issuer and JWKS path (the issuer derived from an S3
     /// target with the file's pinned region when the file names none).
-    fn with_file(
+    async fn with_file(
         &self,
         c: &irsa_issuer::reconcile::config::Config,
     ) -> anyhow::Result<(IssuerUrl, JwksPath)> {
@@ -218,7 +218,7 @@ impl IssuerArgs {
         };
         let issuer = match &self.issuer {
             Some(i) => IssuerUrl::parse(i, self.allow_insecure_http)?,
-            None => file_issuer(c)?,
+            None => file_issuer(c).await?,
         };
         Ok((issuer, jwks_path))
     }
@@ -257,15 +257,16 @@ impl FileArg {
 }
 
 /// The issuer the file stands for: its `issuer`, or the one derived from its S3 target and the
-/// region the file pins (never the shell's: the issuer would move with it).
-pub(crate) fn file_issuer(c: &irsa_issuer::reconcile::config::Config) -> anyhow::Result<IssuerUrl> {
-    use irsa_issuer::reconcile::config::Target;
-    match (&c.issuer, &c.target, &c.aws.region) {
-        (Some(i), _, _) => Ok(i.clone()),
-        (None, Target::S3(l), Some(region)) => Ok(l.issuer(region)?),
-        (None, Target::S3(l), None) => anyhow::bail!("the file pins no issuer for {l}: set aws.region (or issuer) in the file, or pass --region"),
-        (None, Target::Dir(_), _) => anyhow::bail!("the file names no issuer: set issuer = \"https://…\""),
+/// region the file pins (never the shell's: the issuer would move with it), or its CloudFront
+/// distribution's.
+pub(crate) async fn file_issuer(
+    c: &irsa_issuer::reconcile::config::Config,
+) -> anyhow::Result<IssuerUrl> {
+    if let Some(i) = &c.issuer {
+        return Ok(i.clone());
     }
+    let aws = irsa_issuer::reconcile::read::aws_source(c);
+    Ok(irsa_issuer::reconcile::read::config_issuer(c, &aws).await?)
 }
 
 /// The accounts of the file (the current credentials' unless `aws.current_account = false`,

@@ -146,7 +146,7 @@ impl ProviderTarget {
         let config = self.file.load(Some(&self.aws))?;
         let issuer = match (&self.issuer, &config) {
             (Some(i), _) => IssuerUrl::parse(i, false)?,
-            (None, Some(c)) => super::file_issuer(c)?,
+            (None, Some(c)) => super::file_issuer(c).await?,
             (None, None) => anyhow::bail!("--issuer URL is required, or -f FILE"),
         };
         self.accounts.validate()?;
@@ -179,7 +179,7 @@ pub(super) async fn thumbprint(a: ThumbprintArgs, out: OutputFormat) -> anyhow::
     let c = a.file.load(None)?;
     let issuer = match (&a.url, &c) {
         (Some(u), _) => IssuerUrl::parse(u, false)?,
-        (None, Some(c)) => super::file_issuer(c)?,
+        (None, Some(c)) => super::file_issuer(c).await?,
         (None, None) => anyhow::bail!("give the issuer URL, or -f FILE"),
     };
     let found = a
@@ -333,6 +333,7 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
     let mut boundaries = a.permissions_boundaries.clone();
     let mut assume_roles = a.assume_roles.clone();
     let mut role_path = a.role_path.clone();
+    let mut issuer_pattern = None;
     if let Some(c) = &config {
         if let (None, Target::S3(l)) = (&location, &c.target) {
             location = Some(l.clone());
@@ -340,9 +341,25 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
         if issuer.is_none() {
             issuer = match (&c.issuer, &c.target, &c.aws.region) {
                 (Some(i), _, _) => Some(i.clone()),
+                // Behind CloudFront: the alias names the issuer; without one, CloudFront does.
+                (None, Target::S3(l), _) if c.cdn.is_some() => c
+                    .cdn
+                    .as_ref()
+                    .and_then(|cdn| cdn.alias.as_deref())
+                    .map(|a| irsa_issuer::aws::cdn::issuer(a, l))
+                    .transpose()?,
                 (None, Target::S3(l), Some(region)) => Some(l.issuer(region)?),
                 _ => None,
             };
+        }
+        if let (None, Some(_), Target::S3(l)) = (&issuer, &c.cdn, &c.target) {
+            // CloudFront names the distribution's domain when it creates it.
+            issuer_pattern = Some(if l.prefix.is_empty() {
+                "*.cloudfront.net".to_string()
+            } else {
+                format!("*.cloudfront.net/{}", l.prefix)
+            });
+            eprintln!("note: the issuer is the CloudFront distribution's domain, not known before it exists: providers are scoped to *.cloudfront.net; once applied, set `issuer` in the file to scope them to it");
         }
         for r in &c.roles {
             policy_arns.extend(r.policy_arns.iter().cloned());
@@ -380,11 +397,17 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
     let scope = runner_policy::Scope {
         location: location.as_ref(),
         issuer: issuer.as_ref(),
+        issuer_pattern,
         role_path: &role_path,
         policy_arns,
         permissions_boundaries: boundaries,
         assume_roles,
     };
+    if config.as_ref().is_some_and(|c| c.cdn.is_some())
+        && !a.capabilities.contains(&Capability::Cdn)
+    {
+        eprintln!("note: the file has a [cdn]: add `--for ...,cdn` for the CloudFront permissions apply and destroy need");
+    }
     let p = runner_policy::policy(&a.capabilities, partition, &scope)?;
     for note in &p.notes {
         eprintln!("note: {note}");

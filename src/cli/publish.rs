@@ -6,6 +6,14 @@ use serde::Serialize;
 
 use super::{parse_tag, print_json, AwsArgs, FileArg, IssuerArgs, KeyArgs, Outcome, OutputFormat};
 use irsa_issuer::aws::bucket::{BucketChange, PublicAccess};
+use irsa_issuer::aws::cdn::{self, PriceClass};
+
+/// The CDNs irsa-issuer can put in front of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CdnKind {
+    /// Amazon CloudFront with an Origin Access Control.
+    Cloudfront,
+}
 use irsa_issuer::aws::sdk::AwsSource;
 use irsa_issuer::oidc::documents::KeySet;
 use irsa_issuer::oidc::issuer::JwksPath;
@@ -61,6 +69,19 @@ pub struct PublishTarget {
     /// bucket (policy statements, or object ACLs in acl mode) would become live.
     #[arg(long)]
     pub(super) allow_public_grants: bool,
+    /// S3: serve the documents through a CDN in front of the bucket, which then stays private
+    /// (the issuer is https://ALIAS[/PREFIX], or the distribution's https://dXXXX.cloudfront.net).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub(super) cdn: Option<CdnKind>,
+    /// With --cdn: an own domain for the issuer (needs --acm-certificate-arn).
+    #[arg(long, value_name = "DOMAIN", requires = "cdn")]
+    pub(super) alias: Option<String>,
+    /// With --alias: its ACM certificate, in us-east-1.
+    #[arg(long, value_name = "ARN", requires = "cdn")]
+    pub(super) acm_certificate_arn: Option<String>,
+    /// With --cdn: the edge locations.
+    #[arg(long, value_enum, default_value_t = PriceClass::PriceClass100, requires = "cdn")]
+    pub(super) price_class: PriceClass,
     /// S3: a bucket tag KEY=VALUE for --create-bucket (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub(super) tags: Vec<(String, String)>,
@@ -90,6 +111,7 @@ impl PublishTarget {
                 tags: Default::default(),
                 allow_public_grants: false,
                 allow_issuer_change: false,
+                cdn: None,
             },
             (None, None) => bail!("--to is required: a directory, or s3://BUCKET[/PREFIX] (or -f FILE, whose target is used)"),
         };
@@ -110,6 +132,31 @@ impl PublishTarget {
         spec.tags.extend(self.tags.iter().cloned());
         spec.allow_public_grants |= self.allow_public_grants;
         spec.allow_issuer_change |= self.allow_issuer_change;
+        if let Some(CdnKind::Cloudfront) = self.cdn {
+            if !spec.to.starts_with("s3://") {
+                bail!("--cdn cloudfront serves an S3 bucket: give --to s3://BUCKET[/PREFIX]");
+            }
+            if self
+                .public_access
+                .is_some_and(|p| p != PublicAccess::Policy)
+            {
+                bail!("--public-access conflicts with --cdn: the bucket stays private and CloudFront reads it through its Origin Access Control");
+            }
+            if irsa_issuer::reconcile::config::max_age(&spec.cache_control).is_none() {
+                bail!("{}", cdn::CdnError::NoMaxAge(spec.cache_control.clone()));
+            }
+            let c = cdn::CdnConfig {
+                alias: self.alias.clone(),
+                acm_certificate_arn: self.acm_certificate_arn.clone(),
+                price_class: self.price_class,
+                deploy_timeout: cdn::DEFAULT_DEPLOY_TIMEOUT,
+            };
+            cdn::validate(&c)?;
+            spec.cdn = Some(c);
+        }
+        if spec.cdn.is_some() {
+            spec.public_access = PublicAccess::None;
+        }
         Ok(spec)
     }
 

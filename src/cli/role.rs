@@ -60,7 +60,7 @@ struct Trust {
 
 impl TrustArgs {
     /// The flags on top of the file's role `name` (with -f).
-    fn resolve(&self, name: Option<&str>, aws: &AwsArgs) -> anyhow::Result<Trust> {
+    async fn resolve(&self, name: Option<&str>, aws: &AwsArgs) -> anyhow::Result<Trust> {
         let config = match self.file.load(Some(aws))? {
             Some(c) => {
                 let Some(name) = name else {
@@ -82,7 +82,7 @@ impl TrustArgs {
         };
         let issuer = match (&self.issuer, &config) {
             (Some(i), _) => IssuerUrl::parse(i, false)?,
-            (None, Some((c, _))) => super::file_issuer(c)?,
+            (None, Some((c, _))) => super::file_issuer(c).await?,
             (None, None) => bail!("--issuer URL is required, or -f FILE"),
         };
         let service_accounts = match (&config, self.service_accounts.is_empty()) {
@@ -273,7 +273,7 @@ fn manifest_options(m: &ManifestArgs, audience: Option<&str>) -> ManifestOptions
 }
 
 pub(super) async fn trust_policy(a: TrustPolicyArgs) -> anyhow::Result<Outcome> {
-    let t = a.trust.resolve(a.name.as_deref(), &a.aws)?;
+    let t = a.trust.resolve(a.name.as_deref(), &a.aws).await?;
     let (account, partition) = match &a.account {
         Some(acct) => (
             acct.clone(),
@@ -322,7 +322,7 @@ pub(super) async fn run(cmd: RoleCommand, out: OutputFormat) -> anyhow::Result<O
 }
 
 async fn apply(a: RoleApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let t = a.trust.resolve(Some(&a.name), &a.aws)?;
+    let t = a.trust.resolve(Some(&a.name), &a.aws).await?;
     a.accounts.validate()?;
     a.manifest.check()?;
     // With -f: the file's role, in the accounts of the file it lists, the flags on top.
@@ -449,7 +449,7 @@ async fn delete(a: RoleDeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome>
     let c = a.file.load(Some(&a.aws))?;
     let issuer = match (&a.issuer, &c) {
         (Some(i), _) => IssuerUrl::parse(i, false)?,
-        (None, Some(c)) => super::file_issuer(c)?,
+        (None, Some(c)) => super::file_issuer(c).await?,
         (None, None) => bail!("--issuer URL is required, or -f FILE"),
     };
     // With -f, every account of the file (the role may be in any of them, or no longer named).

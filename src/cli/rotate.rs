@@ -407,7 +407,14 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let c = config.as_ref();
     let target = Target::of(&a.target, c)?;
     let (flag_issuer, _) = a.target.issuer.parse_optional()?;
-    let given = flag_issuer.or(c.and_then(|c| c.issuer.clone()));
+    let given = match (flag_issuer, c) {
+        (Some(i), _) => Some(i),
+        // Behind CloudFront the issuer is the alias or the distribution's own domain.
+        (None, Some(c)) if c.cdn.is_some() && a.target.to.is_none() => {
+            Some(read::config_issuer(c, &target.aws).await?)
+        }
+        (None, c) => c.and_then(|c| c.issuer.clone()),
+    };
     let to = a.target.to.clone().or(c.map(|c| c.target.describe()));
     let issuer = IssuerChoice {
         given: given.as_ref(),
@@ -633,10 +640,7 @@ pub(super) async fn apiserver_flags(
                 (Some(i), _) => i.clone(),
                 (None, Target3::S3(_)) => {
                     let aws = read::aws_source(&c);
-                    let region = aws.context().await?.region.clone();
-                    // The issuer kube-apiserver is told must be the one apply publishes.
-                    read::check_pinned(&c, &region)?;
-                    read::issuer_of(&c, &region)?
+                    read::config_issuer(&c, &aws).await?
                 }
                 (None, Target3::Dir(_)) => bail!("{}: no issuer", f.display()),
             };

@@ -59,7 +59,7 @@ fn print_listening(addr: std::net::SocketAddr, scheme: &str) {
 pub(super) async fn serve(a: ServeArgs) -> anyhow::Result<Outcome> {
     let c = a.file.load(None)?;
     let (issuer, jwks_path) = match &c {
-        Some(c) => a.issuer.with_file(c)?,
+        Some(c) => a.issuer.with_file(c).await?,
         None => a.issuer.parse()?,
     };
     let (files, dir) = a.keys.source_with(c.as_ref());

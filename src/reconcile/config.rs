@@ -264,6 +264,8 @@ pub struct Config {
     pub rotation: RotationConfig,
     /// TLS.
     pub tls: TlsConfig,
+    /// CloudFront in front of the (then private) bucket.
+    pub cdn: Option<crate::aws::cdn::CdnConfig>,
 }
 
 type S = Spanned<String>;
@@ -294,6 +296,17 @@ struct RawConfig {
     rotation: RawRotation,
     #[serde(default)]
     tls: RawTls,
+    cdn: Option<RawCdn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCdn {
+    kind: S,
+    alias: Option<S>,
+    acm_certificate_arn: Option<S>,
+    price_class: Option<S>,
+    deploy_timeout: Option<S>,
 }
 
 #[derive(Deserialize, Default)]
@@ -648,6 +661,10 @@ fn build(
         })?;
         iam.max_trust_policy_size = size;
     }
+    let cdn = match &raw.cdn {
+        Some(c) => Some(build_cdn(ctx, c, &raw, &target_v, issuer.as_ref(), &s3)?),
+        None => None,
+    };
     Ok(Config {
         issuer,
         target: target_v,
@@ -662,7 +679,124 @@ fn build(
         iam,
         rotation,
         tls,
+        cdn,
     })
+}
+
+/// The `[cdn]` section, checked before any call: an s3:// target whose bucket stays private,
+/// a max-age to cache for, an alias with its us-east-1 certificate.
+fn build_cdn(
+    ctx: &Ctx,
+    raw: &RawCdn,
+    top: &RawConfig,
+    target: &Target,
+    issuer: Option<&IssuerUrl>,
+    s3: &S3Config,
+) -> Result<crate::aws::cdn::CdnConfig, ConfigError> {
+    use crate::aws::cdn::{self, CdnConfig, PriceClass};
+    let at = |s: &S| Origin::File(s.span());
+    if raw.kind.get_ref() != "cloudfront" {
+        return Err(ctx.err(
+            &at(&raw.kind),
+            "cdn.kind",
+            format!("`{}`: the one kind is \"cloudfront\"", raw.kind.get_ref()),
+        ));
+    }
+    let Target::S3(loc) = target else {
+        return Err(ctx.err(
+            &at(&raw.kind),
+            "cdn.kind",
+            "CloudFront serves an s3:// target: set target = \"s3://BUCKET/PREFIX\"",
+        ));
+    };
+    if let Some(p) = &top.s3.public_access {
+        return Err(ctx.err(
+            &at(p),
+            "s3.public_access",
+            "conflicts with [cdn]: the bucket stays private and CloudFront reads it through its Origin Access Control; remove s3.public_access",
+        ));
+    }
+    if max_age(&s3.cache_control).is_none() {
+        let origin = top.s3.cache_control.as_ref().map_or(Origin::Missing, at);
+        return Err(ctx.err(
+            &origin,
+            "s3.cache_control",
+            cdn::CdnError::NoMaxAge(s3.cache_control.clone()).to_string(),
+        ));
+    }
+    let price_class = match &raw.price_class {
+        Some(p) => PriceClass::parse(p.get_ref()).ok_or_else(|| {
+            ctx.err(
+                &at(p),
+                "cdn.price_class",
+                format!(
+                    "`{}`: use PriceClass_100 (the default), PriceClass_200 or PriceClass_All",
+                    p.get_ref()
+                ),
+            )
+        })?,
+        None => PriceClass::default(),
+    };
+    let deploy_timeout = match &raw.deploy_timeout {
+        Some(d) => crate::rotation::state::parse_duration(d.get_ref())
+            .map_err(|e| ctx.err(&at(d), "cdn.deploy_timeout", e))?
+            .as_secs(),
+        None => cdn::DEFAULT_DEPLOY_TIMEOUT,
+    };
+    let c = CdnConfig {
+        alias: raw.alias.as_ref().map(|a| a.get_ref().clone()),
+        acm_certificate_arn: raw
+            .acm_certificate_arn
+            .as_ref()
+            .map(|a| a.get_ref().clone()),
+        price_class,
+        deploy_timeout,
+    };
+    if let Some(a) = &raw.alias {
+        cdn::validate_alias(a.get_ref())
+            .map_err(|e| ctx.err(&at(a), "cdn.alias", e.to_string()))?;
+    }
+    if let Some(a) = &raw.acm_certificate_arn {
+        cdn::validate_certificate_arn(a.get_ref())
+            .map_err(|e| ctx.err(&at(a), "cdn.acm_certificate_arn", e.to_string()))?;
+    }
+    cdn::validate(&c).map_err(|e| {
+        let (origin, field) = match (&raw.alias, &raw.acm_certificate_arn) {
+            (Some(a), _) => (at(a), "cdn.alias"),
+            (None, Some(a)) => (at(a), "cdn.acm_certificate_arn"),
+            _ => (at(&raw.kind), "cdn"),
+        };
+        ctx.err(&origin, field, e.to_string())
+    })?;
+    if let Some(i) = issuer {
+        let origin = top.issuer.as_ref().map_or(Origin::Missing, at);
+        match &c.alias {
+            Some(alias) => {
+                let expected = cdn::issuer(alias, loc)
+                    .map_err(|e| ctx.err(&origin, "issuer", e.to_string()))?;
+                if &expected != i {
+                    return Err(ctx.err(
+                        &origin,
+                        "issuer",
+                        cdn::CdnError::IssuerMismatch {
+                            given: i.to_string(),
+                            expected: expected.to_string(),
+                        }
+                        .to_string(),
+                    ));
+                }
+            }
+            None if !i.host().ends_with(".cloudfront.net") => {
+                return Err(ctx.err(
+                    &origin,
+                    "issuer",
+                    format!("{i} is not on a *.cloudfront.net host: without cdn.alias the issuer is the distribution's own domain; drop `issuer` (it is derived) or set cdn.alias"),
+                ))
+            }
+            None => {}
+        }
+    }
+    Ok(c)
 }
 
 fn build_rotation(
@@ -1225,6 +1359,17 @@ role_path = "/irsa/"
 # account's "Role trust policy length" quota has been raised.
 max_trust_policy_size = 2048
 
+# CloudFront in front of the bucket, instead of making the two documents public: the bucket
+# stays private (all four Block Public Access switches on) and a distribution reads it through
+# an Origin Access Control. The issuer is then https://ALIAS/PREFIX, or without an alias
+# https://dXXXX.cloudfront.net/PREFIX (printed by apply). s3.public_access does not apply.
+# [cdn]
+# kind = "cloudfront"
+# alias = "oidc.example.com"            # an own domain (optional), with its certificate:
+# acm_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/ID"   # in us-east-1
+# price_class = "PriceClass_100"        # PriceClass_100 (default), PriceClass_200, PriceClass_All
+# deploy_timeout = "30m"                # how long destroy waits for the distribution to deploy
+
 # TLS of the issuer's host, for a private CA or tests.
 [tls]
 # Extra CA certificates (PEM) to trust. Env: IRSA_ISSUER_CA_FILE.
@@ -1427,6 +1572,56 @@ mod tests {
     fn ownership_tag_is_reserved() {
         let e = parse_err(&format!("{MIN}[tags]\nmanaged-by = \"me\"\n"));
         assert_eq!(e.field, "tags.managed-by");
+    }
+
+    #[test]
+    fn cdn_section_is_checked_before_any_call() {
+        let c = parse_ok(&format!("{MIN}[cdn]\nkind = \"cloudfront\"\n"));
+        let cdn = c.cdn.unwrap();
+        assert_eq!(cdn.price_class.as_str(), "PriceClass_100");
+        assert_eq!(cdn.alias, None);
+        let ok = format!("{MIN}[cdn]\nkind = \"cloudfront\"\nalias = \"oidc.example.com\"\nacm_certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/abc\"\nprice_class = \"PriceClass_All\"\n");
+        assert_eq!(
+            parse_ok(&ok).cdn.unwrap().alias.as_deref(),
+            Some("oidc.example.com")
+        );
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("kind = \"fastly\"\n", 5, "cdn.kind", "cloudfront"),
+            ("kind = \"cloudfront\"\nalias = \"oidc.example.com\"\nacm_certificate_arn = \"arn:aws:acm:eu-west-1:123456789012:certificate/abc\"\n", 7, "cdn.acm_certificate_arn", "us-east-1"),
+            ("kind = \"cloudfront\"\nalias = \"oidc.example.com\"\n", 6, "cdn.alias", "acm_certificate_arn"),
+            ("kind = \"cloudfront\"\nalias = \"OIDC.example.com\"\nacm_certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/abc\"\n", 6, "cdn.alias", "lower-case"),
+            ("kind = \"cloudfront\"\nprice_class = \"cheap\"\n", 6, "cdn.price_class", "PriceClass_100"),
+        ];
+        for (cdn, line, field, says) in cases {
+            let e = parse_err(&format!("{MIN}[cdn]\n{cdn}"));
+            assert_eq!(
+                (e.field.as_str(), e.line),
+                (*field, Some(*line)),
+                "{cdn}: {e}"
+            );
+            assert!(e.message.contains(says), "{cdn}: {e}");
+        }
+        let e = parse_err(&format!(
+            "{MIN}[s3]\npublic_access = \"policy\"\n[cdn]\nkind = \"cloudfront\"\n"
+        ));
+        assert_eq!(
+            (e.field.as_str(), e.line),
+            ("s3.public_access", Some(5)),
+            "{e}"
+        );
+        let e = parse_err(&format!(
+            "{MIN}[s3]\ncache_control = \"no-cache\"\n[cdn]\nkind = \"cloudfront\"\n"
+        ));
+        assert_eq!(e.field, "s3.cache_control", "{e}");
+        let e = parse_err("target = \"out\"\nissuer = \"https://i.example.com\"\n[keys]\ndir = \"k\"\n[cdn]\nkind = \"cloudfront\"\n");
+        assert_eq!(e.field, "cdn.kind", "{e}");
+        let e = parse_err(&ok.replacen(
+            "target",
+            "issuer = \"https://other.example.com/p\"\ntarget",
+            1,
+        ));
+        assert_eq!(e.field, "issuer", "{e}");
+        assert!(e.message.contains("https://oidc.example.com/p"), "{e}");
     }
 
     #[test]

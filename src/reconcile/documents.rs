@@ -41,6 +41,8 @@ pub struct TargetSpec {
     pub allow_public_grants: bool,
     /// Replace documents the target publishes for another issuer.
     pub allow_issuer_change: bool,
+    /// S3: CloudFront in front of the (private) bucket.
+    pub cdn: Option<crate::aws::cdn::CdnConfig>,
 }
 
 /// Either kind of document store.
@@ -356,6 +358,9 @@ pub async fn publish(
     plan_only: bool,
     may_remove: impl Fn(&str) -> bool,
 ) -> Result<Published, Error> {
+    if t.cdn.is_some() {
+        return super::cdn::publish(set, t, aws, plan_only, may_remove).await;
+    }
     let p = prepare(set, t, aws).await?;
     p.check_issuer(t.allow_issuer_change)?;
     p.check_removals(may_remove)?;

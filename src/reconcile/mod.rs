@@ -9,8 +9,9 @@
 //! Nothing here prints: the command line renders what these functions return.
 //!
 //! Pure: `config`, `changeset`, `plan`, `manifests`.
-//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `verify`, `iam`, `rotate`.
+//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `cdn`, `verify`, `iam`, `rotate`.
 
+pub mod cdn;
 pub mod changeset;
 pub mod config;
 pub mod documents;

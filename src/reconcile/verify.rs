@@ -89,6 +89,13 @@ pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
     if let (false, Some(base)) = (r.skip_aws, s.base) {
         let a = &s.audience;
         callers = iam_checks(r, base, &s.issuer, a, presented.as_ref(), &fixes, &mut all).await?;
+        if let Some((cdn, Target::S3(l))) = r
+            .config
+            .as_ref()
+            .and_then(|c| c.cdn.as_ref().map(|x| (x, &c.target)))
+        {
+            all.extend(super::cdn::checks(cdn, l, base, &s.issuer, &fixes.publish).await?);
+        }
     }
     if let Some(path) = &r.token {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
@@ -142,6 +149,7 @@ async fn setting<'a>(
     };
     let given = match (&r.config, &r.issuer) {
         (_, Some(i)) => i.clone(),
+        (Some(c), None) if c.cdn.is_some() => read::config_issuer(c, aws).await?.to_string(),
         (Some(c), None) => {
             let region = base.map(|b| b.region.clone()).unwrap_or_default();
             // The issuer the file pins, never one that follows the shell's region.

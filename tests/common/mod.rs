@@ -346,6 +346,10 @@ impl Account {
         )
     }
 
+    pub async fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::new(&self.sdk().await)
+    }
+
     pub async fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk().await)
     }
@@ -501,11 +505,32 @@ pub fn iam_action(call: &str) -> Option<&'static str> {
         "iam:AttachRolePolicy" => "iam:AttachRolePolicy",
         "iam:DetachRolePolicy" => "iam:DetachRolePolicy",
         "iam:ListRolePolicies" => "iam:ListRolePolicies",
+        "iam:ListRoles" => "iam:ListRoles",
         "iam:GetRolePolicy" => "iam:GetRolePolicy",
         "iam:PutRolePolicy" => "iam:PutRolePolicy",
         "iam:DeleteRolePolicy" => "iam:DeleteRolePolicy",
         "iam:PutRolePermissionsBoundary" => "iam:PutRolePermissionsBoundary",
         "sts:AssumeRole" => "sts:AssumeRole",
+        "cloudfront:ListDistributions" => "cloudfront:ListDistributions",
+        "cloudfront:ListOriginAccessControls" => "cloudfront:ListOriginAccessControls",
+        "cloudfront:ListCachePolicies" => "cloudfront:ListCachePolicies",
+        "cloudfront:ListTagsForResource" => "cloudfront:ListTagsForResource",
+        "cloudfront:GetDistribution" => "cloudfront:GetDistribution",
+        "cloudfront:GetDistributionConfig" => "cloudfront:GetDistributionConfig",
+        // CreateDistributionWithTags needs CreateDistribution and TagResource.
+        "cloudfront:CreateDistributionWithTags" => "cloudfront:CreateDistribution",
+        "cloudfront:UpdateDistribution" => "cloudfront:UpdateDistribution",
+        "cloudfront:DeleteDistribution" => "cloudfront:DeleteDistribution",
+        "cloudfront:TagResource" => "cloudfront:TagResource",
+        "cloudfront:CreateInvalidation" => "cloudfront:CreateInvalidation",
+        "cloudfront:CreateOriginAccessControl" => "cloudfront:CreateOriginAccessControl",
+        "cloudfront:GetOriginAccessControl" => "cloudfront:GetOriginAccessControl",
+        "cloudfront:UpdateOriginAccessControl" => "cloudfront:UpdateOriginAccessControl",
+        "cloudfront:DeleteOriginAccessControl" => "cloudfront:DeleteOriginAccessControl",
+        "cloudfront:CreateCachePolicy" => "cloudfront:CreateCachePolicy",
+        "cloudfront:GetCachePolicy" => "cloudfront:GetCachePolicy",
+        "cloudfront:UpdateCachePolicy" => "cloudfront:UpdateCachePolicy",
+        "cloudfront:DeleteCachePolicy" => "cloudfront:DeleteCachePolicy",
         // GetCallerIdentity needs no permission (AWS: "No permissions are required").
         "sts:GetCallerIdentity" => return None,
         other => panic!("no action known for {other}: add it to this table and to the policy"),
