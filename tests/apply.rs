@@ -290,6 +290,23 @@ accounts = ["{b_id}"]
         .await
         .unwrap();
 
+    // ... and so is someone else's statement in the bucket policy.
+    let current = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(current.policy().unwrap()).unwrap();
+    let theirs = serde_json::json!({"Sid": "Theirs", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/other/*")});
+    doc["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(theirs.clone());
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+
     // destroy: --plan first (exit 2, nothing deleted), then for real.
     let o = a.run(&["destroy", "-f", f, "--plan"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -364,14 +381,10 @@ accounts = ["{b_id}"]
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
     let left: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(left, ["other/keep.txt"]);
-    let policy = s3.get_bucket_policy().bucket(&bucket).send().await;
-    assert!(
-        policy
-            .as_ref()
-            .map(|p| !p.policy().unwrap_or("").contains("IrsaIssuerPublicRead"))
-            .unwrap_or(true),
-        "{policy:?}"
-    );
+    // Only this prefix's statement left the policy: someone else's is still there, unchanged.
+    let policy = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap();
+    let left: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(left["Statement"], serde_json::json!([theirs]), "{left}");
     // Keys stay without --delete-keys.
     assert!(keys.join(format!("{kid}.pub")).exists());
     // A second destroy has nothing to do; with the other object gone, --delete-keys then

@@ -288,6 +288,51 @@ async fn rotate_reads_the_file_and_the_environment() {
     // status -f uses the file's rotation settings.
     let o = a.run(&["rotate", "status", "-f", f, "--output", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
+
+    // Promoted and confirmed long ago (by hand in the state: this S3 issuer is not served over
+    // https here): retire -f republishes to the file's bucket, with its Cache-Control, without
+    // the retired key.
+    let state_path = d.path().join("keys/keyset.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let (mut previous, mut active) = (String::new(), String::new());
+    for key in state["keys"].as_array_mut().unwrap() {
+        if key["state"] == "active" {
+            key["state"] = "previous".into();
+            key["demoted"] = 1.into();
+            key["signing_ended"] = 1.into();
+            previous = key["kid"].as_str().unwrap().to_string();
+        } else {
+            key["state"] = "active".into();
+            key["promoted"] = 1.into();
+            active = key["kid"].as_str().unwrap().to_string();
+        }
+    }
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    let o = a.run(&["rotate", "retire", "-f", f]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let obj = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("c1/openid/v1/jwks")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(obj.cache_control(), Some("public, max-age=60"));
+    let jwks: serde_json::Value =
+        serde_json::from_slice(&obj.body.collect().await.unwrap().into_bytes()).unwrap();
+    let served: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        served,
+        [active.as_str()],
+        "retired {previous} is still published"
+    );
+    assert_eq!(a.run(&["apply", "-f", f, "--plan"]).status.code(), Some(0));
 }
 
 async fn role_exists(iam: &aws_sdk_iam::Client, name: &str) -> bool {

@@ -560,3 +560,59 @@ fn quickstart_serves_a_working_issuer_and_reuses_its_files() {
         .collect();
     assert_eq!(before, after, "quickstart replaced files it should reuse");
 }
+
+/// The ETag is the body's SHA-256, not anything shorter: two JWKS of one P-256 key each have
+/// the same length, and a client holding the first one's ETag must get the second one's body
+/// (200), not a 304 that keeps the stale JWKS. The expected tag is openssl's digest.
+#[tokio::test]
+async fn the_etag_changes_with_the_bytes_not_only_the_length() {
+    let issuer = IssuerUrl::parse("https://oidc.example.com/cluster-a", false).unwrap();
+    let one = |pem: &[u8]| {
+        let keys: Vec<_> = parse_pem(pem, "k")
+            .unwrap()
+            .into_iter()
+            .map(|k| k.key)
+            .collect();
+        let docs = render(&KeySet::new(keys).unwrap(), &issuer, &JwksPath::default());
+        (AppState::new(Snapshot::new(&docs, &issuer, 120)), docs.jwks)
+    };
+    let (a, jwks_a) = one(&std::fs::read(fixture("ec-p256.pub")).unwrap());
+    let other = irsa_issuer::oidc::keys::generate(
+        irsa_issuer::oidc::keys::KeySpec {
+            alg: irsa_issuer::oidc::keys::Algorithm::ES256,
+            rsa_bits: 2048,
+        },
+        &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(7),
+    )
+    .unwrap();
+    let (b, jwks_b) = one(other.public.to_pem().as_bytes());
+    assert_eq!(
+        jwks_a.len(),
+        jwks_b.len(),
+        "the case needs same-length bodies"
+    );
+    assert_ne!(jwks_a, jwks_b);
+    let path = "/cluster-a/openid/v1/jwks";
+    let (_, h, _) = call(&a, Method::GET, path, None).await;
+    let tag_a = h[header::ETAG].to_str().unwrap().to_string();
+    // openssl's SHA-256 of the body, base64url without padding, quoted.
+    let dir = tempfile::tempdir().unwrap();
+    let body_file = dir.path().join("jwks");
+    std::fs::write(&body_file, &jwks_a).unwrap();
+    let digest = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-binary"])
+        .arg(&body_file)
+        .output()
+        .unwrap();
+    assert!(digest.status.success());
+    use base64::Engine as _;
+    let want = format!(
+        "\"{}\"",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.stdout)
+    );
+    assert_eq!(tag_a, want);
+    let (s, h, body) = call(&b, Method::GET, path, Some(&tag_a)).await;
+    assert_eq!(s, StatusCode::OK, "a stale ETag matched another body");
+    assert_eq!(body, jwks_b);
+    assert_ne!(h[header::ETAG].to_str().unwrap(), tag_a);
+}

@@ -308,6 +308,26 @@ async fn healthy_setup_passes_and_each_broken_setup_fails_with_its_fix() {
         "{f}"
     );
 
+    // 3b. The served kid, signed by another key: only the signature can tell.
+    let t = sign_token(
+        &other,
+        jsonwebtoken::Algorithm::RS256,
+        &s.kid,
+        ISSUER,
+        "system:serviceaccount:default:app",
+        AUD,
+        600,
+    );
+    let path = s.dir.path().join("forged-token");
+    std::fs::write(&path, t).unwrap();
+    let (code, v) = s.verify(&path, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = only_failure(&v, "token signature");
+    assert!(
+        f["detail"].as_str().unwrap().contains("does not verify"),
+        "{f}"
+    );
+
     // 4. JWKS on http.
     with_edit(
         &s.site(".well-known/openid-configuration"),

@@ -1463,6 +1463,35 @@ mod tests {
         assert!(e.field.ends_with("policies"), "{e}");
     }
 
+    /// A typo in any table is an error naming the table, the field and its line: an
+    /// `externalid` ignored would assume the role without the external ID its trust asks for.
+    #[test]
+    fn unknown_fields_are_refused_in_every_table() {
+        let cases = [
+            ("[[accounts]]\nassume_role = \"arn:aws:iam::123456789012:role/a\"\nexternalid = \"x\"\n", 6, "accounts.externalid"),
+            ("[provider]\nthumbprint = []\n", 5, "provider.thumbprint"),
+            ("[aws]\nregoin = \"eu-west-1\"\n", 5, "aws.regoin"),
+            ("[tls]\ncafile = \"ca.pem\"\n", 5, "tls.cafile"),
+            ("[rotation]\nmax_token_ag = \"1h\"\n", 5, "rotation.max_token_ag"),
+            ("[iam]\nrole_pth = \"/x/\"\n", 5, "iam.role_pth"),
+            ("[s3]\ncreate_buckets = true\n", 5, "s3.create_buckets"),
+            ("[cdn]\nkind = \"cloudfront\"\naliases = \"x\"\n", 6, "cdn.aliases"),
+        ];
+        for (text, line, field) in cases {
+            let e = parse_err(&format!("{MIN}{text}"));
+            assert_eq!(e.line, Some(line), "{text}: {e}");
+            assert!(
+                e.field.ends_with(field.rsplit('.').next().unwrap()),
+                "{text}: {e}"
+            );
+            assert!(
+                e.field.starts_with(field.split('.').next().unwrap()),
+                "{text}: {e}"
+            );
+            assert!(e.message.starts_with("unknown field"), "{text}: {e}");
+        }
+    }
+
     #[test]
     fn wrong_type_names_field_and_line() {
         let e = parse_err("target = \"s3://bkt/p\"\n[keys]\ndir = \"k\"\ngenerate = \"yes\"\n");

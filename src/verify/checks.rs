@@ -586,6 +586,48 @@ mod tests {
     }
 
     #[test]
+    fn a_served_kid_signed_by_another_key_fails_the_signature() {
+        use rand_chacha::rand_core::SeedableRng as _;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let spec = crate::oidc::keys::KeySpec {
+            alg: crate::oidc::keys::Algorithm::ES256,
+            rsa_bits: 2048,
+        };
+        let served = crate::oidc::keys::generate(spec, &mut rng).unwrap();
+        let thief = crate::oidc::keys::generate(spec, &mut rng).unwrap();
+        let jwk =
+            serde_json::to_value(crate::oidc::documents::Jwk::from_key(&served.public)).unwrap();
+        let sign = |with: &crate::oidc::keys::GeneratedKey| {
+            let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            h.kid = Some(served.public.kid().to_string());
+            let claims = serde_json::json!({"iss": issuer().as_str(), "aud": "sts.amazonaws.com",
+                "sub": "system:serviceaccount:a:b", "exp": 2_000_000_000i64, "iat": 1_000_000_000i64});
+            let key = jsonwebtoken::EncodingKey::from_ec_pem(with.private_pem.as_bytes()).unwrap();
+            jsonwebtoken::encode(&h, &claims, &key).unwrap()
+        };
+        let now = 1_500_000_000;
+        let good = check_token(
+            &sign(&served),
+            &issuer(),
+            "sts.amazonaws.com",
+            std::slice::from_ref(&jwk),
+            &[],
+            now,
+        );
+        assert!(good.iter().all(|c| c.status == Status::Ok), "{good:#?}");
+        let forged = check_token(
+            &sign(&thief),
+            &issuer(),
+            "sts.amazonaws.com",
+            &[jwk],
+            &[],
+            now,
+        );
+        let f = failed(&forged, "token signature");
+        assert!(f.detail.contains("does not verify"), "{f:?}");
+    }
+
+    #[test]
     fn discovery_issuer_is_compared_byte_for_byte() {
         let body = |iss: &str, jwks: &str| {
             serde_json::json!({"issuer": iss, "jwks_uri": jwks}).to_string()
