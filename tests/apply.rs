@@ -14,23 +14,6 @@ fn json(o: &std::process::Output) -> serde_json::Value {
 }
 
 /// kube-apiserver's kid of a PEM public key, computed by openssl alone.
-fn openssl_kid(pub_pem: &std::path::Path) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl pkey -pubin -in '{}' -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\\n'",
-            pub_pem.display()
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -149,7 +132,7 @@ accounts = ["{b_id}"]
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(keys.join("keyset.json")).unwrap()).unwrap();
     let kid = state["keys"][0]["kid"].as_str().unwrap().to_string();
-    assert_eq!(openssl_kid(&keys.join(format!("{kid}.pub"))), kid);
+    assert_eq!(common::openssl_kid(&keys.join(format!("{kid}.pub"))), kid);
     let mode = std::fs::metadata(keys.join("private").join(format!("{kid}.key")))
         .unwrap()
         .permissions()
@@ -453,14 +436,50 @@ fn malformed_config_names_field_and_line() {
     assert!(stderr(&o).contains("IRSA_ISSUER_TARGET"), "{}", stderr(&o));
 }
 
-#[test]
-fn init_writes_an_example_that_plans() {
+/// The example `init` writes is a file `apply` plans from as it is: a bucket, the documents,
+/// a provider and a role to create, and not a single mutating call.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_writes_an_example_that_plans() {
+    let acct = Account::new("us-east-1").await;
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("irsa-issuer.toml");
-    let o = run(&["init", "-f", f.to_str().unwrap()]);
+    let o = run(&["init", "-f", f.to_str().unwrap(), "--region", "us-east-1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&f).unwrap();
     assert!(text.contains("[[roles]]"));
+    // Its key directory is relative to the file: beside it here.
+    let keys = dir.path().join("keys");
+    let o = acct.run(&[
+        "apply",
+        "-f",
+        f.to_str().unwrap(),
+        "--plan",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let v = json(&o);
+    let creates: Vec<(&str, &str)> = v["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["action"] == "create")
+        .map(|i| (i["step"].as_str().unwrap(), i["resource"].as_str().unwrap()))
+        .collect();
+    for step in ["bucket", "documents", "provider", "role"] {
+        assert!(
+            creates.iter().any(|(s, _)| *s == step),
+            "no {step} to create: {creates:?}"
+        );
+    }
+    assert!(
+        creates
+            .iter()
+            .any(|(_, r)| r.ends_with(":role/irsa/cluster-a-s3-reader")),
+        "{creates:?}"
+    );
+    assert!(mutating_calls(&v).is_empty(), "{v}");
+    assert!(!keys.exists(), "--plan wrote the key");
     // A second init does not overwrite.
     let o = run(&["init", "-f", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));

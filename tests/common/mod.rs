@@ -558,3 +558,29 @@ pub fn yaml_documents(yaml: &str) -> Vec<serde_json::Value> {
     assert!(o.status.success(), "PyYAML refused: {yaml}");
     serde_json::from_slice(&o.stdout).unwrap()
 }
+
+/// The kid kube-apiserver would compute for a PEM key file, as openssl derives it (an
+/// independent implementation): base64url(SHA-256(DER SubjectPublicKeyInfo)). `pem` may hold a
+/// public key or a private key.
+pub fn openssl_kid(pem: &Path) -> String {
+    let text = std::fs::read_to_string(pem).unwrap();
+    let input = if text.contains("PRIVATE KEY") {
+        ""
+    } else {
+        "-pubin"
+    };
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl pkey {input} -in '{}' -pubout -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\\n'",
+            pem.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
