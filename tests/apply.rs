@@ -89,11 +89,13 @@ accounts = ["{b_id}"]
     .unwrap();
 
     // --plan: exit 2, nothing written anywhere (no key, no bucket).
+    let mark = a.moto_mark();
     let o = a.run(&["apply", "-f", f, "--plan", "--output", "json"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let plan = json(&o);
     assert_eq!(plan["summary"]["add"], 8, "{plan:#}");
     assert_eq!(mutating_calls(&plan), Vec::<String>::new());
+    a.assert_moto_unchanged_since(&mark);
     assert!(!dir.path().join("keys").exists());
 
     // Without --yes and without a terminal, apply refuses.
@@ -102,8 +104,21 @@ accounts = ["{b_id}"]
     assert!(stderr(&o).contains("pass --yes"), "{}", stderr(&o));
 
     // 1. The first apply creates everything, in order.
+    let mark = a.moto_mark();
     let o = a.run(&["apply", "-f", f, "--yes", "--output", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // moto saw the creations too (so its recording can show their absence later).
+    let seen = a.moto_calls_since(&mark);
+    for want in [
+        "iam:CreateOpenIDConnectProvider",
+        "iam:CreateRole",
+        &format!("s3:PUT /{bucket}"),
+    ] {
+        assert!(
+            seen.iter().any(|c| c.starts_with(want)),
+            "moto did not see {want}: {seen:?}"
+        );
+    }
     let first = json(&o);
     assert_eq!(first["applied"], true);
     let muts = mutating_calls(&first);
@@ -449,6 +464,7 @@ async fn init_writes_an_example_that_plans() {
     assert!(text.contains("[[roles]]"));
     // Its key directory is relative to the file: beside it here.
     let keys = dir.path().join("keys");
+    let mark = acct.moto_mark();
     let o = acct.run(&[
         "apply",
         "-f",
@@ -458,6 +474,7 @@ async fn init_writes_an_example_that_plans() {
         "json",
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    acct.assert_moto_unchanged_since(&mark);
     let v = json(&o);
     let creates: Vec<(&str, &str)> = v["plan"]
         .as_array()

@@ -158,8 +158,10 @@ async fn publish_creates_the_bucket_and_a_second_run_makes_no_mutating_call() {
 
     // Second run: nothing to do, zero mutating calls by our recorder and by moto's own log.
     let puts_before = moto_log_count("PUT", &bucket);
+    let mark = acct.moto_mark();
     let second = json(&acct.run(&args));
     assert_eq!(mutating_calls(&second), Vec::<String>::new());
+    acct.assert_moto_unchanged_since(&mark);
     assert!(second.get("result").is_none());
     assert_eq!(
         moto_log_count("PUT", &bucket),
@@ -574,9 +576,11 @@ async fn provider_apply_is_idempotent_repairs_drift_and_deletes_only_its_own() {
     assert_eq!(got.thumbprint_list(), std::slice::from_ref(&expected));
     assert_eq!(got.client_id_list(), ["sts.amazonaws.com"]);
 
+    let mark = acct.moto_mark();
     let second = json(&acct.run(&apply));
     assert_eq!(second["results"][0]["action"], "unchanged");
     assert_eq!(mutating_calls(&second), Vec::<String>::new());
+    acct.assert_moto_unchanged_since(&mark);
 
     // Drift by hand: a stale thumbprint. Apply repairs exactly that.
     iam.update_open_id_connect_provider_thumbprint()
