@@ -35,6 +35,10 @@ pub struct Cli {
     /// More log detail (-v debug, -vv trace). RUST_LOG overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Attempts per AWS call, retries with jittered backoff included (default 10; else
+    /// AWS_MAX_ATTEMPTS or the profile's max_attempts).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: Option<u32>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -409,6 +413,9 @@ pub fn init_tracing(cli: &Cli) {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let out = cli.output;
+    if let Some(n) = cli.max_attempts {
+        irsa_issuer::aws::sdk::set_max_attempts(n);
+    }
     match cli.command {
         Command::Init(a) => apply::init(a),
         Command::Apply(a) => apply::apply(a, out).await,

@@ -191,44 +191,12 @@ pub fn check_discovery(
 
 const PRIVATE_PARAMS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-/// The kid kube-apiserver would give the key of `jwk`: base64url(SHA-256(DER SPKI)).
+/// The kid kube-apiserver would give the key of `jwk`: base64url(SHA-256(DER SPKI)), when
+/// the JWK is a usable key.
 pub fn derived_kid(jwk: &Value) -> Option<KeyId> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-    use spki::EncodePublicKey as _;
-    let f = |n: &str| jwk[n].as_str().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
-    let der = match jwk["kty"].as_str()? {
-        "RSA" => {
-            let key = rsa::RsaPublicKey::new(
-                rsa::BigUint::from_bytes_be(&f("n")?),
-                rsa::BigUint::from_bytes_be(&f("e")?),
-            )
-            .ok()?;
-            key.to_public_key_der().ok()?
-        }
-        "EC" => {
-            let mut point = vec![4u8];
-            point.extend(f("x")?);
-            point.extend(f("y")?);
-            match jwk["crv"].as_str()? {
-                "P-256" => p256::PublicKey::from_sec1_bytes(&point)
-                    .ok()?
-                    .to_public_key_der()
-                    .ok()?,
-                "P-384" => p384::PublicKey::from_sec1_bytes(&point)
-                    .ok()?
-                    .to_public_key_der()
-                    .ok()?,
-                "P-521" => p521::PublicKey::from_sec1_bytes(&point)
-                    .ok()?
-                    .to_public_key_der()
-                    .ok()?,
-                _ => return None,
-            }
-        }
-        _ => return None,
-    };
-    Some(KeyId::from_spki_der(der.as_bytes()))
+    crate::oidc::keys::PublicKey::from_jwk(jwk)
+        .ok()
+        .map(|k| k.kid().clone())
 }
 
 /// Checks the JWKS; returns the checks and its keys.

@@ -262,7 +262,7 @@ impl CloudFront {
                 .set_marker(marker.clone())
                 .send()
                 .await
-                .map_err(|e| call_error("cloudfront:ListOriginAccessControls", &e))?;
+                .map_err(|e| call_error("cloudfront:ListOriginAccessControls", e))?;
             let Some(list) = out.origin_access_control_list() else {
                 return Ok(None);
             };
@@ -300,7 +300,7 @@ impl CloudFront {
                 .set_marker(marker.clone())
                 .send()
                 .await
-                .map_err(|e| call_error("cloudfront:ListCachePolicies", &e))?;
+                .map_err(|e| call_error("cloudfront:ListCachePolicies", e))?;
             let Some(list) = out.cache_policy_list() else {
                 return Ok(None);
             };
@@ -358,7 +358,7 @@ impl CloudFront {
                 .set_marker(marker.clone())
                 .send()
                 .await
-                .map_err(|e| call_error("cloudfront:ListDistributions", &e))?;
+                .map_err(|e| call_error("cloudfront:ListDistributions", e))?;
             let Some(list) = out.distribution_list() else {
                 return Ok(None);
             };
@@ -406,7 +406,7 @@ impl CloudFront {
             .resource(arn)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:ListTagsForResource", &e))?;
+            .map_err(|e| call_error("cloudfront:ListTagsForResource", e))?;
         Ok(out
             .tags()
             .map(|t| t.items())
@@ -443,7 +443,7 @@ impl CloudFront {
                     .origin_access_control_config(Self::oac_config(w)?)
                     .send()
                     .await
-                    .map_err(|e| call_error("cloudfront:CreateOriginAccessControl", &e))?;
+                    .map_err(|e| call_error("cloudfront:CreateOriginAccessControl", e))?;
                 Ok(out
                     .origin_access_control()
                     .map(|o| o.id().to_string())
@@ -456,7 +456,7 @@ impl CloudFront {
                     .id(id)
                     .send()
                     .await
-                    .map_err(|e| call_error("cloudfront:GetOriginAccessControl", &e))?
+                    .map_err(|e| call_error("cloudfront:GetOriginAccessControl", e))?
                     .e_tag()
                     .map(str::to_string);
                 self.client
@@ -466,7 +466,7 @@ impl CloudFront {
                     .origin_access_control_config(Self::oac_config(wanted)?)
                     .send()
                     .await
-                    .map_err(|e| call_error("cloudfront:UpdateOriginAccessControl", &e))?;
+                    .map_err(|e| call_error("cloudfront:UpdateOriginAccessControl", e))?;
                 Ok(id.clone())
             }
         }
@@ -519,7 +519,7 @@ impl CloudFront {
                     .cache_policy_config(Self::cache_policy_config(w)?)
                     .send()
                     .await
-                    .map_err(|e| call_error("cloudfront:CreateCachePolicy", &e))?;
+                    .map_err(|e| call_error("cloudfront:CreateCachePolicy", e))?;
                 Ok(out
                     .cache_policy()
                     .map(|p| p.id().to_string())
@@ -532,7 +532,7 @@ impl CloudFront {
                     .id(id)
                     .send()
                     .await
-                    .map_err(|e| call_error("cloudfront:GetCachePolicy", &e))?
+                    .map_err(|e| call_error("cloudfront:GetCachePolicy", e))?
                     .e_tag()
                     .map(str::to_string);
                 self.client
@@ -542,7 +542,7 @@ impl CloudFront {
                     .cache_policy_config(Self::cache_policy_config(wanted)?)
                     .send()
                     .await
-                    .map_err(|e| call_error("cloudfront:UpdateCachePolicy", &e))?;
+                    .map_err(|e| call_error("cloudfront:UpdateCachePolicy", e))?;
                 Ok(id.clone())
             }
         }
@@ -556,7 +556,7 @@ impl CloudFront {
             .id(id)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:GetDistributionConfig", &e))?;
+            .map_err(|e| call_error("cloudfront:GetDistributionConfig", e))?;
         let etag = out.e_tag().unwrap_or_default().to_string();
         let config = out.distribution_config().cloned().ok_or(AwsError::Call {
             operation: "cloudfront:GetDistributionConfig",
@@ -594,7 +594,7 @@ impl CloudFront {
                     .distribution_config_with_tags(with_tags)
                     .send()
                     .await
-                    .map_err(|e| call_error("cloudfront:CreateDistributionWithTags", &e))?;
+                    .map_err(|e| call_error("cloudfront:CreateDistributionWithTags", e))?;
                 let d = out.distribution().ok_or(AwsError::Call {
                     operation: "cloudfront:CreateDistributionWithTags",
                     message: "no distribution in the answer".into(),
@@ -621,7 +621,7 @@ impl CloudFront {
                     .distribution_config(new)
                     .send()
                     .await
-                    .map_err(|e| call_error("cloudfront:UpdateDistribution", &e))?;
+                    .map_err(|e| call_error("cloudfront:UpdateDistribution", e))?;
                 Ok(None)
             }
             DistributionChange::Tag { arn, tags } => {
@@ -640,7 +640,7 @@ impl CloudFront {
             .tags(tags_of(tags)?)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:TagResource", &e))?;
+            .map_err(|e| call_error("cloudfront:TagResource", e))?;
         Ok(())
     }
 
@@ -672,7 +672,7 @@ impl CloudFront {
             .invalidation_batch(batch)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:CreateInvalidation", &e))?;
+            .map_err(|e| call_error("cloudfront:CreateInvalidation", e))?;
         Ok(out
             .invalidation()
             .map(|i| i.id().to_string())
@@ -687,7 +687,7 @@ impl CloudFront {
             .id(id)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:GetDistribution", &e))?;
+            .map_err(|e| call_error("cloudfront:GetDistribution", e))?;
         Ok((
             out.distribution()
                 .map(|d| d.status().to_string())
@@ -731,7 +731,7 @@ impl CloudFront {
             .distribution_config(disabled)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:UpdateDistribution", &e))?;
+            .map_err(|e| call_error("cloudfront:UpdateDistribution", e))?;
         Ok(())
     }
 
@@ -780,7 +780,7 @@ impl CloudFront {
             .if_match(etag)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:DeleteDistribution", &e))?;
+            .map_err(|e| call_error("cloudfront:DeleteDistribution", e))?;
         Ok(())
     }
 
@@ -793,7 +793,7 @@ impl CloudFront {
             .id(id)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:GetOriginAccessControl", &e))?
+            .map_err(|e| call_error("cloudfront:GetOriginAccessControl", e))?
             .e_tag()
             .map(str::to_string);
         self.client
@@ -802,7 +802,7 @@ impl CloudFront {
             .set_if_match(etag)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:DeleteOriginAccessControl", &e))?;
+            .map_err(|e| call_error("cloudfront:DeleteOriginAccessControl", e))?;
         Ok(())
     }
 
@@ -815,7 +815,7 @@ impl CloudFront {
             .id(id)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:GetCachePolicy", &e))?
+            .map_err(|e| call_error("cloudfront:GetCachePolicy", e))?
             .e_tag()
             .map(str::to_string);
         self.client
@@ -824,7 +824,7 @@ impl CloudFront {
             .set_if_match(etag)
             .send()
             .await
-            .map_err(|e| call_error("cloudfront:DeleteCachePolicy", &e))?;
+            .map_err(|e| call_error("cloudfront:DeleteCachePolicy", e))?;
         Ok(())
     }
 }

@@ -32,7 +32,7 @@ impl Providers {
         {
             Ok(o) => o,
             Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
-            Err(e) => return Err(call_error("iam:GetOpenIDConnectProvider", &e)),
+            Err(e) => return Err(call_error("iam:GetOpenIDConnectProvider", e)),
         };
         Ok(Some(ProviderState {
             arn: arn.to_string(),
@@ -72,7 +72,7 @@ impl Providers {
                         .set_tags(Some(tags(&spec.tags)?))
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:CreateOpenIDConnectProvider", &e))?;
+                        .map_err(|e| call_error("iam:CreateOpenIDConnectProvider", e))?;
                     arn = out
                         .open_id_connect_provider_arn()
                         .unwrap_or(&arn)
@@ -87,7 +87,7 @@ impl Providers {
                         ))
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:UpdateOpenIDConnectProviderThumbprint", &e))?;
+                        .map_err(|e| call_error("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
                 }
                 ProviderChange::AddClientId { client_id } => {
                     self.client
@@ -96,7 +96,7 @@ impl Providers {
                         .client_id(client_id)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:AddClientIDToOpenIDConnectProvider", &e))?;
+                        .map_err(|e| call_error("iam:AddClientIDToOpenIDConnectProvider", e))?;
                 }
                 ProviderChange::RemoveClientId { client_id } => {
                     self.client
@@ -106,7 +106,7 @@ impl Providers {
                         .send()
                         .await
                         .map_err(|e| {
-                            call_error("iam:RemoveClientIDFromOpenIDConnectProvider", &e)
+                            call_error("iam:RemoveClientIDFromOpenIDConnectProvider", e)
                         })?;
                 }
                 ProviderChange::Tag { tags: t } => {
@@ -116,7 +116,7 @@ impl Providers {
                         .set_tags(Some(tags(t)?))
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:TagOpenIDConnectProvider", &e))?;
+                        .map_err(|e| call_error("iam:TagOpenIDConnectProvider", e))?;
                 }
             }
         }
@@ -131,7 +131,7 @@ impl Providers {
             .open_id_connect_provider_arn(arn)
             .send()
             .await
-            .map_err(|e| call_error("iam:DeleteOpenIDConnectProvider", &e))?;
+            .map_err(|e| call_error("iam:DeleteOpenIDConnectProvider", e))?;
         Ok(())
     }
 }

@@ -34,7 +34,7 @@ impl Roles {
         let out = match self.client.get_role().role_name(name).send().await {
             Ok(o) => o,
             Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
-            Err(e) => return Err(call_error("iam:GetRole", &e)),
+            Err(e) => return Err(call_error("iam:GetRole", e)),
         };
         let Some(role) = out.role() else {
             return Ok(None);
@@ -45,7 +45,7 @@ impl Roles {
             .role_name(name)
             .send()
             .await
-            .map_err(|e| call_error("iam:ListAttachedRolePolicies", &e))?;
+            .map_err(|e| call_error("iam:ListAttachedRolePolicies", e))?;
         let managed_policies: BTreeSet<String> = attached
             .attached_policies()
             .iter()
@@ -57,7 +57,7 @@ impl Roles {
             .role_name(name)
             .send()
             .await
-            .map_err(|e| call_error("iam:ListRolePolicies", &e))?;
+            .map_err(|e| call_error("iam:ListRolePolicies", e))?;
         let mut inline_policies = BTreeMap::new();
         for policy in names.policy_names() {
             let doc = self
@@ -67,7 +67,7 @@ impl Roles {
                 .policy_name(policy)
                 .send()
                 .await
-                .map_err(|e| call_error("iam:GetRolePolicy", &e))?;
+                .map_err(|e| call_error("iam:GetRolePolicy", e))?;
             inline_policies.insert(policy.clone(), decode_policy(doc.policy_document()));
         }
         Ok(Some(RoleState {
@@ -104,7 +104,7 @@ impl Roles {
                 .set_marker(marker.take())
                 .send()
                 .await
-                .map_err(|e| call_error("iam:ListRoles", &e))?;
+                .map_err(|e| call_error("iam:ListRoles", e))?;
             names.extend(out.roles().iter().map(|r| r.role_name().to_string()));
             match out.marker() {
                 Some(m) if out.is_truncated() => marker = Some(m.to_string()),
@@ -121,7 +121,7 @@ impl Roles {
         match self.client.get_role().role_name(name).send().await {
             Ok(o) => Ok(o.role().map(|r| r.arn().to_string())),
             Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
-            Err(e) => Err(call_error("iam:GetRole", &e)),
+            Err(e) => Err(call_error("iam:GetRole", e)),
         }
     }
 
@@ -136,7 +136,7 @@ impl Roles {
                     .collect()
             })),
             Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
-            Err(e) => Err(call_error("iam:GetRole", &e)),
+            Err(e) => Err(call_error("iam:GetRole", e)),
         }
     }
 
@@ -165,7 +165,7 @@ impl Roles {
                         .set_tags(Some(iam_tags(&spec.tags)?))
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:CreateRole", &e))?;
+                        .map_err(|e| call_error("iam:CreateRole", e))?;
                     arn = out.role().map(|r| r.arn().to_string());
                 }
                 RoleChange::UpdateTrustPolicy { document, .. } => {
@@ -175,7 +175,7 @@ impl Roles {
                         .policy_document(document.to_string())
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:UpdateAssumeRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:UpdateAssumeRolePolicy", e))?;
                 }
                 RoleChange::AttachPolicy { arn } => {
                     self.client
@@ -184,7 +184,7 @@ impl Roles {
                         .policy_arn(arn)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:AttachRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:AttachRolePolicy", e))?;
                 }
                 RoleChange::DetachPolicy { arn } => {
                     self.client
@@ -193,7 +193,7 @@ impl Roles {
                         .policy_arn(arn)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:DetachRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:DetachRolePolicy", e))?;
                 }
                 RoleChange::PutInlinePolicy {
                     name: policy,
@@ -207,7 +207,7 @@ impl Roles {
                         .policy_document(document.to_string())
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:PutRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:PutRolePolicy", e))?;
                 }
                 RoleChange::DeleteInlinePolicy { name: policy, .. } => {
                     self.client
@@ -216,7 +216,7 @@ impl Roles {
                         .policy_name(policy)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:DeleteRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:DeleteRolePolicy", e))?;
                 }
                 RoleChange::SetBoundary { arn } => {
                     self.client
@@ -225,7 +225,7 @@ impl Roles {
                         .permissions_boundary(arn)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:PutRolePermissionsBoundary", &e))?;
+                        .map_err(|e| call_error("iam:PutRolePermissionsBoundary", e))?;
                 }
                 RoleChange::SetMaxSessionDuration { seconds } => {
                     self.client
@@ -234,7 +234,7 @@ impl Roles {
                         .max_session_duration(*seconds)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:UpdateRole", &e))?;
+                        .map_err(|e| call_error("iam:UpdateRole", e))?;
                 }
                 RoleChange::Tag { tags } => {
                     self.client
@@ -243,7 +243,7 @@ impl Roles {
                         .set_tags(Some(iam_tags(tags)?))
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:TagRole", &e))?;
+                        .map_err(|e| call_error("iam:TagRole", e))?;
                 }
             }
         }
@@ -260,7 +260,7 @@ impl Roles {
                 .policy_arn(arn)
                 .send()
                 .await
-                .map_err(|e| call_error("iam:DetachRolePolicy", &e))?;
+                .map_err(|e| call_error("iam:DetachRolePolicy", e))?;
         }
         for policy in state.inline_policies.keys() {
             self.client
@@ -269,14 +269,14 @@ impl Roles {
                 .policy_name(policy)
                 .send()
                 .await
-                .map_err(|e| call_error("iam:DeleteRolePolicy", &e))?;
+                .map_err(|e| call_error("iam:DeleteRolePolicy", e))?;
         }
         self.client
             .delete_role()
             .role_name(name)
             .send()
             .await
-            .map_err(|e| call_error("iam:DeleteRole", &e))?;
+            .map_err(|e| call_error("iam:DeleteRole", e))?;
         Ok(())
     }
 }
