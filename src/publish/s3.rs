@@ -323,9 +323,14 @@ impl S3Store {
                                 .build(),
                         );
                     }
-                    req.send()
-                        .await
-                        .map_err(|e| remote("creating", loc(), call_error("s3:CreateBucket", e)))?;
+                    match req.send().await {
+                        Ok(_) => {}
+                        // A retry after a lost answer: the first attempt created it.
+                        Err(e) if error_code(&e) == Some("BucketAlreadyOwnedByYou") => {}
+                        Err(e) => {
+                            return Err(remote("creating", loc(), call_error("s3:CreateBucket", e)))
+                        }
+                    }
                 }
                 BucketChange::Tags { tags } => self.put_tags(tags).await?,
                 BucketChange::PublicAccessBlock { config } => {

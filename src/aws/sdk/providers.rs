@@ -71,12 +71,29 @@ impl Providers {
                         )
                         .set_tags(Some(tags(&spec.tags)?))
                         .send()
-                        .await
-                        .map_err(|e| call_error("iam:CreateOpenIDConnectProvider", e))?;
-                    arn = out
-                        .open_id_connect_provider_arn()
-                        .unwrap_or(&arn)
-                        .to_string();
+                        .await;
+                    match out {
+                        Ok(out) => {
+                            arn = out
+                                .open_id_connect_provider_arn()
+                                .unwrap_or(&arn)
+                                .to_string();
+                        }
+                        // A retry after a lost answer: the first attempt created it. Go on from
+                        // what IAM holds, if it is this issuer's.
+                        Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+                            match self.get(&arn).await? {
+                                Some(p) if p.is_ours(spec.url.as_str()) => {}
+                                _ => {
+                                    return Err(AwsError::Call {
+                                        operation: "iam:CreateOpenIDConnectProvider",
+                                        message: format!("{arn} appeared between the read and the create, and it is not this issuer's: run again to see it in the plan"),
+                                    })
+                                }
+                            }
+                        }
+                        Err(e) => return Err(call_error("iam:CreateOpenIDConnectProvider", e)),
+                    }
                 }
                 ProviderChange::SetThumbprints { thumbprints, .. } => {
                     self.client

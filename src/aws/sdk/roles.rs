@@ -164,9 +164,25 @@ impl Roles {
                         )
                         .set_tags(Some(iam_tags(&spec.tags)?))
                         .send()
-                        .await
-                        .map_err(|e| call_error("iam:CreateRole", e))?;
-                    arn = out.role().map(|r| r.arn().to_string());
+                        .await;
+                    match out {
+                        Ok(out) => arn = out.role().map(|r| r.arn().to_string()),
+                        // A retry after a lost answer: the first attempt created it. Go on from
+                        // what IAM holds, if it is this issuer's.
+                        Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+                            let tags = self.tags(name).await?.unwrap_or_default();
+                            if crate::aws::owner::Owner::of(&tags, &spec.issuer)
+                                != crate::aws::owner::Owner::This
+                            {
+                                return Err(AwsError::Call {
+                                    operation: "iam:CreateRole",
+                                    message: format!("role {name} appeared between the read and the create, and it is not this issuer's: run again to see it in the plan"),
+                                });
+                            }
+                            arn = self.arn(name).await?;
+                        }
+                        Err(e) => return Err(call_error("iam:CreateRole", e)),
+                    }
                 }
                 RoleChange::UpdateTrustPolicy { document, .. } => {
                     self.client
