@@ -69,6 +69,10 @@ pub struct Overrides {
     aws: AwsArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    /// How many accounts, roles and steps are read or changed at once (default 8, or
+    /// aws.concurrency); dependencies are kept whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: Option<u16>,
 }
 
 impl Overrides {
@@ -85,6 +89,9 @@ impl Overrides {
         }
         if let Some(a) = self.tls.connect_to {
             c.tls.connect_to = Some(a);
+        }
+        if let Some(n) = self.concurrency {
+            c.aws.concurrency = usize::from(n);
         }
         c
     }

@@ -30,6 +30,10 @@ pub fn example(file_name: &str, region: Option<&str>) -> String {
     }
 }
 
+/// How many AWS reads or plan steps run at once unless `aws.concurrency` or `--concurrency`
+/// say otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
 /// The file `irsa-issuer init` writes and `apply` reads when no `-f` is given.
 pub const DEFAULT_FILE: &str = "irsa-issuer.toml";
 
@@ -67,6 +71,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("IRSA_ISSUER_THUMBPRINTS", "provider.thumbprints"),
     ("IRSA_ISSUER_CA_FILE", "tls.ca_file"),
     ("IRSA_ISSUER_CONNECT_TO", "tls.connect_to"),
+    ("IRSA_ISSUER_CONCURRENCY", "aws.concurrency"),
 ];
 
 /// Where the documents go.
@@ -128,6 +133,8 @@ pub struct AwsConfig {
     pub current_account: bool,
     /// STS session name for assumed roles.
     pub role_session_name: String,
+    /// How many accounts, resources and steps are read or changed at once.
+    pub concurrency: usize,
 }
 
 /// One more account, reached by assuming a role in it.
@@ -351,6 +358,7 @@ struct RawAws {
     profile: Option<S>,
     current_account: Option<bool>,
     role_session_name: Option<S>,
+    concurrency: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -953,7 +961,22 @@ fn build_aws(
             ));
         }
     }
+    let concurrency = match env_val(env, "IRSA_ISSUER_CONCURRENCY") {
+        Some(v) => Some((v.value.parse::<i64>().unwrap_or(0), v.origin)),
+        None => raw
+            .concurrency
+            .as_ref()
+            .map(|c| (*c.get_ref(), Origin::File(c.span()))),
+    };
+    let concurrency = match concurrency {
+        Some((n, origin)) => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=64).contains(n))
+            .ok_or_else(|| ctx.err(&origin, "aws.concurrency", "must be a number from 1 to 64"))?,
+        None => DEFAULT_CONCURRENCY,
+    };
     Ok(AwsConfig {
+        concurrency,
         region: region.map(|r| r.value),
         profile: env_val(env, "IRSA_ISSUER_PROFILE")
             .or(opt(&raw.profile))
@@ -1299,6 +1322,9 @@ allow_public_grants = false
 current_account = true
 # STS session name when assuming the roles below (shows in their CloudTrail).
 role_session_name = "irsa-issuer"
+# How many accounts, roles and steps are read or changed at once (1 to 64; dependencies are
+# kept: JWKS before discovery, a provider before its roles). Env: IRSA_ISSUER_CONCURRENCY.
+concurrency = 8
 
 # More accounts whose roles pods assume: each gets the provider (and the roles, unless a
 # role lists its accounts). Repeat the block per account.

@@ -52,47 +52,99 @@ pub struct StepReport {
     pub ms: u128,
 }
 
-/// Runs every step of `plan` whose dependencies succeeded. Returns the steps that ran, or the
-/// failure (every failure, when several independent chains failed).
+/// Runs every step of `plan` whose dependencies succeeded, as many at once as `h.limit`
+/// allows, each as soon as the steps it depends on are done (so JWKS before discovery, a
+/// provider before its roles; accounts side by side). Returns the steps that ran, in plan
+/// order, or the failure (every failure, when several independent chains failed).
 pub async fn execute(
     plan: &Plan,
     h: &Handles,
     progress: &mut dyn Progress,
 ) -> Result<Vec<StepReport>, Error> {
+    schedule(plan, h.limit.permits(), progress, |op| run(op, h)).await
+}
+
+/// The scheduling of [`execute`], over any way to `run` a step: at most `width` at once, each
+/// once every step it depends on succeeded, none after a failed (or skipped) one.
+async fn schedule<'p, F, Fut>(
+    plan: &'p Plan,
+    width: usize,
+    progress: &mut dyn Progress,
+    run: F,
+) -> Result<Vec<StepReport>, Error>
+where
+    F: Fn(&'p Op) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    use futures_util::stream::{FuturesUnordered, StreamExt as _};
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Waiting,
+        Running,
+        Ok,
+        Failed,
+    }
     let total = plan.steps.len();
-    let mut ok = vec![false; total];
-    let mut reports = Vec::new();
+    let mut state = vec![State::Waiting; total];
+    let mut reports: Vec<(usize, StepReport)> = Vec::new();
     let mut failures = Vec::new();
-    for (i, step) in plan.steps.iter().enumerate() {
-        let n = i + 1;
-        if !step
-            .after
-            .iter()
-            .all(|&d| ok.get(d).copied().unwrap_or(false))
-        {
-            progress.finished(n, total, &step.label, &StepStatus::Skipped);
-            continue;
+    let mut running = FuturesUnordered::new();
+    let width = width.max(1);
+    loop {
+        // Settle what can be settled: skip steps behind a failure, start ready ones.
+        for (i, step) in plan.steps.iter().enumerate() {
+            if state[i] != State::Waiting {
+                continue;
+            }
+            let deps: Vec<State> = step
+                .after
+                .iter()
+                .map(|&d| state.get(d).copied().unwrap_or(State::Failed))
+                .collect();
+            if deps.contains(&State::Failed) {
+                // A skipped step counts as failed for the steps after it.
+                state[i] = State::Failed;
+                progress.finished(i + 1, total, &step.label, &StepStatus::Skipped);
+            } else if deps.iter().all(|d| *d == State::Ok) && running.len() < width {
+                state[i] = State::Running;
+                progress.started(i + 1, total, &step.label);
+                let fut = run(&step.op);
+                running.push(async move {
+                    let start = Instant::now();
+                    let result = fut.await;
+                    (i, start.elapsed().as_millis(), result)
+                });
+            }
         }
-        progress.started(n, total, &step.label);
-        let start = Instant::now();
-        let result = run(&step.op, h).await;
-        let ms = start.elapsed().as_millis();
+        let Some((i, ms, result)) = running.next().await else {
+            break;
+        };
+        let step = &plan.steps[i];
         let status = match &result {
             Ok(()) => StepStatus::Done(ms),
             Err(_) => StepStatus::Failed(ms),
         };
-        progress.finished(n, total, &step.label, &status);
-        reports.push(StepReport {
-            step: step.label.clone(),
-            ms,
-        });
+        progress.finished(i + 1, total, &step.label, &status);
+        reports.push((
+            i,
+            StepReport {
+                step: step.label.clone(),
+                ms,
+            },
+        ));
         match result {
-            Ok(()) => ok[i] = true,
-            Err(e) => failures.push((step.label.clone(), e)),
+            Ok(()) => state[i] = State::Ok,
+            Err(e) => {
+                state[i] = State::Failed;
+                failures.push((i, step.label.clone(), e));
+            }
         }
     }
+    reports.sort_by_key(|(i, _)| *i);
+    failures.sort_by_key(|(i, _, _)| *i);
+    let mut failures: Vec<(String, Error)> = failures.into_iter().map(|(_, l, e)| (l, e)).collect();
     match failures.len() {
-        0 => Ok(reports),
+        0 => Ok(reports.into_iter().map(|(_, r)| r).collect()),
         1 => Err(failures.remove(0).1),
         _ => Err(Error::Steps(failures)),
     }
@@ -196,5 +248,122 @@ fn store(h: &Handles) -> Result<&AnyStore, Error> {
     match &h.store {
         Some(s) => Ok(s),
         None => Err(Error::Refused("no document store was read".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::plan::Step;
+    use std::sync::Mutex;
+
+    /// Records what started and finished, in order.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl Progress for Log {
+        fn started(&mut self, n: usize, _: usize, label: &str) {
+            self.0.push(format!("start {n} {label}"));
+        }
+        fn finished(&mut self, n: usize, _: usize, label: &str, status: &StepStatus) {
+            let s = match status {
+                StepStatus::Done(_) => "done",
+                StepStatus::Failed(_) => "failed",
+                StepStatus::Skipped => "skipped",
+            };
+            self.0.push(format!("{s} {n} {label}"));
+        }
+    }
+
+    fn step(label: &str, after: Vec<usize>) -> Step {
+        Step {
+            label: label.into(),
+            after,
+            op: Op::DeleteObject(label.into()),
+        }
+    }
+
+    fn key(op: &Op) -> String {
+        match op {
+            Op::DeleteObject(k) => k.clone(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[tokio::test]
+    async fn steps_run_side_by_side_after_their_dependencies_and_stop_behind_a_failure() {
+        // jwks → discovery; provider A → role A; provider B → role B (B's provider fails).
+        let plan = Plan {
+            items: vec![],
+            steps: vec![
+                step("jwks", vec![]),
+                step("discovery", vec![0]),
+                step("provider-a", vec![0, 1]),
+                step("role-a", vec![2]),
+                step("provider-b", vec![0, 1]),
+                step("role-b", vec![4]),
+            ],
+        };
+        let in_flight = Mutex::new((0usize, 0usize));
+        let ran = Mutex::new(Vec::new());
+        let mut log = Log::default();
+        let result = schedule(&plan, 8, &mut log, |op| {
+            let (in_flight, ran) = (&in_flight, &ran);
+            async move {
+                let k = key(op);
+                {
+                    let mut f = in_flight.lock().unwrap();
+                    f.0 += 1;
+                    f.1 = f.1.max(f.0);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                ran.lock().unwrap().push(k.clone());
+                in_flight.lock().unwrap().0 -= 1;
+                if k == "provider-b" {
+                    Err(Error::Refused("no".into()))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .await;
+        assert!(matches!(result, Err(Error::Refused(_))), "{result:?}");
+        let ran = ran.into_inner().unwrap();
+        let pos = |k: &str| ran.iter().position(|r| r == k).unwrap();
+        assert!(pos("jwks") < pos("discovery"));
+        assert!(pos("discovery") < pos("provider-a") && pos("provider-a") < pos("role-a"));
+        assert!(
+            !ran.contains(&"role-b".to_string()),
+            "ran behind a failure: {ran:?}"
+        );
+        assert!(
+            log.0.contains(&"skipped 6 role-b".to_string()),
+            "{:?}",
+            log.0
+        );
+        // The two providers ran at the same time.
+        assert_eq!(in_flight.into_inner().unwrap().1, 2);
+        // One at a time when the width is 1, in plan order.
+        let order = Mutex::new(Vec::new());
+        let _ = schedule(&plan, 1, &mut Log::default(), |op| {
+            let order = &order;
+            async move {
+                order.lock().unwrap().push(key(op));
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            order.into_inner().unwrap(),
+            [
+                "jwks",
+                "discovery",
+                "provider-a",
+                "role-a",
+                "provider-b",
+                "role-b"
+            ]
+        );
     }
 }

@@ -45,6 +45,39 @@ pub struct NewKey {
     pub private: Zeroizing<String>,
 }
 
+pub use super::config::DEFAULT_CONCURRENCY;
+
+/// A bound on the work in flight: each leaf (one resource read, one plan step) holds a permit
+/// while it runs, so nested fan-outs (accounts, then roles) never exceed it and never wait on
+/// each other.
+#[derive(Clone, Debug)]
+pub struct Limit(std::sync::Arc<tokio::sync::Semaphore>, usize);
+
+impl Limit {
+    /// At most `n` (at least 1) at once.
+    pub fn new(n: usize) -> Self {
+        let n = n.max(1);
+        Self(std::sync::Arc::new(tokio::sync::Semaphore::new(n)), n)
+    }
+
+    /// How many at once.
+    pub fn permits(&self) -> usize {
+        self.1
+    }
+
+    /// Runs `f` under a permit.
+    pub async fn run<F: std::future::Future>(&self, f: F) -> F::Output {
+        let _permit = self.0.acquire().await;
+        f.await
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self::new(DEFAULT_CONCURRENCY)
+    }
+}
+
 /// The adapters a plan is executed through.
 #[derive(Default)]
 pub struct Handles {
@@ -58,6 +91,8 @@ pub struct Handles {
     pub accounts: Vec<(AwsContext, Caller)>,
     /// CloudFront, when the file has a `[cdn]`.
     pub cdn: Option<super::cdn::CdnHandle>,
+    /// How many steps run at once.
+    pub limit: Limit,
 }
 
 /// A fetcher trusting the public roots plus `ca_file`, connecting to `connect_to` when given.
@@ -187,7 +222,7 @@ pub async fn reach_accounts(
             .iter()
             .map(|a| Some((a.assume_role.clone(), a.external_id.clone()))),
     );
-    let out = accounts::reach(base, &targets, &c.aws.role_session_name).await?;
+    let out = accounts::reach(base, &targets, &c.aws.role_session_name, c.aws.concurrency).await?;
     for r in &c.roles {
         for id in &r.accounts {
             if !out.iter().any(|(_, c)| &c.account == id) {
@@ -349,59 +384,122 @@ pub async fn read_provider(
     Ok((arn, state))
 }
 
-/// The file's roles of the account of `caller`, by name, as IAM reports them.
+/// The file's roles of the account of `caller`, by name, as IAM reports them, read side by
+/// side under `limit`, in the file's order.
 pub async fn read_roles(
     c: &Config,
     ctx: &AwsContext,
     caller: &Caller,
+    limit: &Limit,
 ) -> Result<Vec<(String, Option<RoleState>)>, Error> {
+    use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
     let roles = Roles::new(ctx.iam());
-    let mut out = Vec::new();
-    for r in roles_in(c, &caller.account) {
-        let state = roles
-            .get(&r.name)
-            .await
-            .map_err(|e| Error::from(e).in_account(&caller.account))?;
-        out.push((r.name.clone(), state));
-    }
-    Ok(out)
+    let names: Vec<String> = roles_in(c, &caller.account)
+        .map(|r| r.name.clone())
+        .collect();
+    stream::iter(names)
+        .map(|name| {
+            let roles = &roles;
+            async move {
+                let state = limit
+                    .run(roles.get(&name))
+                    .await
+                    .map_err(|e| Error::from(e).in_account(&caller.account))?;
+                Ok::<_, Error>((name, state))
+            }
+        })
+        .buffered(usize::MAX)
+        .try_collect()
+        .await
 }
 
 /// Roles of this issuer in the account of `caller` that the file no longer names there: under
 /// the file's role path (ListRoles), tagged for exactly this issuer (an older irsa-issuer's
 /// untagged-for-an-issuer role, or another cluster's, is never an orphan of this one), read in
-/// full so that a delete can detach their policies first.
+/// full so that a delete can detach their policies first. Candidates are read side by side
+/// under `limit`.
 pub async fn read_orphans(
     c: &Config,
     ctx: &AwsContext,
     caller: &Caller,
     issuer: &str,
+    limit: &Limit,
 ) -> Result<BTreeMap<String, RoleState>, Error> {
+    use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
     let roles = Roles::new(ctx.iam());
     let in_account = |e: crate::aws::sdk::AwsError| Error::from(e).in_account(&caller.account);
     let named: Vec<&str> = roles_in(c, &caller.account)
         .map(|r| r.name.as_str())
         .collect();
-    let mut out = BTreeMap::new();
-    for name in roles
-        .names_under(&c.iam.role_path)
+    let candidates: Vec<String> = limit
+        .run(roles.names_under(&c.iam.role_path))
         .await
         .map_err(in_account)?
-    {
-        if named.contains(&name.as_str()) {
-            continue;
-        }
-        let Some(tags) = roles.tags(&name).await.map_err(in_account)? else {
-            continue;
-        };
-        if crate::aws::owner::Owner::of(&tags, issuer) != crate::aws::owner::Owner::This {
-            continue;
-        }
-        if let Some(state) = roles.get(&name).await.map_err(in_account)? {
-            out.insert(name, state);
-        }
-    }
-    Ok(out)
+        .into_iter()
+        .filter(|n| !named.contains(&n.as_str()))
+        .collect();
+    let found: Vec<Option<(String, RoleState)>> = stream::iter(candidates)
+        .map(|name| {
+            let roles = &roles;
+            async move {
+                limit
+                    .run(async {
+                        let Some(tags) = roles.tags(&name).await? else {
+                            return Ok(None);
+                        };
+                        if crate::aws::owner::Owner::of(&tags, issuer)
+                            != crate::aws::owner::Owner::This
+                        {
+                            return Ok(None);
+                        }
+                        Ok(roles.get(&name).await?.map(|state| (name, state)))
+                    })
+                    .await
+                    .map_err(in_account)
+            }
+        })
+        .buffered(usize::MAX)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// One account as `apply` reads it: its provider, the file's roles and the orphans, side by
+/// side.
+async fn read_account(
+    c: &Config,
+    ctx: &AwsContext,
+    caller: &Caller,
+    issuer: &IssuerUrl,
+    limit: &Limit,
+) -> Result<ObservedAccount, Error> {
+    let ((provider_arn, provider), roles, orphans) = tokio::try_join!(
+        limit.run(read_provider(ctx, caller, issuer)),
+        read_roles(c, ctx, caller, limit),
+        read_orphans(c, ctx, caller, issuer.as_str(), limit),
+    )?;
+    Ok(ObservedAccount {
+        caller: caller.clone(),
+        provider_arn,
+        provider,
+        roles: roles.into_iter().collect(),
+        orphans,
+    })
+}
+
+/// Every account read side by side, in the plan's order.
+async fn read_accounts(
+    c: &Config,
+    reached: &[(AwsContext, Caller)],
+    issuer: &IssuerUrl,
+    limit: &Limit,
+) -> Result<Vec<ObservedAccount>, Error> {
+    use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+    stream::iter(reached)
+        .map(|(ctx, caller)| read_account(c, ctx, caller, issuer, limit))
+        .buffered(usize::MAX)
+        .try_collect()
+        .await
 }
 
 /// What `apply` read: the observed values, the adapters, and the thumbprint fetched (if any).
@@ -435,22 +533,10 @@ pub async fn apply(
     let (spec, cdn_read) = cdn_target(c, base).await?;
     let prepared = documents::prepare(&set, &spec, aws).await?;
     let issuer = prepared.issuer.clone();
+    let limit = Limit::new(c.aws.concurrency);
     let (thumbprints, thumbprint_note, fetched_thumbprint) = read_thumbprints(c, &issuer).await?;
-    let mut accounts = Vec::new();
-    let mut contexts = Vec::new();
-    for (ctx, caller) in reached {
-        let (provider_arn, provider) = read_provider(&ctx, &caller, &issuer).await?;
-        let roles = read_roles(c, &ctx, &caller).await?.into_iter().collect();
-        let orphans = read_orphans(c, &ctx, &caller, issuer.as_str()).await?;
-        contexts.push((ctx, caller.clone()));
-        accounts.push(ObservedAccount {
-            caller,
-            provider_arn,
-            provider,
-            roles,
-            orphans,
-        });
-    }
+    let accounts = read_accounts(c, &reached, &issuer, &limit).await?;
+    let contexts = reached;
     let target = prepared.store.describe();
     let observed = ObservedCluster {
         issuer,
@@ -477,6 +563,7 @@ pub async fn apply(
             store: Some(prepared.store),
             accounts: contexts,
             cdn: cdn_read.map(|(_, h)| h),
+            limit,
         },
         fetched_thumbprint,
         target,
@@ -675,25 +762,32 @@ pub async fn destroy(
     let reached = reach_accounts(c, base).await?;
     let (issuer, cdn_teardown) = destroy_issuer(c, base).await?;
     let issuer_text = issuer.as_str().to_string();
-    let mut accounts = Vec::new();
-    let mut contexts = Vec::new();
-    for (ctx, caller) in reached {
-        let mut roles: Vec<(String, RoleState)> = read_roles(c, &ctx, &caller)
-            .await?
-            .into_iter()
-            .filter_map(|(name, state)| state.map(|s| (name, s)))
-            .collect();
-        // Roles of this issuer that the file no longer names go too.
-        roles.extend(read_orphans(c, &ctx, &caller, &issuer_text).await?);
-        let (provider_arn, provider) = read_provider(&ctx, &caller, &issuer).await?;
-        contexts.push((ctx, caller.clone()));
-        accounts.push(ObservedForDestroy {
-            caller,
-            roles,
-            provider_arn,
-            provider,
-        });
-    }
+    let limit = Limit::new(c.aws.concurrency);
+    let accounts: Vec<ObservedForDestroy> = read_accounts(c, &reached, &issuer, &limit)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let mut roles: Vec<(String, RoleState)> = a
+                .roles
+                .into_iter()
+                .filter_map(|(name, state)| state.map(|s| (name, s)))
+                .collect();
+            // In the file's order, as the plan lists them.
+            let order: Vec<&str> = roles_in(c, &a.caller.account)
+                .map(|r| r.name.as_str())
+                .collect();
+            roles.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
+            // Roles of this issuer that the file no longer names go too.
+            roles.extend(a.orphans);
+            ObservedForDestroy {
+                caller: a.caller,
+                roles,
+                provider_arn: a.provider_arn,
+                provider: a.provider,
+            }
+        })
+        .collect();
+    let contexts = reached;
     let (store, loc) = destroy_store(c, base);
     let (objects, mut bucket) = read_teardown_target(c, &issuer_text, &store, loc.as_ref()).await?;
     if let (Some(b), Some(l), Some(_)) = (&mut bucket, &loc, &cdn_teardown) {
@@ -733,6 +827,7 @@ pub async fn destroy(
             store: Some(store),
             accounts: contexts,
             cdn: cdn_teardown.map(|(_, h)| h),
+            limit,
         },
         target,
     })

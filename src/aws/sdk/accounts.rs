@@ -65,16 +65,23 @@ pub async fn reach_one(
     Ok((ctx, caller))
 }
 
-/// Reaches every target in order, stopping at the first that fails, and refuses one account
-/// reached twice (its resources would be planned twice).
+/// Reaches every target, `concurrency` at a time (AssumeRole and GetCallerIdentity side by
+/// side), in order, failing when any fails, and refuses one account reached twice (its
+/// resources would be planned twice).
 pub async fn reach(
     base: &AwsContext,
     targets: &[Target],
     session_name: &str,
+    concurrency: usize,
 ) -> Result<Vec<(AwsContext, Caller)>, AccountsError> {
+    use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+    let reached: Vec<(AwsContext, Caller)> = stream::iter(targets)
+        .map(|t| reach_one(base, t, session_name))
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
     let mut out: Vec<(AwsContext, Caller)> = Vec::new();
-    for t in targets {
-        let (ctx, caller) = reach_one(base, t, session_name).await?;
+    for ((ctx, caller), t) in reached.into_iter().zip(targets) {
         if out.iter().any(|(_, c)| c.account == caller.account) {
             return Err(AccountsError::Twice {
                 account: caller.account,

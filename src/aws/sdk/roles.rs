@@ -39,37 +39,45 @@ impl Roles {
         let Some(role) = out.role() else {
             return Ok(None);
         };
-        let attached = self
-            .client
-            .list_attached_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| call_error("iam:ListAttachedRolePolicies", e))?;
+        // The attachments and the inline policies side by side (each is one round trip).
+        let (attached, names) = tokio::try_join!(
+            async {
+                self.client
+                    .list_attached_role_policies()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| call_error("iam:ListAttachedRolePolicies", e))
+            },
+            async {
+                self.client
+                    .list_role_policies()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| call_error("iam:ListRolePolicies", e))
+            },
+        )?;
         let managed_policies: BTreeSet<String> = attached
             .attached_policies()
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_string))
             .collect();
-        let names = self
-            .client
-            .list_role_policies()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| call_error("iam:ListRolePolicies", e))?;
-        let mut inline_policies = BTreeMap::new();
-        for policy in names.policy_names() {
-            let doc = self
-                .client
-                .get_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .map_err(|e| call_error("iam:GetRolePolicy", e))?;
-            inline_policies.insert(policy.clone(), decode_policy(doc.policy_document()));
-        }
+        let docs = futures_util::future::try_join_all(names.policy_names().iter().map(
+            |policy| async move {
+                let doc = self
+                    .client
+                    .get_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .map_err(|e| call_error("iam:GetRolePolicy", e))?;
+                Ok::<_, AwsError>((policy.clone(), decode_policy(doc.policy_document())))
+            },
+        ))
+        .await?;
+        let inline_policies: BTreeMap<String, Value> = docs.into_iter().collect();
         Ok(Some(RoleState {
             arn: role.arn().to_string(),
             path: role.path().to_string(),
