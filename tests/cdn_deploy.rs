@@ -169,6 +169,17 @@ async fn the_adapter_updates_and_deletes_with_the_current_etag() {
         }))
         .await
         .unwrap();
+    // CloudFront refuses a cache policy whose TTLs are all 0 with compression on (what
+    // `cdn::ttl` refuses before any call).
+    let e = cf
+        .apply_cache_policy(&cdn::CachePolicyChange::Create(cdn::CachePolicyWanted {
+            name: format!("{}-zero", names.resource),
+            comment: "t".into(),
+            ttl: 0,
+        }))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("InvalidArgument"), "{e}");
     let wanted = cdn::DistributionWanted::new(&c, &loc, "us-east-1", None, &Default::default());
     let created = cf
         .apply_distribution(

@@ -33,8 +33,9 @@ pub enum Capability {
     /// `destroy`: delete the documents, restore the bucket's Block Public Access, and delete the
     /// bucket with --delete-bucket (the provider and role deletions are in `provider` and `role`).
     Destroy,
-    /// `[cdn]` / `publish --cdn cloudfront`: the distribution, its Origin Access Control and cache
-    /// policy, invalidations, and their teardown (the bucket's set-up is in `bucket`).
+    /// `[cdn]` / `publish --cdn cloudfront`: creating the distribution, its Origin Access Control
+    /// and cache policy until their ids are pinned; then reading, changing, invalidating and
+    /// deleting exactly those (the bucket's set-up is in `bucket`).
     Cdn,
 }
 

@@ -599,6 +599,7 @@ pub async fn checks(
         distribution,
     } = cf.lookup(&c.pins, &names, false).await?;
     let store = S3Store::new(ctx.s3(loc.bucket.contains('.')), loc.clone(), false);
+    let exists = store.bucket_region().await?.is_some();
     match &distribution {
         None => out.push(Check::fail(
             "CloudFront distribution",
@@ -647,10 +648,11 @@ pub async fn checks(
             } else {
                 Check::fail("CloudFront distribution", format!("{}: {}", d.id, drift.join("; ")), fix)
             });
-            out.push(edge_check(&store, &d.domain, loc, jwks_path, fetcher, fix).await?);
+            if exists {
+                out.push(edge_check(&store, &d.domain, loc, jwks_path, fetcher, fix).await?);
+            }
         }
     }
-    let exists = store.bucket_region().await?.is_some();
     let state = store.bucket_state(exists).await?;
     let grants = cdn::public_grants(&state);
     out.push(if !exists {
