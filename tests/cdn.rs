@@ -33,14 +33,22 @@ impl Cluster {
 
     /// Writes the file: `cdn` is the `[cdn]` table's body (None: a public `policy` bucket).
     fn write(&self, cdn: Option<&str>) -> String {
+        self.write_with(cdn, None)
+    }
+
+    /// The same, with `issuer` pinned.
+    fn write_with(&self, cdn: Option<&str>, issuer: Option<&str>) -> String {
         let file = self.dir.path().join("cluster.toml");
         let cdn = cdn
             .map(|c| format!("[cdn]\nkind = \"cloudfront\"\n{c}"))
             .unwrap_or_default();
+        let issuer = issuer
+            .map(|i| format!("issuer = \"{i}\"\n"))
+            .unwrap_or_default();
         std::fs::write(
             &file,
             format!(
-                "target = \"s3://{}/c1\"\n[aws]\nregion = \"eu-west-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n[tags]\ncluster = \"c1\"\n{cdn}",
+                "{issuer}target = \"s3://{}/c1\"\n[aws]\nregion = \"eu-west-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n[tags]\ncluster = \"c1\"\n{cdn}",
                 self.bucket,
                 "a".repeat(40)
             ),
@@ -171,8 +179,11 @@ async fn apply_behind_cloudfront_creates_in_order_reapplies_with_no_call_and_des
     assert!(c.distribution().await.is_none());
 
     // apply: bucket (private) → OAC → cache policy → distribution → statement → JWKS →
-    // discovery → invalidation → provider.
-    let out = c.ok(&["apply", "-f", &f, "--yes"]);
+    // discovery → the record of what the edges serve → provider. A new distribution has
+    // cached nothing: no invalidation.
+    let o = c.run(&["apply", "-f", &f, "--yes", "--output", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = json(&o);
     let m = mutating_calls(&out);
     let order = [
         "s3:CreateBucket",
@@ -183,7 +194,6 @@ async fn apply_behind_cloudfront_creates_in_order_reapplies_with_no_call_and_des
         "cloudfront:TagResource",
         "s3:PutBucketPolicy",
         "s3:PutObject",
-        "cloudfront:CreateInvalidation",
         "iam:CreateOpenIDConnectProvider",
     ];
     for w in order.windows(2) {
@@ -194,6 +204,15 @@ async fn apply_behind_cloudfront_creates_in_order_reapplies_with_no_call_and_des
             w[1]
         );
     }
+    assert!(
+        !m.iter().any(|c| c == "cloudfront:CreateInvalidation"),
+        "{m:?}"
+    );
+    let last = |op: &str| m.iter().rposition(|c| c == op).unwrap();
+    assert!(
+        last("s3:PutObject") < last("cloudfront:TagResource"),
+        "recorded once written: {m:?}"
+    );
     let d = c.distribution().await.expect("a distribution");
     let issuer = format!("https://{}/c1", d.domain_name());
     assert_eq!(
@@ -312,35 +331,16 @@ async fn apply_behind_cloudfront_creates_in_order_reapplies_with_no_call_and_des
     assert_eq!(tags["irsa-issuer/issuer"], issuer);
     assert_eq!(tags["irsa-issuer/target"], format!("s3://{}/c1", c.bucket));
     assert_eq!(tags["cluster"], "c1");
-    // The invalidation named exactly the two documents.
-    let inv = cf
+    assert_eq!(tags["irsa-issuer/served"].len(), 16, "{tags:?}");
+    assert!(cf
         .list_invalidations()
         .distribution_id(d.id())
         .send()
         .await
-        .unwrap();
-    let inv_id = inv.invalidation_list().unwrap().items()[0].id().to_string();
-    let got = cf
-        .get_invalidation()
-        .distribution_id(d.id())
-        .id(inv_id)
-        .send()
-        .await
-        .unwrap();
-    let mut paths: Vec<String> = got
-        .invalidation()
         .unwrap()
-        .invalidation_batch()
-        .unwrap()
-        .paths()
-        .unwrap()
-        .items()
-        .to_vec();
-    paths.sort();
-    assert_eq!(
-        paths,
-        ["/c1/.well-known/openid-configuration", "/c1/openid/v1/jwks"]
-    );
+        .invalidation_list()
+        .map(|l| l.items().is_empty())
+        .unwrap_or(true));
     // The provider trusts the CDN issuer.
     let arn = format!(
         "arn:aws:iam::{}:oidc-provider/{}/c1",
@@ -362,32 +362,98 @@ async fn apply_behind_cloudfront_creates_in_order_reapplies_with_no_call_and_des
     assert_eq!(again["summary"]["add"], 0);
     assert_eq!(again["summary"]["change"], 0);
 
-    // iam-policy --for cdn allows every CloudFront call apply made.
-    let p = c.ok(&[
+    // Unpinned, iam-policy prints the create-only bootstrap, and that allows every CloudFront
+    // call apply made; providers and roles wait for the issuer.
+    let o = c.run(&["iam-policy", "-f", &f, "--for", "provider,cdn"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let bootstrap = c.ok(&["iam-policy", "-f", &f, "--for", "publish,bucket,cdn"]);
+    let cloudfront_calls = |v: &Value| -> Vec<String> {
+        v["aws_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.as_str())
+            .filter(|c| c.starts_with("cloudfront:"))
+            .filter_map(|c| common::iam_action(c).map(str::to_string))
+            .collect()
+    };
+    let allowed = common::allowed_actions(&bootstrap);
+    for action in cloudfront_calls(&out) {
+        assert!(allowed.contains(&action), "{action} not in {allowed:?}");
+    }
+    // apply said what to pin; pinned, the resources are read by id, and iam-policy scopes
+    // every change to them (and allows no creation).
+    let config = cf
+        .get_distribution_config()
+        .id(d.id())
+        .send()
+        .await
+        .unwrap();
+    let origin_oac = config
+        .distribution_config()
+        .unwrap()
+        .origins()
+        .unwrap()
+        .items()[0]
+        .origin_access_control_id()
+        .unwrap()
+        .to_string();
+    let cp_id = config
+        .distribution_config()
+        .unwrap()
+        .default_cache_behavior()
+        .unwrap()
+        .cache_policy_id()
+        .unwrap()
+        .to_string();
+    let said = stderr(&c.run(&["apply", "-f", &f, "--plan"]));
+    for line in [
+        format!("issuer = \"{issuer}\""),
+        format!("distribution_id = \"{}\"", d.id()),
+        format!("origin_access_control_id = \"{origin_oac}\""),
+        format!("cache_policy_id = \"{cp_id}\""),
+    ] {
+        assert!(said.contains(&line), "{line} not in {said}");
+    }
+    let f = c.write_with(
+        Some(&format!(
+            "distribution_id = \"{}\"\norigin_access_control_id = \"{origin_oac}\"\ncache_policy_id = \"{cp_id}\"\n",
+            d.id()
+        )),
+        Some(&issuer),
+    );
+    let pinned = c.ok(&["apply", "-f", &f, "--yes"]);
+    assert_eq!(mutating_calls(&pinned), Vec::<String>::new(), "{pinned:#}");
+    assert!(
+        !cloudfront_calls(&pinned).iter().any(|a| [
+            "cloudfront:ListDistributions",
+            "cloudfront:ListOriginAccessControls",
+            "cloudfront:ListCachePolicies"
+        ]
+        .contains(&a.as_str())),
+        "read by id: {pinned:#}"
+    );
+    let scoped = c.ok(&[
         "iam-policy",
         "-f",
         &f,
         "--for",
-        "publish,bucket,provider,role,cdn",
+        "publish,bucket,provider,role,destroy,cdn",
     ]);
-    let allowed = common::allowed_actions(&p);
-    for call in out["aws_calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|c| c.as_str())
-    {
-        if let Some(action) = common::iam_action(call) {
-            assert!(
-                allowed.iter().any(|a| a == action),
-                "{action} ({call}) not in {allowed:?}"
-            );
-        }
-    }
+    let allowed = common::allowed_actions(&scoped);
+    assert!(
+        !allowed
+            .iter()
+            .any(|a| a.starts_with("cloudfront:Create") && a != "cloudfront:CreateInvalidation"),
+        "{allowed:?}"
+    );
 
     // destroy: provider, documents, then disable → wait → delete the distribution, the OAC,
     // the cache policy, and last the bucket statement. The bucket is kept.
     let gone = c.ok(&["destroy", "-f", &f, "--yes"]);
+    for action in cloudfront_calls(&gone) {
+        assert!(allowed.contains(&action), "{action} not in {allowed:?}");
+    }
     let m = mutating_calls(&gone);
     let order = [
         "iam:DeleteOpenIDConnectProvider",
@@ -716,6 +782,22 @@ async fn publish_cdn_invalidates_exactly_the_two_documents_when_one_changes() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("us-east-1"), "{}", stderr(&o));
+    // So are a max-age of 0 (CloudFront refuses all-zero TTLs with compression) and any
+    // --public-access: checked before any call, so no AWS set-up is needed to see it.
+    for (extra, says) in [
+        (
+            &["--cache-control", "public, max-age=0"][..],
+            "max-age=1 or more",
+        ),
+        (
+            &["--public-access", "policy"][..],
+            "--public-access conflicts",
+        ),
+    ] {
+        let o = common::run(&[&args[..], extra].concat());
+        assert_eq!(o.status.code(), Some(1), "{extra:?}");
+        assert!(stderr(&o).contains(says), "{extra:?}: {}", stderr(&o));
+    }
     let first = c.ok(&args);
     let issuer = first["issuer"].as_str().unwrap().to_string();
     assert!(issuer.ends_with(".cloudfront.net/p"), "{issuer}");
@@ -723,65 +805,311 @@ async fn publish_cdn_invalidates_exactly_the_two_documents_when_one_changes() {
     assert_eq!(mutating_calls(&again), Vec::<String>::new(), "{again:#}");
     let d = c.distribution().await.unwrap();
     let cf = c.cf().await;
-    let count = |l: aws_sdk_cloudfront::operation::list_invalidations::ListInvalidationsOutput| {
-        l.invalidation_list().map(|l| l.items().len()).unwrap_or(0)
-    };
-    assert_eq!(
-        count(
-            cf.list_invalidations()
-                .distribution_id(d.id())
-                .send()
-                .await
-                .unwrap()
-        ),
-        1
-    );
-
-    // A second key: the JWKS changes, both paths are invalidated, once.
-    let keys2 = c.dir.path().join("k2");
-    assert!(
-        common::run(&["keys", "generate", "--out", keys2.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let key2 = keys2.join("sa.pub").display().to_string();
-    let out = c.ok(&[&args[..], &["--key", &key2]].concat());
-    let m = mutating_calls(&out);
-    assert_eq!(
-        m,
-        ["s3:PutObject", "cloudfront:CreateInvalidation"],
-        "only the JWKS changed: {m:?}"
-    );
-    let list = cf
-        .list_invalidations()
-        .distribution_id(d.id())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(count(list.clone()), 2);
-    for i in list.invalidation_list().unwrap().items() {
-        let got = cf
-            .get_invalidation()
+    let invalidations = || async {
+        let l = cf
+            .list_invalidations()
             .distribution_id(d.id())
-            .id(i.id())
             .send()
             .await
             .unwrap();
-        let mut paths = got
-            .invalidation()
-            .unwrap()
-            .invalidation_batch()
-            .unwrap()
-            .paths()
-            .unwrap()
-            .items()
-            .to_vec();
-        paths.sort();
-        assert_eq!(
-            paths,
-            ["/p/.well-known/openid-configuration", "/p/openid/v1/jwks"]
-        );
+        let mut all = Vec::new();
+        for i in l.invalidation_list().map(|l| l.items()).unwrap_or_default() {
+            let got = cf
+                .get_invalidation()
+                .distribution_id(d.id())
+                .id(i.id())
+                .send()
+                .await
+                .unwrap();
+            let mut paths = got
+                .invalidation()
+                .unwrap()
+                .invalidation_batch()
+                .unwrap()
+                .paths()
+                .unwrap()
+                .items()
+                .to_vec();
+            paths.sort();
+            all.push(paths);
+        }
+        all
+    };
+    assert_eq!(
+        invalidations().await.len(),
+        0,
+        "a new distribution has cached nothing"
+    );
+    let both = ["/p/.well-known/openid-configuration", "/p/openid/v1/jwks"];
+
+    // A second key: the JWKS changes, both paths are invalidated, once, then recorded.
+    let new_key = |name: &str| {
+        let dir = c.dir.path().join(name);
+        let o = common::run(&["keys", "generate", "--out", dir.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        dir.join("sa.pub").display().to_string()
+    };
+    let key2 = new_key("k2");
+    let out = c.ok(&[&args[..], &["--key", &key2]].concat());
+    assert_eq!(
+        mutating_calls(&out),
+        [
+            "s3:PutObject",
+            "cloudfront:CreateInvalidation",
+            "cloudfront:TagResource"
+        ],
+        "only the JWKS changed: {out:#}"
+    );
+    assert_eq!(invalidations().await, [both]);
+
+    // The invalidation fails after the JWKS was written (CloudFront refuses it: too many in
+    // progress). The next run writes nothing, yet invalidates, because the distribution still
+    // records the older documents.
+    let refuse = aws_sdk_cloudfront::types::Tag::builder()
+        .key("irsa-issuer-test/refuse-invalidation")
+        .value("1")
+        .build()
+        .unwrap();
+    cf.tag_resource()
+        .resource(d.arn())
+        .tags(
+            aws_sdk_cloudfront::types::Tags::builder()
+                .items(refuse)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key3 = new_key("k3");
+    let third = [&args[..], &["--key", &key2, "--key", &key3]].concat();
+    let o = c.run(&third);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("TooManyInvalidationsInProgress"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(invalidations().await.len(), 1);
+    cf.untag_resource()
+        .resource(d.arn())
+        .tag_keys(
+            aws_sdk_cloudfront::types::TagKeys::builder()
+                .items("irsa-issuer-test/refuse-invalidation")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let retried = c.ok(&third);
+    assert_eq!(
+        mutating_calls(&retried),
+        ["cloudfront:CreateInvalidation", "cloudfront:TagResource"],
+        "nothing to write, the invalidation still to make: {retried:#}"
+    );
+    assert_eq!(invalidations().await, [both, both]);
+    let settled = c.ok(&third);
+    assert_eq!(
+        mutating_calls(&settled),
+        Vec::<String>::new(),
+        "{settled:#}"
+    );
+}
+
+/// tests/py/cloudfront_edge.py serving distribution `id` over HTTPS with the chain in `dir`
+/// (`tls.crt`, `tls.key`).
+fn start_edge(acct: &Account, id: &str, dir: &std::path::Path) -> common::Server {
+    let mut cmd = acct.command(common::python());
+    cmd.arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/cloudfront_edge.py"))
+        .args(["--endpoint", &common::moto_endpoint(), "--distribution", id])
+        .arg("--cert")
+        .arg(dir.join("tls.crt"))
+        .arg("--key")
+        .arg(dir.join("tls.key"));
+    common::Server::spawn(cmd)
+}
+
+/// A throwaway chain for `hosts`, written to `dir` (`ca.crt`, `tls.crt`, `tls.key`).
+fn edge_chain(dir: &std::path::Path, hosts: &[&str]) {
+    let pki = irsa_issuer::serve::pki::generate(hosts).unwrap();
+    for (name, pem) in [
+        ("ca.crt", &pki.ca_cert_pem),
+        ("tls.crt", &pki.chain_pem),
+        ("tls.key", &pki.leaf_key_pem),
+    ] {
+        std::fs::write(dir.join(name), pem).unwrap();
     }
+}
+
+/// GET `url` from the edge at `addr` (trusting `ca.crt` in `dir`): the body and the edge's
+/// X-Cache header ("Hit from cloudfront" when it answered from its cache).
+async fn edge_get(dir: &std::path::Path, addr: &str, url: &str) -> (Vec<u8>, String) {
+    let ca = std::fs::read(dir.join("ca.crt")).unwrap();
+    let tls = irsa_issuer::serve::tls::client_config(Some((&ca, "ca.crt"))).unwrap();
+    let host = url::Url::parse(url)
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_string();
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .resolve(&host, addr.parse().unwrap())
+        .build()
+        .unwrap();
+    let r = client.get(url).send().await.unwrap();
+    assert!(r.status().is_success(), "{url}: {}", r.status());
+    let x_cache = r
+        .headers()
+        .get("x-cache")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.bytes().await.unwrap().to_vec(), x_cache)
+}
+
+/// verify for a distribution without an alias: what its own domain serves (through an edge)
+/// is compared byte for byte with the bucket, so edges serving an older JWKS fail verify until
+/// apply invalidates; a viewer-response CloudFront Function (which could rewrite the JWKS STS
+/// sees) is drift, named by verify and the plan, and removed by exactly one update.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_compares_the_edge_with_the_bucket_and_a_function_is_drift() {
+    let acct = Account::new("us-east-1").await;
+    let bucket = common::bucket_name("cdn-edge");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    let base = format!(
+        "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = []\n[cdn]\nkind = \"cloudfront\"\n"
+    );
+    std::fs::write(&file, &base).unwrap();
+    let f = file.to_str().unwrap();
+    let o = acct.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cf = acct.cloudfront().await;
+    let list = cf.list_distributions().send().await.unwrap();
+    let summary = list.distribution_list().unwrap().items()[0].clone();
+    let (id, domain) = (summary.id().to_string(), summary.domain_name().to_string());
+    edge_chain(dir.path(), &[&domain]);
+    let edge = start_edge(&acct, &id, dir.path());
+    std::fs::write(
+        &file,
+        format!(
+            "{base}[tls]\nca_file = \"ca.crt\"\nconnect_to = \"{}\"\n",
+            edge.addr
+        ),
+    )
+    .unwrap();
+    let check = |v: &Value, name: &str| -> Value {
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {v:#}"))
+            .clone()
+    };
+    let verify = || json(&acct.run(&["verify", "-f", f, "--output", "json"]));
+    let v = verify();
+    assert_eq!(
+        check(&v, "CloudFront edge serves the bucket")["status"],
+        "ok",
+        "{v:#}"
+    );
+    assert_eq!(
+        check(&v, "CloudFront distribution")["status"],
+        "ok",
+        "{v:#}"
+    );
+
+    // The JWKS changes in the bucket behind the edge's back: the edge keeps serving the one it
+    // cached, and verify says so.
+    let key = "c1/openid/v1/jwks";
+    let s3 = acct.s3().await;
+    s3.put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(b"{\"keys\":[]}".to_vec().into())
+        .content_type("application/json")
+        .cache_control("public, max-age=300")
+        .send()
+        .await
+        .unwrap();
+    let v = verify();
+    let c = check(&v, "CloudFront edge serves the bucket");
+    assert_eq!(c["status"], "fail", "{v:#}");
+    assert!(
+        c["detail"].as_str().unwrap().contains(&format!(
+            "https://{domain}/{key} differs from s3://{bucket}/{key}"
+        )),
+        "{c}"
+    );
+    // apply writes the JWKS back and invalidates: the edge serves the bucket's again.
+    let o = acct.run(&["apply", "-f", f, "--yes", "--output", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = mutating_calls(&json(&o));
+    assert!(
+        m.contains(&"cloudfront:CreateInvalidation".to_string()),
+        "{m:?}"
+    );
+    let v = verify();
+    assert_eq!(
+        check(&v, "CloudFront edge serves the bucket")["status"],
+        "ok",
+        "{v:#}"
+    );
+
+    // A viewer-response function attached by hand.
+    let got = cf.get_distribution_config().id(&id).send().await.unwrap();
+    let mut config = got.distribution_config().unwrap().clone();
+    let function = format!("arn:aws:cloudfront::{}:function/rewrite-jwks", acct.id);
+    let mut behavior = config.default_cache_behavior.clone().unwrap();
+    behavior.function_associations = Some(
+        aws_sdk_cloudfront::types::FunctionAssociations::builder()
+            .quantity(1)
+            .items(
+                aws_sdk_cloudfront::types::FunctionAssociation::builder()
+                    .function_arn(&function)
+                    .event_type(aws_sdk_cloudfront::types::EventType::ViewerResponse)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap(),
+    );
+    config.default_cache_behavior = Some(behavior);
+    cf.update_distribution()
+        .id(&id)
+        .if_match(got.e_tag().unwrap())
+        .distribution_config(config)
+        .send()
+        .await
+        .unwrap();
+    let v = verify();
+    let c = check(&v, "CloudFront distribution");
+    assert_eq!(c["status"], "fail", "{v:#}");
+    let named = format!("CloudFront Function {function} on viewer-response");
+    assert!(c["detail"].as_str().unwrap().contains(&named), "{c}");
+    let plan = stdout(&acct.run(&["apply", "-f", f, "--plan"]));
+    assert!(plan.contains(&format!("- {named}")), "{plan}");
+    let fixed = json(&acct.run(&["apply", "-f", f, "--yes", "--output", "json"]));
+    assert_eq!(
+        mutating_calls(&fixed),
+        ["cloudfront:UpdateDistribution"],
+        "{fixed:#}"
+    );
+    let after = cf.get_distribution_config().id(&id).send().await.unwrap();
+    let b = after
+        .distribution_config()
+        .unwrap()
+        .default_cache_behavior()
+        .unwrap();
+    assert_eq!(
+        b.function_associations().map(|f| f.quantity()).unwrap_or(0),
+        0
+    );
+    let v = verify();
+    assert_eq!(
+        check(&v, "CloudFront distribution")["status"],
+        "ok",
+        "{v:#}"
+    );
 }
 
 /// Through an edge: tests/py/cloudfront_edge.py serves the distribution as an edge location does
@@ -795,14 +1123,7 @@ async fn rotate_promote_sees_the_new_jwks_through_the_cdn() {
     let bucket = common::bucket_name("cdn-rot");
     let dir = tempfile::tempdir().unwrap();
     let alias = format!("oidc-{}.example.com", acct.id);
-    let pki = irsa_issuer::serve::pki::generate(&[alias.as_str()]).unwrap();
-    for (name, pem) in [
-        ("ca.crt", &pki.ca_cert_pem),
-        ("tls.crt", &pki.chain_pem),
-        ("tls.key", &pki.leaf_key_pem),
-    ] {
-        std::fs::write(dir.path().join(name), pem).unwrap();
-    }
+    edge_chain(dir.path(), &[alias.as_str()]);
     let file = dir.path().join("c.toml");
     let base = format!(
         "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = []\n[cdn]\nkind = \"cloudfront\"\nalias = \"{alias}\"\nacm_certificate_arn = \"{CERT}\"\n"
@@ -816,19 +1137,7 @@ async fn rotate_promote_sees_the_new_jwks_through_the_cdn() {
     let id = list.distribution_list().unwrap().items()[0]
         .id()
         .to_string();
-    let mut cmd = acct.command(common::python());
-    cmd.arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/cloudfront_edge.py"))
-        .args([
-            "--endpoint",
-            &common::moto_endpoint(),
-            "--distribution",
-            &id,
-        ])
-        .arg("--cert")
-        .arg(dir.path().join("tls.crt"))
-        .arg("--key")
-        .arg(dir.path().join("tls.key"));
-    let edge = common::Server::spawn(cmd);
+    let edge = start_edge(&acct, &id, dir.path());
     std::fs::write(
         &file,
         format!(
@@ -850,8 +1159,19 @@ async fn rotate_promote_sees_the_new_jwks_through_the_cdn() {
             .clone();
         assert_eq!(c["status"], "ok", "{name}: {v:#}");
     }
+    // The control: the edge answers the JWKS from its cache now (for 300 s), so without an
+    // invalidation promote would see the old one.
+    let jwks = format!("https://{alias}/c1/openid/v1/jwks");
+    let (old, x_cache) = edge_get(dir.path(), &edge.addr, &jwks).await;
+    assert_eq!(x_cache, "Hit from cloudfront");
     let o = acct.run(&["rotate", "stage", "-f", f]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let (new, x_cache) = edge_get(dir.path(), &edge.addr, &jwks).await;
+    assert_eq!(
+        x_cache, "Miss from cloudfront",
+        "stage invalidated the JWKS"
+    );
+    assert_ne!(new, old);
     let o = acct.run(&[
         "rotate",
         "promote",

@@ -392,3 +392,321 @@ fn inputs_that_would_widen_the_policy_are_refused() {
         assert!(o.stdout.is_empty(), "{args:?} printed a policy");
     }
 }
+
+// --- CloudFront -------------------------------------------------------------------------------
+
+const TARGET: &str = "s3://acme-oidc/c1";
+
+fn dist(id: &str) -> String {
+    format!("arn:aws:cloudfront::{A}:distribution/{id}")
+}
+
+fn cdn_policy(extra: &[&str]) -> Value {
+    let mut args = vec!["iam-policy", "--for", "cdn", "--to", TARGET];
+    args.extend(extra);
+    let o = common::run(&args);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A TagResource or CreateDistribution request carrying `tags` (what IAM puts in the request
+/// context: each aws:RequestTag/KEY, and aws:TagKeys with every key).
+fn with_tags(mut r: Request, tags: &[(&str, &str)]) -> Request {
+    for (k, v) in tags {
+        r = r
+            .with(&format!("aws:RequestTag/{k}"), v)
+            .with("aws:TagKeys", k);
+    }
+    r
+}
+
+/// What a distribution tagged as this target's carries (aws:ResourceTag/KEY).
+fn tagged_as_ours(r: Request) -> Request {
+    r.with("aws:ResourceTag/managed-by", "irsa-issuer")
+        .with("aws:ResourceTag/irsa-issuer/target", TARGET)
+}
+
+const OURS: &[(&str, &str)] = &[
+    ("managed-by", "irsa-issuer"),
+    ("irsa-issuer/target", TARGET),
+];
+
+/// Before the distribution exists (nothing pinned): it can be created and tagged as this
+/// target's, and nothing can be changed or deleted; the two-step take-over (tag someone else's
+/// distribution as ours, then update, invalidate or delete it "as ours") stops at step two,
+/// whatever tags the distribution carries.
+#[test]
+fn cdn_bootstrap_creates_and_grants_nothing_on_tagged_distributions() {
+    let p = cdn_policy(&[]);
+    let mine = dist("EMINE");
+    let legit = [
+        with_tags(Request::new("cloudfront:CreateDistribution", "*"), OURS),
+        with_tags(Request::new("cloudfront:TagResource", &mine), OURS),
+        with_tags(
+            Request::new("cloudfront:TagResource", &mine),
+            &[
+                OURS[0],
+                OURS[1],
+                ("irsa-issuer/issuer", "https://d1.cloudfront.net/c1"),
+            ],
+        ),
+        Request::new("cloudfront:CreateOriginAccessControl", "*"),
+        Request::new("cloudfront:CreateCachePolicy", "*"),
+        Request::new("cloudfront:ListDistributions", "*"),
+        Request::new("cloudfront:GetDistribution", &mine),
+        Request::new("cloudfront:ListTagsForResource", &mine),
+    ];
+    for r in legit {
+        assert!(allows(&p, &r), "should be allowed: {r:?}\n{p:#}");
+    }
+    let victim = dist("EVICTIM");
+    let attacks = [
+        // Step two of the take-over, after tagging the victim as ours: no action on a
+        // distribution is granted by its tags.
+        tagged_as_ours(Request::new("cloudfront:UpdateDistribution", &victim)),
+        tagged_as_ours(Request::new("cloudfront:DeleteDistribution", &victim)),
+        tagged_as_ours(Request::new("cloudfront:CreateInvalidation", &victim)),
+        tagged_as_ours(Request::new("cloudfront:UntagResource", &victim)),
+        // Not even our own is changed before it is pinned.
+        tagged_as_ours(Request::new("cloudfront:UpdateDistribution", &mine)),
+        // Tags that are not irsa-issuer's, or without irsa-issuer's two.
+        with_tags(
+            Request::new("cloudfront:TagResource", &victim),
+            &[OURS[0], OURS[1], ("owner", "me")],
+        ),
+        with_tags(
+            Request::new("cloudfront:TagResource", &victim),
+            &[("irsa-issuer/issuer", "https://d1.cloudfront.net/c1")],
+        ),
+        with_tags(
+            Request::new("cloudfront:TagResource", &victim),
+            &[OURS[0], ("irsa-issuer/target", "s3://other/c2")],
+        ),
+        with_tags(
+            Request::new("cloudfront:CreateDistribution", "*"),
+            &[OURS[0]],
+        ),
+        // Someone else's origin access control or cache policy.
+        Request::new(
+            "cloudfront:UpdateOriginAccessControl",
+            &format!("arn:aws:cloudfront::{A}:origin-access-control/EOTHER"),
+        ),
+        Request::new(
+            "cloudfront:DeleteCachePolicy",
+            &format!("arn:aws:cloudfront::{A}:cache-policy/other"),
+        ),
+        Request::new(
+            "cloudfront:UpdateCachePolicy",
+            &format!("arn:aws:cloudfront::{A}:cache-policy/other"),
+        ),
+    ];
+    for r in attacks {
+        assert!(!allows(&p, &r), "escalation allowed: {r:?}\n{p:#}");
+    }
+}
+
+/// Pinned: every update, deletion, invalidation and tag is on exactly the pinned ARNs, and
+/// nothing is created; the take-over path is closed at both steps.
+#[test]
+fn cdn_pinned_ids_scope_every_change_to_exactly_them() {
+    let p = cdn_policy(&[
+        "--distribution-id",
+        "EMINE",
+        "--origin-access-control-id",
+        "OMINE",
+        "--cache-policy-id",
+        "658327ea-f89d-4fab-a63d-7e88639e58f6",
+    ]);
+    let mine = dist("EMINE");
+    let oac = |id: &str| format!("arn:aws:cloudfront::{A}:origin-access-control/{id}");
+    let policy = |id: &str| format!("arn:aws:cloudfront::{A}:cache-policy/{id}");
+    let cp = policy("658327ea-f89d-4fab-a63d-7e88639e58f6");
+    for action in [
+        "GetDistribution",
+        "GetDistributionConfig",
+        "ListTagsForResource",
+        "UpdateDistribution",
+        "CreateInvalidation",
+        "TagResource",
+        "DeleteDistribution",
+    ] {
+        let r = Request::new(&format!("cloudfront:{action}"), &mine);
+        assert!(allows(&p, &r), "should be allowed: {r:?}");
+        // Another distribution, tagged as ours or not.
+        let other = tagged_as_ours(Request::new(&format!("cloudfront:{action}"), &dist("E2")));
+        assert!(!allows(&p, &other), "allowed: {other:?}\n{p:#}");
+    }
+    for action in [
+        "GetOriginAccessControl",
+        "UpdateOriginAccessControl",
+        "DeleteOriginAccessControl",
+    ] {
+        assert!(allows(
+            &p,
+            &Request::new(&format!("cloudfront:{action}"), &oac("OMINE"))
+        ));
+        assert!(!allows(
+            &p,
+            &Request::new(&format!("cloudfront:{action}"), &oac("EOTHER"))
+        ));
+    }
+    for action in ["GetCachePolicy", "UpdateCachePolicy", "DeleteCachePolicy"] {
+        assert!(allows(
+            &p,
+            &Request::new(&format!("cloudfront:{action}"), &cp)
+        ));
+        assert!(!allows(
+            &p,
+            &Request::new(&format!("cloudfront:{action}"), &policy("other"))
+        ));
+    }
+    for create in [
+        "CreateDistribution",
+        "CreateOriginAccessControl",
+        "CreateCachePolicy",
+    ] {
+        let r = with_tags(Request::new(&format!("cloudfront:{create}"), "*"), OURS);
+        assert!(!allows(&p, &r), "pinned, yet may create: {r:?}\n{p:#}");
+    }
+}
+
+/// For any scope: no CloudFront write reaches a wildcard resource without a limit. Creating
+/// takes `*` (CloudFront has no resource-level permission for it) and tagging a new distribution
+/// takes `distribution/*`, both only with irsa-issuer's tags; nothing else writes on a wildcard.
+#[test]
+fn no_cloudfront_write_is_on_a_wildcard_without_its_tags() {
+    let variants = [
+        cdn_policy(&[]),
+        cdn_policy(&["--distribution-id", "EMINE"]),
+        cdn_policy(&[
+            "--cache-policy-id",
+            "P1",
+            "--origin-access-control-id",
+            "O1",
+        ]),
+    ];
+    for p in &variants {
+        for s in p["Statement"].as_array().unwrap() {
+            let actions: Vec<&str> = s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            let resource = s["Resource"].as_str().unwrap();
+            let cond = s.get("Condition").cloned().unwrap_or(Value::Null);
+            for a in &actions {
+                let op = a.strip_prefix("cloudfront:").unwrap();
+                let reads = op.starts_with("Get") || op.starts_with("List");
+                // The account is `*` (CloudFront ids are unique across accounts); the resource
+                // part after it is what must be exact.
+                let id = resource.rsplit(':').next().unwrap();
+                if reads || !id.contains('*') {
+                    continue;
+                }
+                match op {
+                    "CreateOriginAccessControl" | "CreateCachePolicy" => {
+                        assert_eq!(resource, "*", "{s}")
+                    }
+                    "CreateDistribution" | "TagResource" => {
+                        assert_eq!(
+                            cond["StringEquals"]["aws:RequestTag/managed-by"], "irsa-issuer",
+                            "{s}"
+                        );
+                        assert_eq!(
+                            cond["StringEquals"]["aws:RequestTag/irsa-issuer/target"], TARGET,
+                            "{s}"
+                        );
+                        assert!(
+                            cond["ForAllValues:StringEquals"]["aws:TagKeys"].is_array(),
+                            "{s}"
+                        );
+                    }
+                    _ => panic!("{a} on {resource}: {s}"),
+                }
+            }
+        }
+    }
+}
+
+/// Behind CloudFront without an alias, the issuer is the distribution's domain, unknown before
+/// CloudFront names it: providers and roles are refused until the file pins `issuer` (never
+/// scoped to a pattern, which would reach every other CloudFront cluster's providers and roles),
+/// and once pinned they are scoped to exactly it.
+#[test]
+fn a_cloudfront_issuer_not_known_yet_is_never_a_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    let base = format!("target = \"{TARGET}\"\n[aws]\nregion = \"eu-west-1\"\n[keys]\ndir = \"k\"\n[tags]\ncluster = \"c1\"\n[cdn]\nkind = \"cloudfront\"\n");
+    std::fs::write(&file, &base).unwrap();
+    let f = file.to_str().unwrap();
+    for caps in ["provider", "role", "publish,bucket,provider,role,cdn"] {
+        let o = common::run(&["iam-policy", "-f", f, "--for", caps]);
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{caps}: {err}");
+        assert!(err.contains("set `issuer = "), "{caps}: {err}");
+        assert!(o.stdout.is_empty(), "{caps} printed a policy");
+    }
+    // The bootstrap (no provider, no role) is printed, its tag keys the file's too.
+    let o = common::run(&["iam-policy", "-f", f, "--for", "publish,bucket,cdn"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("CloudFront bootstrap"),
+        "{}",
+        common::stderr(&o)
+    );
+    let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(allows(
+        &p,
+        &with_tags(
+            Request::new("cloudfront:CreateDistribution", "*"),
+            &[OURS[0], OURS[1], ("cluster", "c1")]
+        )
+    ));
+    // Pinned issuer (and distribution): providers and roles of exactly this issuer.
+    let issuer = "https://d111111abcdef8.cloudfront.net/c1";
+    std::fs::write(
+        &file,
+        base.replace("[cdn]\n", "[cdn]\ndistribution_id = \"E111111ABCDEF8\"\n")
+            .replacen("target", &format!("issuer = \"{issuer}\"\ntarget"), 1),
+    )
+    .unwrap();
+    let o = common::run(&["iam-policy", "-f", f, "--for", "provider,role,cdn"]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!o.stdout.windows(16).any(|w| w == b"*.cloudfront.net"));
+    let provider = |host: &str| format!("arn:aws:iam::{A}:oidc-provider/{host}/c1");
+    let owned = |r: Request, i: &str| {
+        r.with("aws:ResourceTag/managed-by", "irsa-issuer")
+            .with("aws:ResourceTag/irsa-issuer/issuer", i)
+    };
+    assert!(allows(
+        &p,
+        &owned(
+            Request::new(
+                "iam:UpdateOpenIDConnectProviderThumbprint",
+                &provider("d111111abcdef8.cloudfront.net")
+            ),
+            issuer
+        )
+    ));
+    // Another CloudFront cluster's provider and role in the same account.
+    let other = "https://d222222abcdef8.cloudfront.net/c1";
+    assert!(!allows(
+        &p,
+        &owned(
+            Request::new(
+                "iam:UpdateOpenIDConnectProviderThumbprint",
+                &provider("d222222abcdef8.cloudfront.net")
+            ),
+            other
+        )
+    ));
+    assert!(!allows(
+        &p,
+        &owned(
+            Request::new("iam:UpdateAssumeRolePolicy", &role("c2-reader")),
+            other
+        )
+    ));
+}

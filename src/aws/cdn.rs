@@ -24,6 +24,10 @@ use crate::oidc::issuer::{IssuerError, IssuerUrl};
 /// The tag naming the bucket and prefix a distribution serves: how irsa-issuer finds it again
 /// (the issuer of a distribution without an alias is only known once CloudFront names it).
 pub const TARGET_TAG: &str = "irsa-issuer/target";
+/// The tag recording which documents the edges may serve (a digest of both, see
+/// [`served_digest`]): written once they are invalidated, so an invalidation that failed after
+/// the documents changed is made by the next run.
+pub const SERVED_TAG: &str = "irsa-issuer/served";
 /// The id of the one origin irsa-issuer's distributions have.
 pub const ORIGIN_ID: &str = "irsa-issuer-s3";
 /// The start of every distribution comment irsa-issuer writes (a cheap filter before tags).
@@ -87,6 +91,30 @@ pub struct CdnConfig {
     /// How long to wait for the distribution to deploy (destroy; apply when it makes a public
     /// bucket private), in seconds.
     pub deploy_timeout: u64,
+    /// The ids of the resources once they exist, pinned in the file.
+    pub pins: Pins,
+}
+
+/// The ids of an issuer's CloudFront resources, pinned in the file once `apply` created them
+/// (it prints them). A pinned resource is read by its id, never created anew, and `iam-policy`
+/// scopes the runner's updates and deletions to it; without pins, only creating is granted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pins {
+    /// `cdn.distribution_id`.
+    pub distribution_id: Option<String>,
+    /// `cdn.origin_access_control_id`.
+    pub origin_access_control_id: Option<String>,
+    /// `cdn.cache_policy_id`.
+    pub cache_policy_id: Option<String>,
+}
+
+impl Pins {
+    /// Whether nothing is pinned.
+    pub fn is_empty(&self) -> bool {
+        self.distribution_id.is_none()
+            && self.origin_access_control_id.is_none()
+            && self.cache_policy_id.is_none()
+    }
 }
 
 /// How long a wait for a deployment lasts by default: CloudFront usually deploys in a few
@@ -118,6 +146,17 @@ pub enum CdnError {
     /// No max-age to take the cache TTL from.
     #[error("`{0}` has no max-age: the CDN caches the documents for that long, so s3.cache_control needs one (e.g. \"public, max-age=300\")")]
     NoMaxAge(String),
+    /// A max-age of 0.
+    #[error("`{0}` has max-age=0: CloudFront refuses a cache policy whose TTLs are all 0 while it caches compressed responses (InvalidArgument); use max-age=1 or more (irsa-issuer invalidates both documents whenever one changes, so a long max-age does not delay a rotation)")]
+    ZeroMaxAge(String),
+    /// An id that cannot be a CloudFront id.
+    #[error("`{id}` is not a CloudFront {what} id: letters, digits and hyphens only (as apply prints it)")]
+    Id {
+        /// Which id.
+        what: &'static str,
+        /// What was given.
+        id: String,
+    },
     /// The issuer given is not the one the distribution serves.
     #[error("issuer {given} is not what the distribution serves ({expected}): drop `issuer` from the file (it is derived from the alias or the distribution), or make the two agree")]
     IssuerMismatch {
@@ -187,6 +226,12 @@ pub fn validate_certificate_arn(arn: &str) -> Result<(), CdnError> {
             "expected arn:aws:acm:us-east-1:123456789012:certificate/ID".into(),
         ));
     }
+    if Partition::of_arn(arn) != Some(Partition::Aws) {
+        return Err(bad(format!(
+            "it is in the {} partition: CloudFront takes ACM certificates only in aws (in China a distribution's own domain needs an IAM server certificate, which irsa-issuer does not manage, and aws-us-gov has no CloudFront); leave alias out to serve from the distribution's own domain",
+            parts[1]
+        )));
+    }
     if parts[3] != CERTIFICATE_REGION {
         return Err(bad(format!(
             "it is in {}, and CloudFront only uses certificates from {CERTIFICATE_REGION}: request or import it there (`aws acm request-certificate --region {CERTIFICATE_REGION}`)",
@@ -196,8 +241,42 @@ pub fn validate_certificate_arn(arn: &str) -> Result<(), CdnError> {
     Ok(())
 }
 
+/// The cache TTL for the documents: their max-age (`None`: the Cache-Control has none), at
+/// least 1 s.
+pub fn ttl(cache_control: &str, max_age: Option<u64>) -> Result<i64, CdnError> {
+    match max_age {
+        None => Err(CdnError::NoMaxAge(cache_control.to_string())),
+        Some(0) => Err(CdnError::ZeroMaxAge(cache_control.to_string())),
+        Some(s) => Ok(i64::try_from(s).unwrap_or(i64::MAX)),
+    }
+}
+
+/// Checks a pinned id: it goes into ARNs of the runner's policy, so no wildcard can hide there.
+pub fn validate_id(what: &'static str, id: &str) -> Result<(), CdnError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(CdnError::Id {
+            what,
+            id: id.to_string(),
+        })
+    }
+}
+
 /// Checks a whole `[cdn]` section.
 pub fn validate(c: &CdnConfig) -> Result<(), CdnError> {
+    for (what, id) in [
+        ("distribution", &c.pins.distribution_id),
+        ("origin access control", &c.pins.origin_access_control_id),
+        ("cache policy", &c.pins.cache_policy_id),
+    ] {
+        if let Some(id) = id {
+            validate_id(what, id)?;
+        }
+    }
     match (&c.alias, &c.acm_certificate_arn) {
         (Some(a), Some(arn)) => {
             validate_alias(a)?;
@@ -281,6 +360,28 @@ pub fn paths(keys: &[String]) -> Vec<String> {
     keys.iter().map(|k| format!("/{k}")).collect()
 }
 
+/// The value of [`SERVED_TAG`] for these document bodies (JWKS first): 16 hex digits of the
+/// SHA-256 of their digests, short enough for a tag.
+pub fn served_digest(bodies: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for b in bodies {
+        h.update(Sha256::digest(b));
+    }
+    h.finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether the edges must be told to drop the documents: one that existed changes in this run
+/// (`updated`), or the distribution records that it may serve other documents than the bucket
+/// will hold (`served`, the [`SERVED_TAG`], differs from `after`: an earlier invalidation did not
+/// happen). A distribution without the record has served nothing irsa-issuer changed since:
+/// created in this run, or before the record existed.
+pub fn needs_invalidation(updated: bool, served: Option<&str>, after: &str) -> bool {
+    updated || served.is_some_and(|s| s != after)
+}
 /// The statement that lets only `distribution_arn` read exactly `keys`.
 pub fn oac_statement(
     partition: Partition,
@@ -498,6 +599,14 @@ pub struct DistributionModel {
     pub certificate: Certificate,
     /// The price class.
     pub price_class: String,
+    /// The comment (irsa-issuer's names the bucket and prefix).
+    pub comment: String,
+    /// What else acts on a request or a response, described: CloudFront Functions and
+    /// Lambda@Edge associations, extra cache behaviours, origin groups, origin-request and
+    /// response-headers policies, field-level encryption, signed-URL requirements, custom error
+    /// responses. A viewer-response function could rewrite the JWKS STS sees, so irsa-issuer
+    /// sets none of them and any is drift.
+    pub extras: Vec<String>,
 }
 
 /// A distribution as CloudFront reports it.
@@ -596,6 +705,8 @@ impl DistributionWanted {
             aliases: self.alias.iter().cloned().collect(),
             certificate,
             price_class: self.price_class.as_str().into(),
+            comment: self.comment.clone(),
+            extras: Vec::new(),
         }
     }
 }
@@ -698,6 +809,19 @@ pub fn drift(actual: &DistributionModel, wanted: &DistributionModel) -> Vec<Stri
             actual.price_class, wanted.price_class
         ));
     }
+    if actual.comment != wanted.comment {
+        out.push(format!(
+            "~ comment {:?} -> {:?}",
+            actual.comment, wanted.comment
+        ));
+    }
+    out.extend(
+        actual
+            .extras
+            .iter()
+            .filter(|e| !wanted.extras.contains(e))
+            .map(|e| format!("- {e} (irsa-issuer's distribution serves the two documents as they are in the bucket)")),
+    );
     out
 }
 
@@ -754,10 +878,26 @@ pub fn plan_distribution(
     if !missing.is_empty() {
         out.push(DistributionChange::Tag {
             arn: a.arn.clone(),
-            tags: missing,
+            tags: tag_request(&wanted.tags, missing),
         });
     }
     out
+}
+
+/// The tags of one TagResource request: `tags`, with irsa-issuer's managed-by and target tags
+/// from `wanted` always in it. The runner's policy before the distribution is pinned allows
+/// TagResource only when the request carries those two (IAM has no create-only condition for
+/// TagResource, so this is what keeps it from tagging other distributions as something else).
+pub fn tag_request(
+    wanted: &BTreeMap<String, String>,
+    mut tags: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    for k in [crate::aws::owner::MANAGED_TAG.0, TARGET_TAG] {
+        if let Some(v) = wanted.get(k) {
+            tags.insert(k.to_string(), v.clone());
+        }
+    }
+    tags
 }
 
 impl DistributionChange {
@@ -948,6 +1088,7 @@ mod tests {
                 .then(|| "arn:aws:acm:us-east-1:123456789012:certificate/abc".to_string()),
             price_class: PriceClass::default(),
             deploy_timeout: DEFAULT_DEPLOY_TIMEOUT,
+            pins: Pins::default(),
         }
     }
 
@@ -971,6 +1112,64 @@ mod tests {
         c.acm_certificate_arn = None;
         assert!(matches!(validate(&c), Err(CdnError::Pairing(_))));
         assert!(validate_certificate_arn("arn:aws:acm:us-east-1:1:certificate/x").is_err());
+        // ACM certificates for CloudFront exist in the aws partition only.
+        for arn in [
+            "arn:aws-cn:acm:us-east-1:123456789012:certificate/abc",
+            "arn:aws-us-gov:acm:us-east-1:123456789012:certificate/abc",
+        ] {
+            let e = validate_certificate_arn(arn).unwrap_err().to_string();
+            assert!(
+                e.contains("partition") && e.contains("IAM server certificate"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_ttl_is_the_max_age_and_at_least_one_second() {
+        assert_eq!(ttl("public, max-age=300", Some(300)), Ok(300));
+        assert!(matches!(ttl("no-cache", None), Err(CdnError::NoMaxAge(_))));
+        let e = ttl("max-age=0", Some(0)).unwrap_err();
+        assert!(matches!(e, CdnError::ZeroMaxAge(_)));
+        assert!(e.to_string().contains("max-age=1 or more"), "{e}");
+    }
+
+    #[test]
+    fn pinned_ids_cannot_widen_an_arn() {
+        let mut c = cdn(false);
+        c.pins.distribution_id = Some("E2QWRUHAPOMQZL".into());
+        c.pins.cache_policy_id = Some("658327ea-f89d-4fab-a63d-7e88639e58f6".into());
+        assert_eq!(validate(&c), Ok(()));
+        for bad in ["*", "E1*", "E1/../x", "", "E1 E2"] {
+            c.pins.origin_access_control_id = Some(bad.into());
+            assert!(
+                matches!(
+                    validate(&c),
+                    Err(CdnError::Id {
+                        what: "origin access control",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_invalidation_that_did_not_happen_is_made_by_the_next_run() {
+        let before = served_digest(&[b"jwks-1", b"disc"]);
+        let after = served_digest(&[b"jwks-2", b"disc"]);
+        assert_ne!(before, after);
+        assert_eq!(after.len(), 16);
+        // A document that existed changes: invalidate.
+        assert!(needs_invalidation(true, Some(&before), &after));
+        // Nothing changes now, but the edges may still serve the old documents (the last
+        // run wrote them and its invalidation failed): invalidate.
+        assert!(needs_invalidation(false, Some(&before), &after));
+        // Served what the bucket holds: nothing to do.
+        assert!(!needs_invalidation(false, Some(&after), &after));
+        // A new distribution (no record): nothing cached yet.
+        assert!(!needs_invalidation(false, None, &after));
     }
 
     #[test]
@@ -1061,13 +1260,37 @@ mod tests {
             matches!(p.as_slice(), [DistributionChange::Update { .. }]),
             "{p:?}"
         );
-        // A missing owner tag is only a tag change.
+        // A missing owner tag is only a tag change, which carries irsa-issuer's managed-by and
+        // target tags too (the runner's policy before pinning requires them in TagResource).
         let mut untagged = s.clone();
         untagged.tags.remove(crate::aws::owner::OWNER_TAG);
         let p = plan_distribution(&w, Some(&untagged), Some("OAC1"), Some("CP1"));
+        let [DistributionChange::Tag { tags, .. }] = p.as_slice() else {
+            panic!("{p:?}")
+        };
+        assert_eq!(
+            tags.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["irsa-issuer/issuer", "irsa-issuer/target", "managed-by"]
+        );
+        // A hand-edited comment, and a viewer-response function that could rewrite the JWKS:
+        // both drift, both named.
+        let mut edited = s.clone();
+        edited.model.comment = "prod oidc".into();
+        edited.model.extras =
+            vec!["CloudFront Function arn:aws:cloudfront::1:function/f on viewer-response".into()];
+        let p = plan_distribution(&w, Some(&edited), Some("OAC1"), Some("CP1"));
+        let [DistributionChange::Update { drift, .. }] = p.as_slice() else {
+            panic!("{p:?}")
+        };
         assert!(
-            matches!(p.as_slice(), [DistributionChange::Tag { .. }]),
-            "{p:?}"
+            drift[0].starts_with("~ comment \"prod oidc\" -> \"irsa-issuer s3://acme-oidc/c1\""),
+            "{drift:?}"
+        );
+        assert!(
+            drift[1].starts_with(
+                "- CloudFront Function arn:aws:cloudfront::1:function/f on viewer-response"
+            ),
+            "{drift:?}"
         );
     }
 

@@ -33,40 +33,43 @@ pub enum Capability {
     /// `destroy`: delete the documents, restore the bucket's Block Public Access, and delete the
     /// bucket with --delete-bucket (the provider and role deletions are in `provider` and `role`).
     Destroy,
-    /// `[cdn]` / `publish --cdn cloudfront`: the distribution, its Origin Access Control and cache
-    /// policy, invalidations, and their teardown (the bucket's set-up is in `bucket`).
+    /// `[cdn]` / `publish --cdn cloudfront`: creating the distribution, its Origin Access Control
+    /// and cache policy until their ids are pinned; then reading, changing, invalidating and
+    /// deleting exactly those (the bucket's set-up is in `bucket`).
     Cdn,
 }
 
-/// CloudFront actions that only list (they take no resource).
+/// CloudFront actions that only list (they take no resource: `*`).
 pub const CDN_LIST_ACTIONS: &[&str] = &[
     "cloudfront:ListDistributions",
     "cloudfront:ListOriginAccessControls",
     "cloudfront:ListCachePolicies",
 ];
-/// CloudFront actions that read a distribution.
+/// CloudFront actions that read a distribution (finding it by its tags reads every one).
 pub const CDN_READ_ACTIONS: &[&str] = &[
-    "cloudfront:ListTagsForResource",
     "cloudfront:GetDistribution",
     "cloudfront:GetDistributionConfig",
+    "cloudfront:ListTagsForResource",
 ];
-/// CloudFront actions on a distribution irsa-issuer tagged for this target.
-pub const CDN_MANAGE_ACTIONS: &[&str] = &[
+/// CloudFront actions on the one pinned distribution: reading, changing, invalidating,
+/// tagging and deleting it.
+pub const CDN_DISTRIBUTION_ACTIONS: &[&str] = &[
+    "cloudfront:GetDistribution",
+    "cloudfront:GetDistributionConfig",
+    "cloudfront:ListTagsForResource",
     "cloudfront:UpdateDistribution",
-    "cloudfront:DeleteDistribution",
     "cloudfront:CreateInvalidation",
     "cloudfront:TagResource",
+    "cloudfront:DeleteDistribution",
 ];
-/// CloudFront actions on Origin Access Controls (they carry no tags to scope by).
+/// CloudFront actions on the one pinned Origin Access Control.
 pub const CDN_OAC_ACTIONS: &[&str] = &[
-    "cloudfront:CreateOriginAccessControl",
     "cloudfront:GetOriginAccessControl",
     "cloudfront:UpdateOriginAccessControl",
     "cloudfront:DeleteOriginAccessControl",
 ];
-/// CloudFront actions on cache policies (they carry no tags either).
+/// CloudFront actions on the one pinned cache policy.
 pub const CDN_CACHE_POLICY_ACTIONS: &[&str] = &[
-    "cloudfront:CreateCachePolicy",
     "cloudfront:GetCachePolicy",
     "cloudfront:UpdateCachePolicy",
     "cloudfront:DeleteCachePolicy",
@@ -134,9 +137,8 @@ pub struct Scope<'a> {
     pub location: Option<&'a S3Location>,
     /// The issuer (else any provider irsa-issuer tagged, and no owner condition).
     pub issuer: Option<&'a IssuerUrl>,
-    /// Without `issuer`: the provider IDs it may be (`*.cloudfront.net/PREFIX` for a CloudFront
-    /// distribution not created yet, whose domain CloudFront picks).
-    pub issuer_pattern: Option<String>,
+    /// CloudFront: the pinned ids and the file's tags.
+    pub cdn: CdnScope,
     /// The IAM path roles live under.
     pub role_path: &'a str,
     /// The managed policies roles may have attached.
@@ -145,6 +147,20 @@ pub struct Scope<'a> {
     pub permissions_boundaries: Vec<String>,
     /// The roles to assume in other accounts.
     pub assume_roles: Vec<String>,
+}
+
+/// What the CloudFront statements are scoped to: each resource whose id is pinned gets its
+/// updates and deletions on exactly its ARN; one not pinned yet gets only creation.
+#[derive(Debug, Clone, Default)]
+pub struct CdnScope {
+    /// `cdn.distribution_id`.
+    pub distribution_id: Option<String>,
+    /// `cdn.origin_access_control_id`.
+    pub origin_access_control_id: Option<String>,
+    /// `cdn.cache_policy_id`.
+    pub cache_policy_id: Option<String>,
+    /// The keys of the file's `[tags]`, which a new distribution carries too.
+    pub tag_keys: Vec<String>,
 }
 
 /// The policy, and what the user should know about it.
@@ -171,6 +187,9 @@ pub enum RunnerPolicyError {
     /// `role` under the root path.
     #[error("`--for role` with the role path /: every untagged role of the account would be under it, and this principal could tag one as irsa-issuer's, rewrite its trust policy and take its permissions; use a path only irsa-issuer's roles live under (iam.role_path or --role-path, default /irsa/)")]
     RootRolePath,
+    /// A pinned CloudFront id that could widen an ARN.
+    #[error(transparent)]
+    CdnId(crate::aws::cdn::CdnError),
     /// An ARN that is malformed or holds a wildcard.
     #[error("{what}: {source}")]
     Arn {
@@ -258,11 +277,23 @@ fn check_scope(caps: &[Capability], scope: &Scope) -> Result<(), RunnerPolicyErr
             return Err(RunnerPolicyError::NoBucket(name));
         }
     }
-    if caps.contains(&Capability::Provider)
-        && scope.issuer.is_none()
-        && scope.issuer_pattern.is_none()
-    {
+    if caps.contains(&Capability::Provider) && scope.issuer.is_none() {
         return Err(RunnerPolicyError::NoIssuer);
+    }
+    if caps.contains(&Capability::Cdn)
+        && scope.location.is_none()
+        && scope.cdn.distribution_id.is_none()
+    {
+        return Err(RunnerPolicyError::NoBucket("cdn"));
+    }
+    for (what, id) in [
+        ("distribution", &scope.cdn.distribution_id),
+        ("origin access control", &scope.cdn.origin_access_control_id),
+        ("cache policy", &scope.cdn.cache_policy_id),
+    ] {
+        if let Some(id) = id {
+            crate::aws::cdn::validate_id(what, id).map_err(RunnerPolicyError::CdnId)?;
+        }
     }
     if caps.contains(&Capability::Role) && matches!(scope.role_path, "" | "/") {
         return Err(RunnerPolicyError::RootRolePath);
@@ -354,11 +385,6 @@ fn owner_tags(kind: &str, scope: &Scope) -> Vec<(String, Value)> {
             format!("StringEquals aws:{kind}/{OWNER_TAG}"),
             json!(i.as_str()),
         ));
-    } else if let Some(p) = &scope.issuer_pattern {
-        c.push((
-            format!("StringLike aws:{kind}/{OWNER_TAG}"),
-            json!(format!("https://{p}")),
-        ));
     }
     c
 }
@@ -379,9 +405,16 @@ fn untagged() -> (String, Value) {
     )
 }
 
-/// CloudFront: listing takes no resource; a distribution is created only tagged as
-/// irsa-issuer's for this target and changed or deleted only when it carries those tags; OACs
-/// and cache policies have no tags, so they are scoped to their resource type.
+/// The bootstrap's risk, said with the policy (the distribution is not pinned yet).
+pub const CDN_BOOTSTRAP_NOTE: &str = "CloudFront bootstrap: this policy creates the distribution, its origin access control and its cache policy, and tags the new distribution; it grants no update, deletion or invalidation of any of them. IAM has no create-only condition for cloudfront:TagResource, so it also lets this principal put irsa-issuer's tags (managed-by=irsa-issuer and this target; only irsa-issuer's tag keys, aws:TagKeys) on any distribution of the account: nothing here acts on tagged distributions, but do not grant other principals rights by these tags. Once `apply` (or `publish`) has created them, pin cdn.distribution_id, cdn.origin_access_control_id and cdn.cache_policy_id in the file (apply prints them) and run `iam-policy -f FILE` again: that policy can change and delete exactly those, and create nothing";
+
+/// CloudFront, from the Service Authorization Reference: CreateDistribution,
+/// CreateOriginAccessControl and CreateCachePolicy take no resource (`*`); CreateDistribution
+/// and TagResource evaluate `aws:RequestTag` and `aws:TagKeys`; every other action here takes the
+/// resource's ARN. Distributions list `aws:ResourceTag`, but CloudFront's ABAC support is
+/// partial and TagResource has no create-only condition (anyone allowed to tag could tag another
+/// distribution as this one), so nothing is granted by resource tags: a pinned resource gets its
+/// updates and deletions on exactly its ARN, one not pinned yet only creation.
 fn cdn_statements(
     partition: Partition,
     scope: &Scope,
@@ -389,65 +422,108 @@ fn cdn_statements(
     notes: &mut Vec<String>,
 ) {
     let p = partition.as_str();
-    let distributions = format!("arn:{p}:cloudfront::*:distribution/*");
-    let tag_pairs = |kind: &str| {
-        let mut c = vec![(
-            format!("StringEquals aws:{kind}/{}", MANAGED_TAG.0),
-            json!(MANAGED_TAG.1),
-        )];
-        if let Some(l) = scope.location {
-            c.push((
-                format!("StringEquals aws:{kind}/{}", crate::aws::cdn::TARGET_TAG),
-                json!(l.to_string()),
+    let c = &scope.cdn;
+    let arn = |kind: &str, id: &str| format!("arn:{p}:cloudfront::*:{kind}/{id}");
+    let mut list = Vec::new();
+    let mut create = Vec::new();
+    match &c.distribution_id {
+        Some(id) => out.push(stmt(
+            "IrsaIssuerCdnDistribution",
+            CDN_DISTRIBUTION_ACTIONS,
+            json!(arn("distribution", id)),
+            None,
+        )),
+        None => {
+            list.push("cloudfront:ListDistributions");
+            out.push(stmt(
+                "IrsaIssuerCdnRead",
+                CDN_READ_ACTIONS,
+                json!(arn("distribution", "*")),
+                None,
             ));
+            // Only ever with irsa-issuer's tags for this target, and only irsa-issuer's keys.
+            let mut keys: Vec<String> = [
+                MANAGED_TAG.0,
+                crate::aws::cdn::TARGET_TAG,
+                OWNER_TAG,
+                crate::aws::cdn::SERVED_TAG,
+            ]
+            .iter()
+            .map(|k| k.to_string())
+            .chain(c.tag_keys.iter().cloned())
+            .collect();
+            keys.sort();
+            keys.dedup();
+            let mut tagged = vec![(
+                format!("StringEquals aws:RequestTag/{}", MANAGED_TAG.0),
+                json!(MANAGED_TAG.1),
+            )];
+            if let Some(l) = scope.location {
+                tagged.push((
+                    format!(
+                        "StringEquals aws:RequestTag/{}",
+                        crate::aws::cdn::TARGET_TAG
+                    ),
+                    json!(l.to_string()),
+                ));
+            }
+            tagged.push((
+                "ForAllValues:StringEquals aws:TagKeys".to_string(),
+                json!(keys),
+            ));
+            out.push(stmt(
+                "IrsaIssuerCdnCreateDistribution",
+                &["cloudfront:CreateDistribution"],
+                json!("*"),
+                Some(condition(&tagged)),
+            ));
+            out.push(stmt(
+                "IrsaIssuerCdnTagNewDistribution",
+                &["cloudfront:TagResource"],
+                json!(arn("distribution", "*")),
+                Some(condition(&tagged)),
+            ));
+            notes.push(CDN_BOOTSTRAP_NOTE.into());
         }
-        c
-    };
-    out.push(stmt(
-        "IrsaIssuerCdnList",
-        CDN_LIST_ACTIONS,
-        json!("*"),
-        None,
-    ));
-    out.push(stmt(
-        "IrsaIssuerCdnRead",
-        CDN_READ_ACTIONS,
-        json!(distributions),
-        None,
-    ));
-    out.push(stmt(
-        "IrsaIssuerCdnCreate",
-        &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
-        json!(distributions),
-        Some(condition(&tag_pairs("RequestTag"))),
-    ));
-    out.push(stmt(
-        "IrsaIssuerCdnManage",
-        CDN_MANAGE_ACTIONS,
-        json!(distributions),
-        Some(condition(&tag_pairs("ResourceTag"))),
-    ));
-    out.push(stmt(
-        "IrsaIssuerCdnOriginAccess",
-        CDN_OAC_ACTIONS,
-        json!(format!("arn:{p}:cloudfront::*:origin-access-control/*")),
-        None,
-    ));
-    out.push(stmt(
-        "IrsaIssuerCdnCachePolicy",
-        CDN_CACHE_POLICY_ACTIONS,
-        json!(format!("arn:{p}:cloudfront::*:cache-policy/*")),
-        None,
-    ));
-    notes.push("CloudFront origin access controls and cache policies carry no tags: their statements cover the account's (irsa-issuer touches only those named irsa-issuer-<hash of bucket and prefix>)".into());
+    }
+    match &c.origin_access_control_id {
+        Some(id) => out.push(stmt(
+            "IrsaIssuerCdnOriginAccessControl",
+            CDN_OAC_ACTIONS,
+            json!(arn("origin-access-control", id)),
+            None,
+        )),
+        None => {
+            list.push("cloudfront:ListOriginAccessControls");
+            create.push("cloudfront:CreateOriginAccessControl");
+        }
+    }
+    match &c.cache_policy_id {
+        Some(id) => out.push(stmt(
+            "IrsaIssuerCdnCachePolicy",
+            CDN_CACHE_POLICY_ACTIONS,
+            json!(arn("cache-policy", id)),
+            None,
+        )),
+        None => {
+            list.push("cloudfront:ListCachePolicies");
+            create.push("cloudfront:CreateCachePolicy");
+        }
+    }
+    if !create.is_empty() {
+        out.push(stmt("IrsaIssuerCdnCreate", &create, json!("*"), None));
+        notes.push("CloudFront has no resource-level permission for creating origin access controls and cache policies: this principal may create any number of them (never change or delete one it was not given by id)".into());
+    }
+    if !list.is_empty() {
+        out.push(stmt("IrsaIssuerCdnList", &list, json!("*"), None));
+    }
 }
 
 fn provider_statements(partition: Partition, scope: &Scope, out: &mut Vec<Value>) {
     let p = partition.as_str();
-    let arn = match (scope.issuer, &scope.issuer_pattern) {
-        (Some(i), _) => format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
-        (None, Some(pattern)) => format!("arn:{p}:iam::*:oidc-provider/{pattern}"),
-        (None, None) => format!("arn:{p}:iam::*:oidc-provider/*"),
+    let arn = match scope.issuer {
+        Some(i) => format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
+        None => format!("arn:{p}:iam::*:oidc-provider/*"),
     };
     out.push(stmt(
         "IrsaIssuerProviderRead",

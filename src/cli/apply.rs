@@ -409,6 +409,14 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         println!("Issuer {issuer}, published to {}", r.target);
         print!("{}", changeset::render(&plan.items));
     }
+    if let (Some(o), Some(cdn)) = (&r.observed.cdn, &c.cdn) {
+        let pinned = c.issuer.is_some();
+        if let Some(note) =
+            irsa_issuer::reconcile::cdn::pin_note(o, cdn, &r.observed.issuer, pinned)
+        {
+            eprintln!("note: {note}");
+        }
+    }
     let callers: Vec<&irsa_issuer::aws::names::Caller> =
         r.observed.accounts.iter().map(|a| &a.caller).collect();
     let role_manifests = manifests::manifests(&c, &callers, None);

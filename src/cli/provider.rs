@@ -130,6 +130,16 @@ pub struct IamPolicyArgs {
     /// The partition's ARNs to use (default: the issuer's, or the file's region's, else aws).
     #[arg(long, value_parser = ["aws", "aws-cn", "aws-us-gov"])]
     partition: Option<String>,
+    /// `--for cdn`: the distribution's id (else the file's cdn.distribution_id): its updates,
+    /// deletion and invalidations are granted on exactly it; without one, only creating one.
+    #[arg(long, value_name = "ID")]
+    distribution_id: Option<String>,
+    /// `--for cdn`: the Origin Access Control's id (else cdn.origin_access_control_id).
+    #[arg(long, value_name = "ID")]
+    origin_access_control_id: Option<String>,
+    /// `--for cdn`: the cache policy's id (else cdn.cache_policy_id).
+    #[arg(long, value_name = "ID")]
+    cache_policy_id: Option<String>,
 }
 
 /// The provider's issuer, the file (if any), the AWS context and the accounts: the flags, else
@@ -333,7 +343,12 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
     let mut boundaries = a.permissions_boundaries.clone();
     let mut assume_roles = a.assume_roles.clone();
     let mut role_path = a.role_path.clone();
-    let mut issuer_pattern = None;
+    let mut cdn_scope = runner_policy::CdnScope {
+        distribution_id: a.distribution_id.clone(),
+        origin_access_control_id: a.origin_access_control_id.clone(),
+        cache_policy_id: a.cache_policy_id.clone(),
+        tag_keys: Vec::new(),
+    };
     if let Some(c) = &config {
         if let (None, Target::S3(l)) = (&location, &c.target) {
             location = Some(l.clone());
@@ -352,14 +367,30 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
                 _ => None,
             };
         }
-        if let (None, Some(_), Target::S3(l)) = (&issuer, &c.cdn, &c.target) {
-            // CloudFront names the distribution's domain when it creates it.
-            issuer_pattern = Some(if l.prefix.is_empty() {
-                "*.cloudfront.net".to_string()
-            } else {
-                format!("*.cloudfront.net/{}", l.prefix)
-            });
-            eprintln!("note: the issuer is the CloudFront distribution's domain, not known before it exists: providers are scoped to *.cloudfront.net; once applied, set `issuer` in the file to scope them to it");
+        if let Some(cdn) = &c.cdn {
+            // The flags win over the file's pins.
+            let pins = &cdn.pins;
+            for (flag, pinned) in [
+                (&mut cdn_scope.distribution_id, &pins.distribution_id),
+                (
+                    &mut cdn_scope.origin_access_control_id,
+                    &pins.origin_access_control_id,
+                ),
+                (&mut cdn_scope.cache_policy_id, &pins.cache_policy_id),
+            ] {
+                if flag.is_none() {
+                    flag.clone_from(pinned);
+                }
+            }
+            cdn_scope.tag_keys = c.tags.keys().cloned().collect();
+            let unknown = issuer.is_none();
+            let wants_iam = a
+                .capabilities
+                .iter()
+                .any(|c| matches!(c, Capability::Provider | Capability::Role));
+            if unknown && wants_iam {
+                anyhow::bail!("`--for provider` and `--for role` need the issuer, and behind CloudFront without cdn.alias it is the distribution's own domain (https://dXXXX.cloudfront.net/...), which CloudFront picks when it creates the distribution: first create it with the bootstrap policy `iam-policy -f FILE --for publish,bucket,cdn` and `irsa-issuer rotate init -f FILE` (or `publish -f FILE` when the key directory exists; or apply as an administrator), which print the issuer and the ids to pin; then set `issuer = \"https://dXXXX.cloudfront.net/...\"` in the file (or use cdn.alias) and run iam-policy again. A pattern such as *.cloudfront.net would let this principal rewrite the providers and roles of every other CloudFront issuer of the account");
+            }
         }
         for r in &c.roles {
             policy_arns.extend(r.policy_arns.iter().cloned());
@@ -397,7 +428,7 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
     let scope = runner_policy::Scope {
         location: location.as_ref(),
         issuer: issuer.as_ref(),
-        issuer_pattern,
+        cdn: cdn_scope,
         role_path: &role_path,
         policy_arns,
         permissions_boundaries: boundaries,

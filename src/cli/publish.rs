@@ -79,9 +79,9 @@ pub struct PublishTarget {
     /// With --alias: its ACM certificate, in us-east-1.
     #[arg(long, value_name = "ARN", requires = "cdn")]
     pub(super) acm_certificate_arn: Option<String>,
-    /// With --cdn: the edge locations.
-    #[arg(long, value_enum, default_value_t = PriceClass::PriceClass100, requires = "cdn")]
-    pub(super) price_class: PriceClass,
+    /// With --cdn: the edge locations (default PriceClass_100, or the file's cdn.price_class).
+    #[arg(long, value_enum, requires = "cdn")]
+    pub(super) price_class: Option<PriceClass>,
     /// S3: a bucket tag KEY=VALUE for --create-bucket (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub(super) tags: Vec<(String, String)>,
@@ -136,23 +136,32 @@ impl PublishTarget {
             if !spec.to.starts_with("s3://") {
                 bail!("--cdn cloudfront serves an S3 bucket: give --to s3://BUCKET[/PREFIX]");
             }
-            if self
-                .public_access
-                .is_some_and(|p| p != PublicAccess::Policy)
-            {
-                bail!("--public-access conflicts with --cdn: the bucket stays private and CloudFront reads it through its Origin Access Control");
+            if self.public_access.is_some() {
+                bail!("--public-access conflicts with --cdn: the bucket stays private and CloudFront reads it through its Origin Access Control; drop --public-access");
             }
-            if irsa_issuer::reconcile::config::max_age(&spec.cache_control).is_none() {
-                bail!("{}", cdn::CdnError::NoMaxAge(spec.cache_control.clone()));
-            }
-            let c = cdn::CdnConfig {
-                alias: self.alias.clone(),
-                acm_certificate_arn: self.acm_certificate_arn.clone(),
-                price_class: self.price_class,
+            cdn::ttl(
+                &spec.cache_control,
+                irsa_issuer::reconcile::config::max_age(&spec.cache_control),
+            )?;
+            // On top of the file's [cdn] (its pinned ids and deploy timeout), if it has one.
+            let mut c = spec.cdn.clone().unwrap_or(cdn::CdnConfig {
+                alias: None,
+                acm_certificate_arn: None,
+                price_class: PriceClass::default(),
                 deploy_timeout: cdn::DEFAULT_DEPLOY_TIMEOUT,
-            };
+                pins: cdn::Pins::default(),
+            });
+            if self.alias.is_some() || self.acm_certificate_arn.is_some() {
+                c.alias = self.alias.clone();
+                c.acm_certificate_arn = self.acm_certificate_arn.clone();
+            }
+            if let Some(p) = self.price_class {
+                c.price_class = p;
+            }
             cdn::validate(&c)?;
             spec.cdn = Some(c);
+        } else if spec.cdn.is_some() && self.public_access.is_some() {
+            bail!("--public-access conflicts with the file's [cdn]: the bucket stays private and CloudFront reads it through its Origin Access Control; drop --public-access");
         }
         if spec.cdn.is_some() {
             spec.public_access = PublicAccess::None;

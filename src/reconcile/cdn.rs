@@ -20,7 +20,7 @@ use crate::aws::bucket::{self, BucketChange, BucketWanted, PublicAccess, PublicA
 use crate::aws::cdn::{self, CdnConfig, DistributionChange};
 use crate::aws::names::{Partition, S3Location};
 use crate::aws::owner::{Owner, OWNER_TAG};
-use crate::aws::sdk::cloudfront::{CloudFront, Created};
+use crate::aws::sdk::cloudfront::{CloudFront, Created, Found};
 use crate::aws::sdk::{AwsContext, AwsSource};
 use crate::oidc::documents::KeySet;
 use crate::oidc::issuer::{IssuerUrl, JwksPath, DISCOVERY_PATH};
@@ -127,14 +127,15 @@ pub async fn read(
     jwks_path: &JwksPath,
     cache_control: &str,
 ) -> Result<(ObservedCdn, CdnHandle), Error> {
-    let Some(ttl) = super::config::max_age(cache_control) else {
-        refuse!("{}", cdn::CdnError::NoMaxAge(cache_control.to_string()));
-    };
+    let ttl = cdn::ttl(cache_control, super::config::max_age(cache_control))
+        .map_err(|e| Error::Refused(e.to_string()))?;
     let cf = CloudFront::new(ctx.cloudfront());
     let names = cdn::names(loc);
-    let oac = cf.find_oac(&names.resource).await?;
-    let cache_policy = cf.find_cache_policy(&names.resource).await?;
-    let distribution = cf.find_distribution(&names.target).await?;
+    let Found {
+        oac,
+        cache_policy,
+        distribution,
+    } = cf.lookup(&c.pins, &names, false).await?;
     let exists = match store.bucket_region().await? {
         Some(r) if r != ctx.region => refuse!(
             "bucket {} is in {r}, not in {}: pass --region {r} (CloudFront's origin is the bucket's regional endpoint)",
@@ -218,7 +219,7 @@ pub async fn read(
             cdn::CachePolicyWanted {
                 name: names.resource.clone(),
                 comment: format!("irsa-issuer: {} (TTL = max-age)", names.target),
-                ttl: ttl as i64,
+                ttl,
             },
         ),
         distribution: (
@@ -288,6 +289,48 @@ pub async fn first(c: &CdnConfig, t: &TargetSpec, aws: &AwsSource) -> Result<Opt
     }))
 }
 
+/// What to pin in the file once the resources exist, said after `apply` and `publish`: pinned,
+/// they are read by id and `iam-policy -f` scopes the runner's updates, deletions and
+/// invalidations to exactly them (unpinned, it grants only creating). `None` when all is pinned.
+pub fn pin_note(
+    o: &ObservedCdn,
+    c: &CdnConfig,
+    issuer: &IssuerUrl,
+    issuer_pinned: bool,
+) -> Option<String> {
+    let mut lines = Vec::new();
+    if !issuer_pinned && c.alias.is_none() {
+        lines.push(format!("issuer = \"{issuer}\"   (top level)"));
+    }
+    for (pinned, id, field) in [
+        (
+            &c.pins.distribution_id,
+            o.distribution.0.as_ref().map(|d| d.id.clone()),
+            "distribution_id",
+        ),
+        (
+            &c.pins.origin_access_control_id,
+            o.oac.0.as_ref().map(|x| x.id.clone()),
+            "origin_access_control_id",
+        ),
+        (
+            &c.pins.cache_policy_id,
+            o.cache_policy.0.as_ref().map(|x| x.id.clone()),
+            "cache_policy_id",
+        ),
+    ] {
+        if let (None, Some(id)) = (pinned, id) {
+            lines.push(format!("{field} = \"{id}\"   ([cdn])"));
+        }
+    }
+    (!lines.is_empty()).then(|| {
+        format!(
+            "pin these in the file, so that `irsa-issuer iam-policy -f FILE` scopes the runner to exactly them (until then it prints a create-only bootstrap policy):\n  {}",
+            lines.join("\n  ")
+        )
+    })
+}
+
 /// Checks the issuer the file gives against the one the distribution serves.
 pub fn check_issuer(given: Option<&IssuerUrl>, served: &IssuerUrl) -> Result<(), Error> {
     match given {
@@ -329,7 +372,10 @@ pub(super) async fn run(op: &Op, h: &Handles) -> Result<(), Error> {
                     // Without an alias the issuer is the distribution's own domain, named now.
                     let issuer = cdn::issuer(&d.domain, &c.location)
                         .map_err(|e| Error::Refused(e.to_string()))?;
-                    let tags = BTreeMap::from([(OWNER_TAG.to_string(), issuer.to_string())]);
+                    let tags = cdn::tag_request(
+                        &w.tags,
+                        BTreeMap::from([(OWNER_TAG.to_string(), issuer.to_string())]),
+                    );
                     c.cf.tag(&d.arn, &tags).await?;
                 }
                 c.update(|i| i.distribution = Some(d));
@@ -370,11 +416,11 @@ pub async fn read_teardown(
     ctx: &AwsContext,
 ) -> Result<(ObservedCdnTeardown, CdnHandle), Error> {
     let cf = CloudFront::new(ctx.cloudfront());
-    let names = cdn::names(loc);
+    let found = cf.lookup(&c.pins, &cdn::names(loc), true).await?;
     let observed = ObservedCdnTeardown {
-        oac: cf.find_oac(&names.resource).await?,
-        cache_policy: cf.find_cache_policy(&names.resource).await?,
-        distribution: cf.find_distribution(&names.target).await?,
+        oac: found.oac,
+        cache_policy: found.cache_policy,
+        distribution: found.distribution,
     };
     let ids = Ids {
         oac: observed.oac.as_ref().map(|o| o.id.clone()),
@@ -492,6 +538,9 @@ pub async fn publish(
     }
     let mut all_lines = first_lines;
     all_lines.extend(lines(&plan.items));
+    if let Some(note) = pin_note(&o, c, &issuer, t.issuer.is_some()) {
+        all_lines.push(format!("note: {note}"));
+    }
     let mut report = PublishReport {
         target: prepared.store.describe(),
         written: Vec::new(),
@@ -527,22 +576,30 @@ pub async fn publish(
 }
 
 /// `verify` for an issuer behind CloudFront: the distribution serving it reads the bucket
-/// through the OAC, and the bucket itself is not public (Block Public Access on, no public
-/// statement).
+/// through the OAC with nothing else acting on responses, its own domain (`dXXXX.cloudfront.net`,
+/// whatever DNS says of an alias) serves the bucket's two documents byte for byte, and the
+/// bucket itself is not public (Block Public Access on, no public statement).
+#[allow(clippy::too_many_arguments)]
 pub async fn checks(
     c: &CdnConfig,
     loc: &S3Location,
     ctx: &AwsContext,
     issuer: &IssuerUrl,
+    jwks_path: &JwksPath,
+    fetcher: &crate::verify::fetch::Fetcher,
     fix: &str,
 ) -> Result<Vec<crate::verify::checks::Check>, Error> {
     use crate::verify::checks::Check;
     let mut out = Vec::new();
     let cf = CloudFront::new(ctx.cloudfront());
     let names = cdn::names(loc);
-    let distribution = cf.find_distribution(&names.target).await?;
-    let oac = cf.find_oac(&names.resource).await?;
-    let policy = cf.find_cache_policy(&names.resource).await?;
+    let Found {
+        oac,
+        cache_policy: policy,
+        distribution,
+    } = cf.lookup(&c.pins, &names, false).await?;
+    let store = S3Store::new(ctx.s3(loc.bucket.contains('.')), loc.clone(), false);
+    let exists = store.bucket_region().await?.is_some();
     match &distribution {
         None => out.push(Check::fail(
             "CloudFront distribution",
@@ -584,17 +641,18 @@ pub async fn checks(
                 Check::ok(
                     "CloudFront distribution",
                     format!(
-                        "{} serves {issuer} from s3://{} through its Origin Access Control (SigV4), HTTPS only; {}",
+                        "{} serves {issuer} from s3://{} through its Origin Access Control (SigV4), HTTPS only, nothing else acting on responses; {}",
                         d.id, loc.bucket, d.status
                     ),
                 )
             } else {
                 Check::fail("CloudFront distribution", format!("{}: {}", d.id, drift.join("; ")), fix)
             });
+            if exists {
+                out.push(edge_check(&store, &d.domain, loc, jwks_path, fetcher, fix).await?);
+            }
         }
     }
-    let store = S3Store::new(ctx.s3(loc.bucket.contains('.')), loc.clone(), false);
-    let exists = store.bucket_region().await?.is_some();
     let state = store.bucket_state(exists).await?;
     let grants = cdn::public_grants(&state);
     out.push(if !exists {
@@ -619,4 +677,58 @@ pub async fn checks(
         )
     });
     Ok(out)
+}
+
+/// What the distribution's own domain serves, against the bucket: a function or policy
+/// rewriting a document, another origin, or edges still serving what an invalidation should
+/// have dropped all show as a difference. Not reachable from here is a warning.
+async fn edge_check(
+    store: &S3Store,
+    domain: &str,
+    loc: &S3Location,
+    jwks_path: &JwksPath,
+    fetcher: &crate::verify::fetch::Fetcher,
+    fix: &str,
+) -> Result<crate::verify::checks::Check, Error> {
+    use crate::verify::checks::Check;
+    const NAME: &str = "CloudFront edge serves the bucket";
+    let mut differ = Vec::new();
+    for key in keys(loc, jwks_path) {
+        let url = format!("https://{domain}/{key}");
+        let served = match fetcher.get(&url).await {
+            Ok((body, _)) => body,
+            Err(e) => {
+                return Ok(Check::warn(
+                    NAME,
+                    format!("{url} is not reachable from here: {e}"),
+                    "run verify where CloudFront is reachable to compare what it serves with the bucket",
+                ))
+            }
+        };
+        let stored = store.get(&key).await?.map(|o| o.body);
+        if stored.as_deref() != Some(served.as_slice()) {
+            differ.push(match stored {
+                None => format!(
+                    "{url} serves a document s3://{}/{key} does not hold",
+                    loc.bucket
+                ),
+                Some(_) => format!("{url} differs from s3://{}/{key}", loc.bucket),
+            });
+        }
+    }
+    Ok(if differ.is_empty() {
+        Check::ok(
+            NAME,
+            format!(
+                "{domain} serves both documents byte for byte as s3://{} holds them",
+                loc.bucket
+            ),
+        )
+    } else {
+        Check::fail(
+            NAME,
+            format!("{} (a function or policy rewriting responses, another origin, or edges still serving what an invalidation should have dropped)", differ.join("; ")),
+            format!("{fix} (it invalidates both paths when the edges may serve other documents, and removes what else acts on responses)"),
+        )
+    })
 }

@@ -314,6 +314,9 @@ struct RawCdn {
     acm_certificate_arn: Option<S>,
     price_class: Option<S>,
     deploy_timeout: Option<S>,
+    distribution_id: Option<S>,
+    origin_access_control_id: Option<S>,
+    cache_policy_id: Option<S>,
 }
 
 #[derive(Deserialize, Default)]
@@ -724,13 +727,36 @@ fn build_cdn(
             "conflicts with [cdn]: the bucket stays private and CloudFront reads it through its Origin Access Control; remove s3.public_access",
         ));
     }
-    if max_age(&s3.cache_control).is_none() {
+    if let Err(e) = cdn::ttl(&s3.cache_control, max_age(&s3.cache_control)) {
         let origin = top.s3.cache_control.as_ref().map_or(Origin::Missing, at);
-        return Err(ctx.err(
-            &origin,
-            "s3.cache_control",
-            cdn::CdnError::NoMaxAge(s3.cache_control.clone()).to_string(),
-        ));
+        return Err(ctx.err(&origin, "s3.cache_control", e.to_string()));
+    }
+    let mut pins = cdn::Pins::default();
+    for (raw_id, field, what, slot) in [
+        (
+            &raw.distribution_id,
+            "cdn.distribution_id",
+            "distribution",
+            &mut pins.distribution_id,
+        ),
+        (
+            &raw.origin_access_control_id,
+            "cdn.origin_access_control_id",
+            "origin access control",
+            &mut pins.origin_access_control_id,
+        ),
+        (
+            &raw.cache_policy_id,
+            "cdn.cache_policy_id",
+            "cache policy",
+            &mut pins.cache_policy_id,
+        ),
+    ] {
+        if let Some(id) = raw_id {
+            cdn::validate_id(what, id.get_ref())
+                .map_err(|e| ctx.err(&at(id), field, e.to_string()))?;
+            *slot = Some(id.get_ref().clone());
+        }
     }
     let price_class = match &raw.price_class {
         Some(p) => PriceClass::parse(p.get_ref()).ok_or_else(|| {
@@ -759,6 +785,7 @@ fn build_cdn(
             .map(|a| a.get_ref().clone()),
         price_class,
         deploy_timeout,
+        pins,
     };
     if let Some(a) = &raw.alias {
         cdn::validate_alias(a.get_ref())
@@ -1395,6 +1422,12 @@ max_trust_policy_size = 2048
 # acm_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/ID"   # in us-east-1
 # price_class = "PriceClass_100"        # PriceClass_100 (default), PriceClass_200, PriceClass_All
 # deploy_timeout = "30m"                # how long destroy waits for the distribution to deploy
+# Once apply (or publish) created them, pin their ids (apply prints them): they are then read by
+# id and never created anew, and `iam-policy -f` scopes the runner's updates, deletions and
+# invalidations to exactly these (without them it prints a create-only bootstrap policy).
+# distribution_id = "E2QWRUHAPOMQZL"
+# origin_access_control_id = "E1F83G8C2ARO7P"
+# cache_policy_id = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 
 # TLS of the issuer's host, for a private CA or tests.
 [tls]
@@ -1668,6 +1701,29 @@ mod tests {
             "{MIN}[s3]\ncache_control = \"no-cache\"\n[cdn]\nkind = \"cloudfront\"\n"
         ));
         assert_eq!(e.field, "s3.cache_control", "{e}");
+        // CloudFront refuses a cache policy with all TTLs 0 (and compression on).
+        let e = parse_err(&format!(
+            "{MIN}[s3]\ncache_control = \"public, max-age=0\"\n[cdn]\nkind = \"cloudfront\"\n"
+        ));
+        assert_eq!(
+            (e.field.as_str(), e.line),
+            ("s3.cache_control", Some(5)),
+            "{e}"
+        );
+        assert!(e.message.contains("max-age=1 or more"), "{e}");
+        // Pinned ids: read back, and nothing that could widen an ARN.
+        let pinned = parse_ok(&format!("{MIN}[cdn]\nkind = \"cloudfront\"\ndistribution_id = \"E2QWRUHAPOMQZL\"\ncache_policy_id = \"658327ea-f89d-4fab-a63d-7e88639e58f6\"\n"));
+        let pins = pinned.cdn.unwrap().pins;
+        assert_eq!(pins.distribution_id.as_deref(), Some("E2QWRUHAPOMQZL"));
+        assert_eq!(pins.origin_access_control_id, None);
+        let e = parse_err(&format!(
+            "{MIN}[cdn]\nkind = \"cloudfront\"\norigin_access_control_id = \"E1*\"\n"
+        ));
+        assert_eq!(
+            (e.field.as_str(), e.line),
+            ("cdn.origin_access_control_id", Some(6)),
+            "{e}"
+        );
         let e = parse_err("target = \"out\"\nissuer = \"https://i.example.com\"\n[keys]\ndir = \"k\"\n[cdn]\nkind = \"cloudfront\"\n");
         assert_eq!(e.field, "cdn.kind", "{e}");
         let e = parse_err(&ok.replacen(

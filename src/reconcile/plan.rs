@@ -1252,17 +1252,67 @@ fn plan_cdn_after(o: &ObservedCdn, d: &ObservedDocuments, plan: &mut Plan, chain
     let Some(dist) = &o.distribution.0 else {
         return;
     };
-    if d.objects.has_changes() {
+    // What the edges may serve: recorded on the distribution once invalidated, so an
+    // invalidation that failed after the documents were written is made by the next run.
+    let updated = d
+        .objects
+        .steps
+        .iter()
+        .any(|s| matches!(s.action, ObjectAction::Update { .. }));
+    let parts: Vec<&[u8]> = d
+        .objects
+        .steps
+        .iter()
+        .flat_map(|s| {
+            [
+                s.object.body.as_slice(),
+                s.object.content_type.as_bytes(),
+                s.object
+                    .cache_control
+                    .as_deref()
+                    .unwrap_or_default()
+                    .as_bytes(),
+            ]
+        })
+        .collect();
+    let after = cdn::served_digest(&parts);
+    let served = dist.tags.get(cdn::SERVED_TAG).map(String::as_str);
+    let resource = format!("invalidation in {}", dist.id);
+    if cdn::needs_invalidation(updated, served, &after) {
         let paths = cdn::paths(&o.keys);
-        plan.items.push(cdn_item(
-            format!("invalidation in {}", dist.id),
-            Action::Create,
-            vec![format!("+ {}", paths.join(" "))],
-        ));
+        let mut details = vec![format!("+ {}", paths.join(" "))];
+        if !updated {
+            details.push("(the documents changed since the edges were last told: an earlier invalidation did not happen)".into());
+        }
+        plan.items.push(cdn_item(resource, Action::Create, details));
         let s = plan.step(
             format!("invalidate the two documents in {}", dist.id),
             chain.clone(),
             Op::Invalidate(paths),
+        );
+        chain.push(s);
+    }
+    if served != Some(after.as_str()) {
+        let tags = cdn::tag_request(
+            &o.distribution.1.tags,
+            BTreeMap::from([(cdn::SERVED_TAG.to_string(), after.clone())]),
+        );
+        plan.items.push(cdn_item(
+            format!("distribution {} record of the served documents", dist.id),
+            if served.is_some() {
+                Action::Update
+            } else {
+                Action::Create
+            },
+            vec![format!("~ tag {}={after}", cdn::SERVED_TAG)],
+        ));
+        let s = plan.step(
+            format!("record in {} which documents its edges serve", dist.id),
+            chain.clone(),
+            Op::ApplyDistribution(cdn::DistributionChange::Tag {
+                arn: dist.arn.clone(),
+                tags,
+            }),
         );
         chain.push(s);
     }
@@ -1290,10 +1340,14 @@ fn plan_cdn_after(o: &ObservedCdn, d: &ObservedDocuments, plan: &mut Plan, chain
             o.public_sid
         ));
         let deploying = dist.status != cdn::DEPLOYED
-            || plan
-                .steps
-                .iter()
-                .any(|s| matches!(s.op, Op::ApplyDistribution(_)));
+            || plan.steps.iter().any(|s| {
+                matches!(
+                    s.op,
+                    Op::ApplyDistribution(
+                        cdn::DistributionChange::Create(_) | cdn::DistributionChange::Update { .. }
+                    )
+                )
+            });
         if deploying {
             let s = plan.step(
                 format!("wait for distribution {} to deploy", dist.id),
@@ -1494,6 +1548,7 @@ mod tests {
             acm_certificate_arn: None,
             price_class: Default::default(),
             deploy_timeout: 60,
+            pins: Default::default(),
         };
         let names = cdn::names(&loc);
         let wanted = cdn::DistributionWanted::new(&c, &loc, "us-east-1", None, &BTreeMap::new());
@@ -1572,35 +1627,23 @@ mod tests {
             .collect();
         assert_eq!(ops, ["oac", "cache policy", "distribution"]);
         assert_eq!(first.steps[2].after, vec![0, 1]);
-        // Once it exists: the statement, the documents (JWKS first), the invalidation, the
-        // provider; nothing of CloudFront changes.
+        // Once it exists: the statement, the documents (JWKS first), the record of what its
+        // edges serve (a new distribution has cached nothing: no invalidation), the provider.
         let c = config("");
         let mut o = observed(&["111111111111"]);
         o.cdn = Some(observed_cdn(true));
-        let plan = apply(&c, &o, Allow::default()).unwrap();
-        let ops: Vec<String> = plan
-            .steps
-            .iter()
-            .map(|s| match &s.op {
-                Op::SetBucketPolicy(_) => "statement".to_string(),
-                Op::PutObject(o) => o.key.clone(),
-                Op::Invalidate(p) => format!("invalidate {}", p.join(" ")),
-                Op::ApplyProvider { .. } => "provider".into(),
-                Op::WriteKey => "key".into(),
-                other => format!("{other:?}"),
-            })
-            .collect();
         assert_eq!(
-            ops,
+            ops_of(&apply(&c, &o, Allow::default()).unwrap()),
             [
                 "key",
                 "statement",
                 "c/openid/v1/jwks",
                 "c/.well-known/openid-configuration",
-                "invalidate /c/openid/v1/jwks /c/.well-known/openid-configuration",
+                "record served",
                 "provider"
             ]
         );
+        let plan = apply(&c, &o, Allow::default()).unwrap();
         for (i, s) in plan.steps.iter().enumerate() {
             assert_eq!(
                 s.after,
@@ -1608,6 +1651,127 @@ mod tests {
                 "step {i} waits for every earlier one"
             );
         }
+    }
+
+    fn ops_of(plan: &Plan) -> Vec<String> {
+        plan.steps
+            .iter()
+            .map(|s| match &s.op {
+                Op::SetBucketPolicy(_) => "statement".to_string(),
+                Op::PutObject(o) => o.key.clone(),
+                Op::Invalidate(p) => format!("invalidate {}", p.join(" ")),
+                Op::ApplyDistribution(cdn::DistributionChange::Tag { tags, .. })
+                    if tags.contains_key(cdn::SERVED_TAG) =>
+                {
+                    "record served".into()
+                }
+                Op::ApplyProvider { .. } => "provider".into(),
+                Op::WriteKey => "key".into(),
+                Op::WaitDeployed => "wait".into(),
+                Op::SetUpBucket(_) => "bucket".into(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    /// The documents as published now, for a distribution that recorded `served`.
+    fn published(served: Option<&str>, action: ObjectAction) -> (ObservedDocuments, ObservedCdn) {
+        let mut cdn = observed_cdn(true);
+        if let (Some(d), Some(v)) = (&mut cdn.distribution.0, served) {
+            d.tags.insert(cdn::SERVED_TAG.into(), v.into());
+        }
+        // The distribution's statement is in already.
+        let arn = "arn:aws:cloudfront::1:distribution/E1";
+        let statement = cdn::oac_statement(Partition::Aws, &cdn.location, &cdn.keys, arn);
+        cdn.bucket.policy = bucket::merge_policy("bucket-x", None, statement).unwrap();
+        let mut docs = observed(&[]).documents;
+        for s in &mut docs.objects.steps {
+            s.action = action.clone();
+        }
+        (docs, cdn)
+    }
+
+    #[test]
+    fn the_edges_are_told_when_a_document_changes_and_again_when_that_did_not_happen() {
+        let (docs, cdn) = published(None, ObjectAction::Unchanged);
+        let digest = {
+            let p = publish_cdn(&docs, &cdn);
+            let Some(Op::ApplyDistribution(cdn::DistributionChange::Tag { tags, .. })) =
+                p.steps.last().map(|s| &s.op)
+            else {
+                panic!("{:?}", ops_of(&p))
+            };
+            // The runner's pre-pin policy requires these two in every TagResource.
+            assert_eq!(tags["managed-by"], "irsa-issuer");
+            assert_eq!(tags[cdn::TARGET_TAG], "s3://bucket-x/c");
+            tags[cdn::SERVED_TAG].clone()
+        };
+        // Recorded, unchanged: nothing at all.
+        let (docs, cdn) = published(Some(&digest), ObjectAction::Unchanged);
+        assert!(publish_cdn(&docs, &cdn).steps.is_empty());
+        // A document that existed changes: invalidate, then record.
+        let (docs, cdn) = published(
+            Some(&digest),
+            ObjectAction::Update {
+                reasons: vec!["content"],
+            },
+        );
+        assert_eq!(
+            ops_of(&publish_cdn(&docs, &cdn)),
+            [
+                "c/openid/v1/jwks",
+                "c/.well-known/openid-configuration",
+                "invalidate /c/openid/v1/jwks /c/.well-known/openid-configuration",
+            ],
+            "same bodies as recorded: the record stands"
+        );
+        // The bucket holds other documents than the edges were last told of (the run that
+        // wrote them failed to invalidate): invalidate now, though nothing is written.
+        let (docs, cdn) = published(Some("0000000000000000"), ObjectAction::Unchanged);
+        let p = publish_cdn(&docs, &cdn);
+        assert_eq!(
+            ops_of(&p),
+            [
+                "invalidate /c/openid/v1/jwks /c/.well-known/openid-configuration",
+                "record served"
+            ]
+        );
+        assert!(p.items.iter().any(|i| i
+            .details
+            .iter()
+            .any(|d| d.contains("an earlier invalidation did not happen"))));
+    }
+
+    /// A `policy` set-up moving behind a distribution that is still deploying: the public
+    /// statement goes only after the wait, then Block Public Access goes on.
+    #[test]
+    fn the_public_statement_goes_only_after_the_distribution_deployed() {
+        let (docs, mut cdn) = published(None, ObjectAction::Unchanged);
+        let loc = cdn.location.clone();
+        let public = bucket::public_read_statement(Partition::Aws, &loc, &cdn.keys);
+        cdn.bucket.policy =
+            bucket::merge_policy("bucket-x", cdn.bucket.policy.as_deref(), public).unwrap();
+        cdn.bucket.public_access_block = Some(bucket::PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: false,
+            restrict_public_buckets: false,
+        });
+        if let Some(d) = &mut cdn.distribution.0 {
+            d.status = "InProgress".into();
+        }
+        let ops = ops_of(&publish_cdn(&docs, &cdn));
+        assert_eq!(
+            ops,
+            ["record served", "wait", "statement", "bucket"],
+            "the wait, then the public statement out and the switches on"
+        );
+        // Deployed: no wait.
+        if let Some(d) = &mut cdn.distribution.0 {
+            d.status = cdn::DEPLOYED.into();
+        }
+        let ops = ops_of(&publish_cdn(&docs, &cdn));
+        assert_eq!(ops, ["record served", "statement", "bucket"]);
     }
 
     #[test]

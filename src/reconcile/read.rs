@@ -168,7 +168,11 @@ async fn cdn_issuer(
     let host = match &cdn.alias {
         Some(a) => a.clone(),
         None => match crate::aws::sdk::cloudfront::CloudFront::new(base.cloudfront())
-            .find_distribution(&crate::aws::cdn::names(l).target)
+            .pinned_or_tagged(
+                cdn.pins.distribution_id.as_deref(),
+                &crate::aws::cdn::names(l).target,
+                false,
+            )
             .await?
         {
             Some(d) => d.domain,

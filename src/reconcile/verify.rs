@@ -89,12 +89,23 @@ pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
     if let (false, Some(base)) = (r.skip_aws, s.base) {
         let a = &s.audience;
         callers = iam_checks(r, base, &s.issuer, a, presented.as_ref(), &fixes, &mut all).await?;
-        if let Some((cdn, Target::S3(l))) = r
+        if let Some((c, cdn, Target::S3(l))) = r
             .config
             .as_ref()
-            .and_then(|c| c.cdn.as_ref().map(|x| (x, &c.target)))
+            .and_then(|c| c.cdn.as_ref().map(|x| (c, x, &c.target)))
         {
-            all.extend(super::cdn::checks(cdn, l, base, &s.issuer, &fixes.publish).await?);
+            all.extend(
+                super::cdn::checks(
+                    cdn,
+                    l,
+                    base,
+                    &s.issuer,
+                    &c.jwks_path,
+                    &s.fetcher,
+                    &fixes.publish,
+                )
+                .await?,
+            );
         }
     }
     if let Some(path) = &r.token {

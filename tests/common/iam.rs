@@ -1,7 +1,8 @@
 //! A small IAM policy evaluator for tests, written from the IAM policy grammar (not from
 //! irsa-issuer's code): Allow statements only (the policies under test have no Deny), action
 //! and resource wildcards, and the condition operators irsa-issuer's policies use
-//! (StringEquals, StringLike, ArnEquals, ArnLike, Null). Anything it does not understand makes
+//! (StringEquals, StringLike, ArnEquals, ArnLike, Null, and ForAllValues:StringEquals, which
+//! holds when every value of the key is listed, and vacuously when the key is absent). Anything it does not understand makes
 //! the statement not apply, so an unknown construct can only make a request look denied.
 
 use std::collections::BTreeMap;
@@ -86,6 +87,9 @@ fn condition_holds(op: &str, key: &str, wanted: &Value, req: &Request) -> bool {
             vals.iter()
                 .any(|v| wanted.iter().any(|w| glob(w, v, false)))
         }),
+        "ForAllValues:StringEquals" => {
+            present.is_none_or(|vals| vals.iter().all(|v| wanted.contains(v)))
+        }
         _ => false,
     }
 }

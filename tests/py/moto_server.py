@@ -12,18 +12,37 @@ against a server and not only as a plan:
 - CloudFront, where moto 5 is less strict than CloudFront (the CloudFront API reference):
   - an origin keeps `OriginAccessControlId` and `S3OriginConfig` as given (moto drops both),
     and `ListOriginAccessControls` names each one's origin type (moto leaves it out);
-  - `UpdateDistribution` and `DeleteDistribution` require `IfMatch` to be the distribution's
-    current ETag (`PreconditionFailed`, HTTP 412, otherwise; moto accepts any value), every
-    update returns a new ETag and puts the distribution back `InProgress` until it deploys
-    again (moto keeps one ETag and stays `Deployed`);
+  - every update and delete (`UpdateDistribution`, `DeleteDistribution`,
+    `UpdateOriginAccessControl`, `DeleteOriginAccessControl`, `UpdateCachePolicy`,
+    `DeleteCachePolicy`) requires `IfMatch`: missing, `InvalidIfMatchVersion` (HTTP 400); not
+    the resource's current ETag, `PreconditionFailed` (HTTP 412); moto accepts any value or
+    none. Every update returns a new ETag, and an updated distribution is back `InProgress`
+    until it deploys again (moto keeps one ETag and stays `Deployed`);
+  - a default cache behaviour keeps its `FunctionAssociations` and
+    `LambdaFunctionAssociations` as given (moto drops both), so a viewer-response function a
+    person attached is seen;
   - `DeleteDistribution` refuses a distribution that is still enabled, or disabled but not yet
     deployed (`DistributionNotDisabled`, HTTP 409);
   - `DeleteOriginAccessControl` refuses an origin access control a distribution still uses
     (`OriginAccessControlInUse`, HTTP 409);
   - cache policies (`CreateCachePolicy`, `GetCachePolicy`, `GetCachePolicyConfig`,
     `UpdateCachePolicy` with `IfMatch`, `DeleteCachePolicy` with `IfMatch`, refused while a
-    distribution uses it, and `ListCachePolicies`), which moto does not implement at all.
+    distribution uses it, and `ListCachePolicies`), which moto does not implement at all; like
+    CloudFront, a cache policy whose TTLs are all 0 cannot cache compressed responses
+    (`InvalidArgument`, HTTP 400).
+
+Two aids for the tests, which change nothing of what a caller sees otherwise:
+
+- every CloudFront request that sets tags (`CreateDistributionWithTags`, `TagResource`) is
+  logged as one line `irsa-issuer-test tags {json}` (the operation, the resource, the tags it
+  carried), so a test can evaluate each request, with its aws:RequestTag and aws:TagKeys, against
+  the policy `iam-policy` printed, from what the server received;
+- `CreateInvalidation` on a distribution tagged `irsa-issuer-test/refuse-invalidation` fails with
+  `TooManyInvalidationsInProgress` (HTTP 400), which CloudFront answers when too many are in
+  progress: how a test makes an invalidation fail after the documents were written.
 """
+
+import json
 
 import sys
 
@@ -93,7 +112,15 @@ class _Error(CloudFrontException):
 
 
 def _precondition():
-    return _Error("PreconditionFailed", "The If-Match version is missing or not valid for the resource.", 412)
+    return _Error("PreconditionFailed", "The precondition given in one or more of the request fields evaluated to false.", 412)
+
+
+def _check_etag(etag, if_match):
+    """CloudFront's rule for every update and delete: IfMatch present, and the current ETag."""
+    if not if_match:
+        raise _Error("InvalidIfMatchVersion", "The If-Match version is missing or not valid for the resource.", 400)
+    if if_match != etag:
+        raise _precondition()
 
 
 _origin_init = cf_models.Origin.__init__
@@ -107,6 +134,23 @@ def _origin_with_access_control(self, origin):
 
 cf_models.Origin.__init__ = _origin_with_access_control
 
+_behaviour_init = cf_models.DefaultCacheBehaviour.__init__
+
+
+def _behaviour_with_associations(self, config):
+    _behaviour_init(self, config)
+    for attr, key in (("function_associations", "FunctionAssociations"),
+                      ("lambda_function_associations", "LambdaFunctionAssociations")):
+        given = config.get(key) or {}
+        items = given.get("Items") or []
+        if isinstance(items, dict):  # one item, as the query parser gives it
+            items = list(items.values())[0]
+            items = items if isinstance(items, list) else [items]
+        setattr(self, attr, {"Quantity": len(items), "Items": items} if items else {"Quantity": 0})
+
+
+cf_models.DefaultCacheBehaviour.__init__ = _behaviour_with_associations
+
 # ListOriginAccessControls names the origin type as the API does (moto's attribute is origin_type).
 cf_models.OriginAccessControl.origin_access_control_origin_type = property(lambda self: self.origin_type)
 
@@ -117,8 +161,7 @@ _delete_oac = _backend.delete_origin_access_control
 
 
 def _check_if_match(dist, if_match):
-    if not if_match or if_match != dist.etag:
-        raise _precondition()
+    _check_etag(dist.etag, if_match)
 
 
 def update_distribution(self, dist_config, _id, if_match):
@@ -163,6 +206,25 @@ def delete_origin_access_control(self, control_id):
     _delete_oac(self, control_id)
 
 
+def update_origin_access_control_response(self):
+    control = self.backend.get_origin_access_control(self._get_param("Id"))
+    _check_etag(control.etag, self._get_param("IfMatch"))
+    control.update(self._get_param("OriginAccessControlConfig", {}))
+    control.etag = cf_models.random_id()
+    return cf_responses.ActionResult({
+        "OriginAccessControl": {"Id": control.id, "OriginAccessControlConfig": control},
+        "ETag": control.etag,
+    })
+
+
+def delete_origin_access_control_response(self):
+    control_id = self._get_param("Id")
+    control = self.backend.get_origin_access_control(control_id)
+    _check_etag(control.etag, self._get_param("IfMatch"))
+    self.backend.delete_origin_access_control(control_id)
+    return cf_responses.EmptyResult()
+
+
 class CachePolicy:
     def __init__(self, config):
         self.id = str(mock_random.uuid4())
@@ -197,6 +259,11 @@ def _check_policy_config(self, config, policy_id=None):
     ttls = [int(config.get(k) or 0) for k in ("MinTTL", "DefaultTTL", "MaxTTL")]
     if not ttls[0] <= ttls[1] <= ttls[2]:
         raise _Error("InvalidArgument", "MinTTL <= DefaultTTL <= MaxTTL is required.", 400)
+    key = config.get("ParametersInCacheKeyAndForwardedToOrigin") or {}
+    compressed = any(str(key.get(k)).lower() == "true"
+                     for k in ("EnableAcceptEncodingGzip", "EnableAcceptEncodingBrotli"))
+    if ttls == [0, 0, 0] and compressed:
+        raise _Error("InvalidArgument", "The parameter EnableAcceptEncodingGzip/Brotli is invalid when caching is disabled (all TTLs 0).", 400)
 
 
 def create_cache_policy(self):
@@ -223,8 +290,7 @@ def get_cache_policy_config(self):
 
 def update_cache_policy(self):
     policy = _policy(self.backend, self._get_param("Id"))
-    if self._get_param("IfMatch") != policy.etag:
-        raise _precondition()
+    _check_etag(policy.etag, self._get_param("IfMatch"))
     config = self._get_param("CachePolicyConfig", {})
     _check_policy_config(self.backend, config, policy.id)
     policy.config = config
@@ -235,8 +301,7 @@ def update_cache_policy(self):
 
 def delete_cache_policy(self):
     policy = _policy(self.backend, self._get_param("Id"))
-    if self._get_param("IfMatch") != policy.etag:
-        raise _precondition()
+    _check_etag(policy.etag, self._get_param("IfMatch"))
     if _uses(self.backend, "cache_policy_id", policy.id):
         raise _Error("CachePolicyInUse", "The cache policy is in use.", 409)
     del _policies(self.backend)[policy.id]
@@ -255,12 +320,49 @@ def list_cache_policies(self):
     })
 
 
+def _log_tags(op, resource, tags):
+    print("irsa-issuer-test tags " + json.dumps({"op": op, "resource": resource, "tags": tags}),
+          file=sys.stderr, flush=True)
+
+
+_create_with_tags = cf_responses.CloudFrontResponse.create_distribution_with_tags
+_tag_resource = cf_responses.CloudFrontResponse.tag_resource
+
+
+def create_distribution_with_tags(self):
+    items = self._get_param("DistributionConfigWithTags.Tags.Items", []) or []
+    _log_tags("CreateDistributionWithTags", "*", {t["Key"]: t.get("Value") for t in items})
+    return _create_with_tags(self)
+
+
+def tag_resource(self):
+    items = self._get_param("Tags.Items", []) or []
+    _log_tags("TagResource", self._get_param("Resource"), {t["Key"]: t.get("Value") for t in items})
+    return _tag_resource(self)
+
+
+_create_invalidation = _backend.create_invalidation
+
+
+def create_invalidation(self, dist_id, paths, caller_ref):
+    dist, _ = self.get_distribution(dist_id)
+    if "irsa-issuer-test/refuse-invalidation" in self.tagger.get_tag_dict_for_resource(dist.arn):
+        raise _Error("TooManyInvalidationsInProgress",
+                     "You have exceeded the maximum number of allowable InProgress invalidation batch requests.", 400)
+    return _create_invalidation(self, dist_id, paths, caller_ref)
+
+
+cf_responses.CloudFrontResponse.create_distribution_with_tags = create_distribution_with_tags
+cf_responses.CloudFrontResponse.tag_resource = tag_resource
+_backend.create_invalidation = create_invalidation
 _backend.update_distribution = update_distribution
 _backend.delete_distribution = delete_distribution
 _backend.delete_origin_access_control = delete_origin_access_control
 for _f in (create_cache_policy, get_cache_policy, get_cache_policy_config, update_cache_policy,
            delete_cache_policy, list_cache_policies):
     setattr(cf_responses.CloudFrontResponse, _f.__name__, _f)
+cf_responses.CloudFrontResponse.update_origin_access_control = update_origin_access_control_response
+cf_responses.CloudFrontResponse.delete_origin_access_control = delete_origin_access_control_response
 cf_urls.url_paths.update({
     "{0}/2020-05-31/cache-policy$": cf_responses.CloudFrontResponse.dispatch,
     "{0}/2020-05-31/cache-policy/(?P<cache_policy_id>[^/]+)$": cf_responses.CloudFrontResponse.dispatch,
