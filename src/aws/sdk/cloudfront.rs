@@ -482,7 +482,7 @@ impl CloudFront {
         let out = match self.client.get_origin_access_control().id(id).send().await {
             Ok(o) => o,
             Err(e) if error_code(&e) == Some("NoSuchOriginAccessControl") => return Ok(None),
-            Err(e) => return Err(call_error("cloudfront:GetOriginAccessControl", &e)),
+            Err(e) => return Err(call_error("cloudfront:GetOriginAccessControl", e)),
         };
         Ok(out
             .origin_access_control()
@@ -534,7 +534,7 @@ impl CloudFront {
         let out = match self.client.get_cache_policy().id(id).send().await {
             Ok(o) => o,
             Err(e) if error_code(&e) == Some("NoSuchCachePolicy") => return Ok(None),
-            Err(e) => return Err(call_error("cloudfront:GetCachePolicy", &e)),
+            Err(e) => return Err(call_error("cloudfront:GetCachePolicy", e)),
         };
         Ok(out
             .cache_policy()
@@ -609,7 +609,7 @@ impl CloudFront {
         let out = match self.client.get_distribution().id(id).send().await {
             Ok(o) => o,
             Err(e) if error_code(&e) == Some("NoSuchDistribution") => return Ok(None),
-            Err(e) => return Err(call_error("cloudfront:GetDistribution", &e)),
+            Err(e) => return Err(call_error("cloudfront:GetDistribution", e)),
         };
         let Some(d) = out.distribution() else {
             return Ok(None);
