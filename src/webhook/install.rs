@@ -239,7 +239,7 @@ pub fn manifests(o: &InstallOptions, certs: &Issued) -> String {
         }],
     };
     format!(
-        "# irsa-issuer webhook install: the serving certificate for {} (signed by a CA made for\n# it, whose key was not kept) and the MutatingWebhookConfiguration trusting that CA.\n---\n{}---\n{}",
+        "# irsa-issuer webhook install: the serving certificate for {}, signed by a CA\n# made for it whose key was not kept, and the MutatingWebhookConfiguration trusting that CA.\n---\n{}---\n{}",
         o.dns_names()[0],
         to_yaml(&secret),
         to_yaml(&config)

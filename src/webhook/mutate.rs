@@ -313,6 +313,31 @@ pub fn token_file_path(mount_path: &str, windows: bool) -> String {
     }
 }
 
+/// Reads a pod from `kubectl get pod -o json` or `-o yaml` output (or a manifest). `file`
+/// names it in errors.
+pub fn parse_pod(text: &str, file: &str) -> Result<Value, String> {
+    let v: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(json) => serde_saphyr::from_str(text).map_err(|yaml| {
+            if text.trim_start().starts_with('{') {
+                format!("{file}: not JSON: {json}")
+            } else {
+                format!("{file}: not YAML: {yaml}")
+            }
+        })?,
+    };
+    match v["kind"].as_str() {
+        Some("Pod") if v["spec"].is_object() => Ok(v),
+        Some("Pod") => Err(format!("{file}: the Pod has no spec")),
+        Some(k) => Err(format!(
+            "{file}: a {k}, not a Pod: give one pod (kubectl get pod NAME -o json)"
+        )),
+        None => Err(format!(
+            "{file}: no kind: give one pod (kubectl get pod NAME -o json)"
+        )),
+    }
+}
+
 /// The pod's ServiceAccount name: `spec.serviceAccountName`, else the deprecated
 /// `spec.serviceAccount`, else `default` (what the ServiceAccount admission plugin sets).
 pub fn service_account_name(pod: &Value) -> &str {
