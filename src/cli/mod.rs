@@ -88,7 +88,7 @@ pub enum Command {
     ApiserverFlags(rotate::ApiServerFlagsArgs),
     /// The pod-identity webhook: give pods of annotated ServiceAccounts their AWS credentials
     /// (serves by default; `mutate` and `install` below).
-    Webhook(webhook::WebhookArgs),
+    Webhook(Box<webhook::WebhookArgs>),
 }
 
 /// How results are printed.

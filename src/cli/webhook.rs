@@ -411,7 +411,7 @@ fn install_cmd(a: InstallArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-pub(super) async fn run(a: WebhookArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+pub(super) async fn run(a: Box<WebhookArgs>, out: OutputFormat) -> anyhow::Result<Outcome> {
     match a.command {
         None => serve(a.serve).await,
         Some(WebhookCommand::Mutate(m)) => mutate_cmd(m, out),
@@ -425,10 +425,10 @@ mod tests {
 
     #[test]
     fn go_durations() {
-        assert_eq!(go_duration("0").unwrap(), Duration::ZERO);
-        assert_eq!(go_duration("100ms").unwrap(), Duration::from_millis(100));
-        assert_eq!(go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(go_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(go_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(go_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(go_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(go_duration("1.5s"), Ok(Duration::from_millis(1500)));
         for bad in ["", "5", "1x", "s", "-1s"] {
             assert!(go_duration(bad).is_err(), "{bad}");
         }

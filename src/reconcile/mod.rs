@@ -9,7 +9,7 @@
 //! Nothing here prints: the command line renders what these functions return.
 //!
 //! Pure: `config`, `changeset`, `plan`.
-//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `verify`, `iam`, `rotate`.
+//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `verify`, `pod`, `iam`, `rotate`.
 
 pub mod changeset;
 pub mod config;
@@ -18,6 +18,7 @@ mod error;
 pub mod execute;
 pub mod iam;
 pub mod plan;
+pub mod pod;
 pub mod read;
 pub mod rotate;
 pub mod verify;

@@ -274,7 +274,7 @@ pub fn csv_first_record(s: &str) -> Option<Vec<String>> {
 }
 
 /// Go's `path.Clean`, which `filepath.Join` applies to the token file's path upstream.
-fn clean_path(p: &str) -> String {
+pub fn clean_path(p: &str) -> String {
     let rooted = p.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for seg in p.split('/') {
