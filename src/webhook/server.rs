@@ -263,6 +263,30 @@ fn is_json(content_type: Option<&HeaderValue>) -> bool {
         .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// How much of an oversized body is read (and dropped) so that the client, still sending, gets
+/// the 413 instead of a reset connection; past it the connection is simply closed.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+
+/// The body, or `None` when it is larger than [`MAX_BODY_BYTES`] (read no further than
+/// [`DRAIN_BYTES`], and never kept).
+async fn read_body(body: Body) -> Option<bytes::Bytes> {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        seen += chunk.len();
+        if seen > DRAIN_BYTES {
+            return None;
+        }
+        if seen <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    (seen <= MAX_BODY_BYTES).then(|| buf.freeze())
+}
+
 fn json(body: Vec<u8>) -> Response<Body> {
     let mut r = Response::new(Body::from(body));
     r.headers_mut().insert(
@@ -295,17 +319,9 @@ async fn admit(state: &AppState, request: Request) -> Response<Body> {
     let too_large = || {
         format!("the body is larger than {MAX_BODY_BYTES} bytes: an AdmissionReview for one pod is far smaller")
     };
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return bad(StatusCode::PAYLOAD_TOO_LARGE, too_large());
-    }
-    let body = match axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(_) => return bad(StatusCode::PAYLOAD_TOO_LARGE, too_large()),
+    let body = match read_body(request.into_body()).await {
+        Some(b) => b,
+        None => return bad(StatusCode::PAYLOAD_TOO_LARGE, too_large()),
     };
     let review = match review::parse(&body) {
         Ok(r) => r,
