@@ -1454,3 +1454,19 @@ async fn role_manifest_to_webhook_to_mutated_pod_to_verify_pod_against_moto() {
         stdout(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_stops_the_webhook_cleanly() {
+    let tls = Tls::new("webhook.test");
+    let dir = tempfile::tempdir().unwrap();
+    let sa = dir.path().join("sa.yaml");
+    std::fs::write(&sa, sa_doc("default", "app", &role_annotation("app"))).unwrap();
+    let mut w = Served::start(&tls, &["--service-accounts", sa.to_str().unwrap()]);
+    assert_eq!(w.get("/healthz").await.0, 200);
+    let pid = w._server.pid().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let t0 = Instant::now();
+    let status = w._server.wait();
+    assert!(status.success(), "{status:?}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}

@@ -310,6 +310,77 @@ mod tests {
         assert!(matches!(r.request.target(), Target::Ignore(_)));
     }
 
+    /// A poor man's fuzzer until the cargo-fuzz target exists: bytes flipped and JSON values
+    /// swapped for values of other types, through parse, target and mutate. None may panic.
+    #[test]
+    fn mangled_reviews_never_panic() {
+        use rand::{Rng as _, SeedableRng as _};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let pod = json!({"metadata": {"annotations": {"eks.amazonaws.com/skip-containers": "\"a\",b", "eks.amazonaws.com/token-expiration": "-9"}},
+            "spec": {"serviceAccountName": "sa", "nodeSelector": {"kubernetes.io/os": "windows"}, "volumes": [{"name": "v"}],
+            "initContainers": [{"name": "i", "restartPolicy": "Always"}], "containers": [{"name": "a", "env": [{"name": "AWS_REGION", "value": "x"}], "volumeMounts": [{"name": "m", "mountPath": "/m"}]}]}});
+        let base = json!({"apiVersion": API_VERSION_V1, "kind": "AdmissionReview", "request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "namespace": "n", "object": pod}});
+        let id = crate::webhook::mutate::Identity {
+            role_arn: "arn:aws:iam::111122223333:role/r".into(),
+            audience: "a".into(),
+            regional_sts: true,
+            token_expiration: 600,
+        };
+        let settings = crate::webhook::mutate::Settings {
+            aws_default_region: "eu-west-1".into(),
+            ..Default::default()
+        };
+        let others = [
+            json!(null),
+            json!(1),
+            json!("s"),
+            json!([]),
+            json!({}),
+            json!([1, "x", null]),
+            json!(true),
+        ];
+        fn count(v: &Value) -> usize {
+            1 + match v {
+                Value::Object(m) => m.values().map(count).sum(),
+                Value::Array(a) => a.iter().map(count).sum(),
+                _ => 0,
+            }
+        }
+        let run = |bytes: &[u8]| {
+            if let Ok(r) = parse(bytes) {
+                if let Target::Pod { pod, .. } = r.request.target() {
+                    let _ = crate::webhook::mutate::mutate(pod, &id, &settings);
+                }
+                let _ = respond(&r, &[], Some("m"));
+            }
+        };
+        for _ in 0..3000 {
+            let mut v = base.clone();
+            let k = rng.gen_range(0..count(&v));
+            let mut n = 0;
+            fn replace(v: &mut Value, k: usize, n: &mut usize, with: &Value) -> bool {
+                if *n == k {
+                    *v = with.clone();
+                    return true;
+                }
+                *n += 1;
+                match v {
+                    Value::Object(m) => m.values_mut().any(|c| replace(c, k, n, with)),
+                    Value::Array(a) => a.iter_mut().any(|c| replace(c, k, n, with)),
+                    _ => false,
+                }
+            }
+            replace(&mut v, k, &mut n, &others[rng.gen_range(0..others.len())]);
+            run(v.to_string().as_bytes());
+            let mut bytes = base.to_string().into_bytes();
+            for _ in 0..rng.gen_range(1..4) {
+                let i = rng.gen_range(0..bytes.len());
+                bytes[i] = rng.gen();
+            }
+            run(&bytes);
+        }
+    }
+
     #[test]
     fn response_golden() {
         let r = Review {
