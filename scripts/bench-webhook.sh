@@ -53,7 +53,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start() { # port, extra args...
   local port=$1; shift
   RUST_LOG=warn $bin webhook --listen "127.0.0.1:$port" --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
-    --aws-default-region eu-west-1 "$@" >/dev/null &
+    --aws-default-region eu-west-1 "$@" >/dev/null 2>>"$work/webhook.log" &
   pids+=($!)
   for _ in $(seq 100); do
     curl -s --cacert "$work/ca.crt" --resolve "$host:$port:127.0.0.1" -o /dev/null "https://$host:$port/healthz" && return
@@ -61,18 +61,23 @@ start() { # port, extra args...
   done
   echo "the webhook did not start" >&2; exit 1
 }
-row() { # label, json
-  python3 -c 'import json,sys; d=json.loads(sys.argv[2]); print("%-22s %8s %9s %6s %6s %7s %7s %7s %7s %8s" % (sys.argv[1], d["rate"], d["achieved"], d["errors"], d["wrong"], d["p50_ms"], d["p90_ms"], d["p99_ms"], d["p999_ms"], d["max_ms"]))' "$1" "$2"
+# CPU time (user + system, in clock ticks) the process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+row() { # label, json, server cpu ticks used
+  python3 -c 'import json,os,sys; d=json.loads(sys.argv[2]); hz=os.sysconf("SC_CLK_TCK"); us=int(sys.argv[3])*1e6/hz/max(d["requests"],1); print("%-22s %8s %9s %6s %6s %7s %7s %7s %7s %8s %8.0f" % (sys.argv[1], d["rate"], d["achieved"], d["errors"], d["wrong"], d["p50_ms"], d["p90_ms"], d["p99_ms"], d["p999_ms"], d["max_ms"], us))' "$1" "$2" "$3"
 }
 
-echo "machine: $(nproc) cores, shared by the webhook and the load generator; ${seconds}s per rate, $conns keep-alive connections"
-printf '%-22s %8s %9s %6s %6s %7s %7s %7s %7s %8s\n' scenario rate achieved errors wrong p50_ms p90_ms p99_ms p99.9_ms max_ms
+echo "machine: $(nproc) cores, shared by the webhook and the load generator; load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "${seconds}s per rate, $conns keep-alive connections; cpu_us = the webhook's CPU time per admission"
+printf '%-22s %8s %9s %6s %6s %7s %7s %7s %7s %8s %8s\n' scenario rate achieved errors wrong p50_ms p90_ms p99_ms p99.9_ms max_ms cpu_us
 port=$(free_port)
 start "$port" --service-accounts "$work/sa.yaml"
+server=${pids[-1]}
 for rate in $rates; do
+  before=$(cpu_ticks "$server")
   out=$($load --url "https://$host:$port/mutate" --ca "$work/ca.crt" --connect "127.0.0.1:$port" \
     --rate "$rate" --seconds "$seconds" --connections "$conns" --service-account web --expect mutated)
-  row "cached, mutated" "$out"
+  row "cached, mutated" "$out" $(( $(cpu_ticks "$server") - before ))
 done
 
 # A stuck API: connections are accepted (the kernel's backlog) and never answered.
@@ -82,8 +87,11 @@ pids+=($!)
 sleep 0.3
 port2=$(free_port)
 start "$port2" --kube-api "http://127.0.0.1:$stuck" --service-account-lookup-grace-period "${timeout_ms}ms"
+server=${pids[-1]}
+before=$(cpu_ticks "$server")
 out=$($load --url "https://$host:$port2/mutate" --ca "$work/ca.crt" --connect "127.0.0.1:$port2" \
   --rate 200 --seconds 5 --connections 128 --service-account not-cached --expect unchanged)
-row "stuck API, ${timeout_ms}ms" "$out"
+row "stuck API, ${timeout_ms}ms" "$out" $(( $(cpu_ticks "$server") - before ))
 curl -s --cacert "$work/ca.crt" --resolve "$host:$port2:127.0.0.1" "https://$host:$port2/metrics" \
   | grep -E 'admissions_total\{result="(lookup_timeout|mutated)"\}|api_gets_total\{result="timeout"\}'
+echo "(the load generator's warm-up requests are counted in /metrics too; the webhook's log: $(wc -l <"$work/webhook.log") lines)"

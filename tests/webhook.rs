@@ -1464,7 +1464,11 @@ async fn sigterm_stops_the_webhook_cleanly() {
     let mut w = Served::start(&tls, &["--service-accounts", sa.to_str().unwrap()]);
     assert_eq!(w.get("/healthz").await.0, 200);
     let pid = w._server.pid().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let t0 = Instant::now();
     let status = w._server.wait();
     assert!(status.success(), "{status:?}");

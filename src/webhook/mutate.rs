@@ -367,17 +367,16 @@ pub fn is_windows(pod: &Value) -> bool {
         .any(|k| sel[*k].as_str() == Some("windows"))
 }
 
-fn pod_annotations(pod: &Value) -> Result<BTreeMap<&str, &str>, PodError> {
+/// The pod's annotation `key`, checking that annotations are strings.
+fn pod_annotation<'a>(pod: &'a Value, key: &str) -> Result<Option<&'a str>, PodError> {
     match &pod["metadata"]["annotations"] {
-        Value::Null => Ok(BTreeMap::new()),
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| {
-                v.as_str()
-                    .map(|v| (k.as_str(), v))
-                    .ok_or_else(|| shape(format!("/metadata/annotations/{k}"), "a string"))
-            })
-            .collect(),
+        Value::Null => Ok(None),
+        Value::Object(m) => {
+            if let Some((k, _)) = m.iter().find(|(_, v)| !v.is_string()) {
+                return Err(shape(format!("/metadata/annotations/{k}"), "a string"));
+            }
+            Ok(m.get(key).and_then(Value::as_str))
+        }
         _ => Err(shape("/metadata/annotations", "an object")),
     }
 }
@@ -389,15 +388,12 @@ struct PodOptions {
 }
 
 fn pod_options(pod: &Value, id: &Identity, s: &Settings) -> Result<PodOptions, PodError> {
-    let a = pod_annotations(pod)?;
-    let token_expiration = a
-        .get(s.annotation(TOKEN_EXPIRATION).as_str())
-        .and_then(|v| parse_int(v))
+    let token_expiration = pod_annotation(pod, &s.annotation(TOKEN_EXPIRATION))?
+        .and_then(parse_int)
         .map(floor_expiration)
         .unwrap_or(id.token_expiration);
-    let skip = a
-        .get(s.annotation(SKIP_CONTAINERS).as_str())
-        .and_then(|v| csv_first_record(v))
+    let skip = pod_annotation(pod, &s.annotation(SKIP_CONTAINERS))?
+        .and_then(csv_first_record)
         .unwrap_or_default()
         .into_iter()
         .collect();
@@ -425,32 +421,66 @@ fn env_var(name: &str, value: &str) -> Value {
     serde_json::json!({"name": name, "value": value})
 }
 
-/// Names in a list of objects with a `name` (env, volumes, volumeMounts).
-fn names<'a>(list: &'a [Value], field: &str) -> Result<Vec<&'a str>, PodError> {
-    list.iter()
-        .enumerate()
-        .map(|(i, v)| match v {
-            Value::Object(o) => Ok(o.get("name").and_then(Value::as_str).unwrap_or("")),
-            _ => Err(shape(format!("{field}/{i}"), "an object")),
-        })
-        .collect()
+/// Whether a list of objects with a `name` (env, volumes, volumeMounts) has one named `name`;
+/// an element that is not an object is an error (named lazily: this runs on every admission).
+fn has_name(list: &[Value], name: &str, field: impl Fn() -> String) -> Result<bool, PodError> {
+    let mut found = false;
+    for (i, v) in list.iter().enumerate() {
+        match v {
+            Value::Object(o) => found |= o.get("name").and_then(Value::as_str) == Some(name),
+            _ => return Err(shape(format!("{}/{i}", field()), "an object")),
+        }
+    }
+    Ok(found)
 }
 
-/// Appends `items` to the array at `field` of `obj` (creating it), as patch operations.
+/// Appends `items` to the array at `key` of `obj` (creating it), as patch operations.
 fn append(obj: &mut Map<String, Value>, key: &str, path: &str, items: Vec<Value>) -> Vec<PatchOp> {
     match obj.get_mut(key) {
-        Some(Value::Array(list)) => items
-            .into_iter()
-            .map(|v| {
-                list.push(v.clone());
-                add(format!("{path}/{key}/-"), v)
-            })
-            .collect(),
+        Some(Value::Array(list)) => {
+            let pointer = format!("{path}/{key}/-");
+            items
+                .into_iter()
+                .map(|v| {
+                    list.push(v.clone());
+                    add(pointer.clone(), v)
+                })
+                .collect()
+        }
         _ => {
             obj.insert(key.into(), Value::Array(items.clone()));
             vec![add(format!("{path}/{key}"), Value::Array(items))]
         }
     }
+}
+
+/// The AWS variables a container sets already.
+#[derive(Default)]
+struct Present {
+    web_identity: bool,
+    region: bool,
+    sts: bool,
+}
+
+fn present(c: &Map<String, Value>, path: &str) -> Result<Present, PodError> {
+    let mut p = Present::default();
+    let env = match c.get("env") {
+        None | Some(Value::Null) => return Ok(p),
+        Some(Value::Array(env)) => env,
+        Some(_) => return Err(shape(format!("{path}/env"), "a list")),
+    };
+    for (i, v) in env.iter().enumerate() {
+        let Value::Object(o) = v else {
+            return Err(shape(format!("{path}/env/{i}"), "an object"));
+        };
+        match o.get("name").and_then(Value::as_str) {
+            Some(ENV_ROLE_ARN | ENV_TOKEN_FILE) => p.web_identity = true,
+            Some(ENV_REGION | ENV_DEFAULT_REGION) => p.region = true,
+            Some(ENV_STS) => p.sts = true,
+            _ => {}
+        }
+    }
+    Ok(p)
 }
 
 /// The operations for one container at `path`. A container that already has the role (or
@@ -462,30 +492,19 @@ fn container_ops(
     s: &Settings,
     token_file: &str,
 ) -> Result<Vec<PatchOp>, PodError> {
-    let env_names: BTreeSet<String> = match c.get("env") {
-        None | Some(Value::Null) => BTreeSet::new(),
-        Some(Value::Array(env)) => names(env, &format!("{path}/env"))?
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
-        Some(_) => return Err(shape(format!("{path}/env"), "a list")),
-    };
-    let has = |n: &str| env_names.contains(n);
-    let web_identity = has(ENV_ROLE_ARN) || has(ENV_TOKEN_FILE);
-    let region = has(ENV_REGION) || has(ENV_DEFAULT_REGION);
-    let sts = has(ENV_STS);
-    if web_identity && region && sts {
+    let p = present(c, path)?;
+    if p.web_identity && p.region && p.sts {
         return Ok(Vec::new());
     }
     let mut env = Vec::new();
-    if !sts && id.regional_sts {
+    if !p.sts && id.regional_sts {
         env.push(env_var(ENV_STS, "regional"));
     }
-    if !region && !s.aws_default_region.is_empty() {
+    if !p.region && !s.aws_default_region.is_empty() {
         env.push(env_var(ENV_DEFAULT_REGION, &s.aws_default_region));
         env.push(env_var(ENV_REGION, &s.aws_default_region));
     }
-    if !web_identity {
+    if !p.web_identity {
         env.push(env_var(ENV_ROLE_ARN, &id.role_arn));
         env.push(env_var(ENV_TOKEN_FILE, token_file));
     }
@@ -496,7 +515,7 @@ fn container_ops(
     };
     let mounted = match c.get("volumeMounts") {
         None | Some(Value::Null) => false,
-        Some(Value::Array(m)) => names(m, &format!("{path}/volumeMounts"))?.contains(&VOLUME_NAME),
+        Some(Value::Array(m)) => has_name(m, VOLUME_NAME, || format!("{path}/volumeMounts"))?,
         Some(_) => return Err(shape(format!("{path}/volumeMounts"), "a list")),
     };
     if !mounted {
@@ -515,13 +534,23 @@ fn container_ops(
 /// container, then each init container (native sidecars included) not named in
 /// `skip-containers`.
 pub fn mutate(pod: &Value, id: &Identity, s: &Settings) -> Result<Mutation, PodError> {
+    let mut out = pod.clone();
+    let patch = mutate_in_place(&mut out, id, s)?;
+    Ok(Mutation { patch, pod: out })
+}
+
+/// [`mutate`] without a copy: `pod` becomes the mutated pod; returns the patch.
+pub fn mutate_in_place(
+    pod: &mut Value,
+    id: &Identity,
+    s: &Settings,
+) -> Result<Vec<PatchOp>, PodError> {
     if !pod.is_object() {
         return Err(PodError::NotObject);
     }
     let options = pod_options(pod, id, s)?;
     let token_file = token_file_path(&s.token_mount_path, is_windows(pod));
-    let mut out = pod.clone();
-    let spec = match out.get_mut("spec") {
+    let spec = match pod.get_mut("spec") {
         Some(Value::Object(spec)) => spec,
         _ => return Err(shape("/spec", "an object")),
     };
@@ -533,7 +562,7 @@ pub fn mutate(pod: &Value, id: &Identity, s: &Settings) -> Result<Mutation, PodE
             patch.push(add("/spec/volumes".into(), Value::Array(vec![volume])));
         }
         Some(Value::Array(vols)) => {
-            if !names(vols, "/spec/volumes")?.contains(&VOLUME_NAME) {
+            if !has_name(vols, VOLUME_NAME, || "/spec/volumes".into())? {
                 vols.insert(0, volume.clone());
                 patch.push(add("/spec/volumes/0".into(), volume));
             }
@@ -558,7 +587,7 @@ pub fn mutate(pod: &Value, id: &Identity, s: &Settings) -> Result<Mutation, PodE
             patch.extend(container_ops(c, &path, id, s, &token_file)?);
         }
     }
-    Ok(Mutation { patch, pod: out })
+    Ok(patch)
 }
 
 #[cfg(test)]

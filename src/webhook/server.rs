@@ -323,16 +323,20 @@ async fn admit(state: &AppState, request: Request) -> Response<Body> {
         Some(b) => b,
         None => return bad(StatusCode::PAYLOAD_TOO_LARGE, too_large()),
     };
-    let review = match review::parse(&body) {
+    let mut review = match review::parse(&body) {
         Ok(r) => r,
         Err(e) => return bad(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let (pod, namespace, sa) = match review.request.target() {
+    let (namespace, sa, pod_name) = match review.request.target() {
         Target::Pod {
             pod,
             namespace,
             service_account,
-        } => (pod, namespace, service_account),
+        } => (
+            namespace.to_string(),
+            service_account.to_string(),
+            mutate::pod_name(pod).to_string(),
+        ),
         Target::Ignore(why) => {
             state.metrics.admitted(Outcome::Ignored);
             debug!(uid = %review.request.uid, %why, "admitted unchanged");
@@ -340,24 +344,24 @@ async fn admit(state: &AppState, request: Request) -> Response<Body> {
         }
     };
     let started = Instant::now();
-    let lookup = match (state.dir.get(namespace, sa), &state.api) {
+    let lookup = match (state.dir.get(&namespace, &sa), &state.api) {
         (Some(entry), _) => Lookup::Known(entry),
         (None, Some(api)) => {
-            api.fetch(&state.dir, namespace, sa, &state.metrics.source)
+            api.fetch(&state.dir, &namespace, &sa, &state.metrics.source)
                 .await
         }
         (None, None) => Lookup::Missing,
     };
     state.metrics.lookup_took(started.elapsed());
-    let pod_name = mutate::pod_name(pod);
-    let unchanged = |o: Outcome, why: String| {
+    let unchanged = |review: &review::Review, o: Outcome, why: String| {
         state.metrics.admitted(o);
-        json(review::respond(&review, &[], Some(&why)))
+        json(review::respond(review, &[], Some(&why)))
     };
     let identity = match lookup {
         Lookup::Known(Some(id)) => id,
         Lookup::Known(None) => {
             return unchanged(
+                &review,
                 Outcome::NoRole,
                 format!("ServiceAccount {namespace}/{sa} names no role"),
             )
@@ -365,6 +369,7 @@ async fn admit(state: &AppState, request: Request) -> Response<Body> {
         Lookup::Missing => {
             warn!(pod = %pod_name, %namespace, service_account = %sa, "ServiceAccount not found: pod admitted unchanged");
             return unchanged(
+                &review,
                 Outcome::NotFound,
                 format!("ServiceAccount {namespace}/{sa} not found"),
             );
@@ -372,6 +377,7 @@ async fn admit(state: &AppState, request: Request) -> Response<Body> {
         Lookup::TimedOut => {
             warn!(pod = %pod_name, %namespace, service_account = %sa, "ServiceAccount lookup timed out: pod admitted unchanged");
             return unchanged(
+                &review,
                 Outcome::TimedOut,
                 format!("looking up ServiceAccount {namespace}/{sa} timed out"),
             );
@@ -379,6 +385,7 @@ async fn admit(state: &AppState, request: Request) -> Response<Body> {
         Lookup::Failed(e) => {
             warn!(pod = %pod_name, %namespace, service_account = %sa, error = %e, "ServiceAccount lookup failed: pod admitted unchanged");
             return unchanged(
+                &review,
                 Outcome::LookupError,
                 format!("looking up ServiceAccount {namespace}/{sa} failed"),
             );
@@ -387,19 +394,27 @@ async fn admit(state: &AppState, request: Request) -> Response<Body> {
     if !identity.role_arn_looks_valid() {
         warn!(service_account = %sa, %namespace, role_arn = %identity.role_arn, "the role-arn annotation does not look like an IAM role ARN; mutating anyway");
     }
-    match mutate::mutate(pod, &identity, state.dir.settings()) {
-        Ok(m) if m.patch.is_empty() => {
+    // The pod is the review's own: mutate it in place rather than copy it.
+    let Some(mut pod) = review.request.object.take() else {
+        return unchanged(
+            &review,
+            Outcome::Ignored,
+            "the request carries no pod object".into(),
+        );
+    };
+    match mutate::mutate_in_place(&mut pod, &identity, state.dir.settings()) {
+        Ok(patch) if patch.is_empty() => {
             debug!(pod = %pod_name, %namespace, "already has its credentials");
-            unchanged(Outcome::Unchanged, "nothing to add".into())
+            unchanged(&review, Outcome::Unchanged, "nothing to add".into())
         }
-        Ok(m) => {
+        Ok(patch) => {
             state.metrics.admitted(Outcome::Mutated);
             debug!(pod = %pod_name, %namespace, service_account = %sa, role_arn = %identity.role_arn, "mutated");
-            json(review::respond(&review, &m.patch, None))
+            json(review::respond(&review, &patch, None))
         }
         Err(e) => {
             warn!(pod = %pod_name, %namespace, error = %e, "pod cannot be read: admitted unchanged");
-            unchanged(Outcome::InvalidPod, e.to_string())
+            unchanged(&review, Outcome::InvalidPod, e.to_string())
         }
     }
 }
