@@ -43,7 +43,8 @@ fn main() -> ExitCode {
         Ok(Outcome::ChangesPending) => ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
+            let root: &(dyn std::error::Error + 'static) = e.as_ref();
+            for cause in irsa_issuer::errors::causes(root) {
                 eprintln!("  caused by: {cause}");
             }
             ExitCode::FAILURE

@@ -193,6 +193,75 @@ impl PublicKey {
         )
     }
 
+    /// The key a JWK holds (RSA `n`/`e`, or EC `crv`/`x`/`y` on P-256, P-384 or P-521),
+    /// checked as a key (an EC point must be on its curve): what a relying party would verify
+    /// with, and so the kid kube-apiserver would give it.
+    pub fn from_jwk(jwk: &serde_json::Value) -> Result<Self, KeyError> {
+        let field = |name: &'static str| -> Result<Vec<u8>, KeyError> {
+            let text = jwk[name].as_str().ok_or(KeyError::Jwk {
+                what: format!("it has no `{name}`"),
+                source: None,
+            })?;
+            URL_SAFE_NO_PAD.decode(text).map_err(|e| KeyError::Jwk {
+                what: format!("its `{name}` is not base64url"),
+                source: Some(Cause::of(e)),
+            })
+        };
+        match jwk["kty"].as_str() {
+            Some("RSA") => {
+                let key = rsa::RsaPublicKey::new(
+                    rsa::BigUint::from_bytes_be(&field("n")?),
+                    rsa::BigUint::from_bytes_be(&field("e")?),
+                )
+                .map_err(|e| KeyError::Jwk {
+                    what: "its `n` and `e` are not an RSA key".into(),
+                    source: Some(Cause::of(e)),
+                })?;
+                Self::from_rsa(&key)
+            }
+            Some("EC") => {
+                let mut point = vec![4u8];
+                point.extend(field("x")?);
+                point.extend(field("y")?);
+                let on_curve = |e: elliptic_curve::Error| KeyError::Jwk {
+                    what: "its `x` and `y` are not a point on its curve".into(),
+                    source: Some(Cause::of(e)),
+                };
+                match jwk["crv"].as_str() {
+                    Some("P-256") => Self::from_ec(
+                        &elliptic_curve::PublicKey::<p256::NistP256>::from_sec1_bytes(&point)
+                            .map_err(on_curve)?,
+                        Algorithm::ES256,
+                        "P-256",
+                    ),
+                    Some("P-384") => Self::from_ec(
+                        &elliptic_curve::PublicKey::<p384::NistP384>::from_sec1_bytes(&point)
+                            .map_err(on_curve)?,
+                        Algorithm::ES384,
+                        "P-384",
+                    ),
+                    Some("P-521") => Self::from_ec(
+                        &elliptic_curve::PublicKey::<p521::NistP521>::from_sec1_bytes(&point)
+                            .map_err(on_curve)?,
+                        Algorithm::ES512,
+                        "P-521",
+                    ),
+                    other => Err(KeyError::Jwk {
+                        what: format!(
+                            "its curve {} is not P-256, P-384 or P-521",
+                            other.unwrap_or("(none)")
+                        ),
+                        source: None,
+                    }),
+                }
+            }
+            other => Err(KeyError::Jwk {
+                what: format!("its kty {} is not RSA or EC", other.unwrap_or("(none)")),
+                source: None,
+            }),
+        }
+    }
+
     fn from_rsa(key: &rsa::RsaPublicKey) -> Result<Self, KeyError> {
         let bits = key.n().bits();
         if bits < MIN_RSA_BITS {
@@ -200,7 +269,7 @@ impl PublicKey {
         }
         let spki_der = key
             .to_public_key_der()
-            .map_err(|e| KeyError::Encode(e.to_string()))?
+            .map_err(|e| encode("encode the RSA public key", e))?
             .into_vec();
         Ok(Self {
             alg: Algorithm::RS256,
@@ -225,11 +294,14 @@ impl PublicKey {
     {
         let point = key.to_encoded_point(false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else {
-            return Err(KeyError::Encode("EC point at infinity".into()));
+            return Err(KeyError::Encode {
+                what: "use an EC key at the point at infinity",
+                source: None,
+            });
         };
         let spki_der = key
             .to_public_key_der()
-            .map_err(|e| KeyError::Encode(e.to_string()))?
+            .map_err(|e| encode("encode the EC public key", e))?
             .into_vec();
         Ok(Self {
             alg,
@@ -294,12 +366,13 @@ pub enum KeyError {
         hint: &'static str,
     },
     /// A PEM block could not be decoded.
-    #[error("{file}: the PEM data is damaged ({reason}); check that the file was copied whole")]
+    #[error("{file}: the PEM data is damaged ({source}); check that the file was copied whole")]
     BadPem {
         /// The file.
         file: String,
         /// The decoder's complaint.
-        reason: String,
+        #[source]
+        source: Cause,
     },
     /// Encrypted private key.
     #[error("{at}: the private key is encrypted; kube-apiserver cannot read encrypted keys either. Give the public key instead (`openssl pkey -in KEY -pubout -out sa.pub`), or decrypt it (`openssl pkey -in KEY -out sa.key`)")]
@@ -330,13 +403,16 @@ pub enum KeyError {
         /// The modulus size.
         bits: usize,
     },
-    /// A block with a source attached to an inner error.
-    #[error("{at}: {reason}")]
+    /// A block that is not what its label says, or holds a key of a kind not supported.
+    #[error("{at}: {what}{}", colon(.source))]
     InBlock {
         /// Where.
         at: KeySource,
         /// What is wrong.
-        reason: String,
+        what: String,
+        /// The decoder's complaint, when a decoder complained.
+        #[source]
+        source: Option<Cause>,
     },
     /// EC curve other than P-256/384/521.
     #[error("{at}: EC curve {curve} is not supported; JWT signing (and AWS STS) accepts P-256 (ES256), P-384 (ES384) and P-521 (ES512) only")]
@@ -368,9 +444,69 @@ pub enum KeyError {
     /// An RSA size the generator does not offer.
     #[error("RSA keys are generated with 2048, 3072 or 4096 bits, not {0}")]
     UnsupportedBits(usize),
+    /// A JWK that is not a usable key.
+    #[error("the JWK is not a usable key: {what}{}", colon(.source))]
+    Jwk {
+        /// What is wrong.
+        what: String,
+        /// The decoder's complaint.
+        #[source]
+        source: Option<Cause>,
+    },
     /// Key generation or encoding failed.
-    #[error("could not encode the key: {0}")]
-    Encode(String),
+    #[error("could not {what}{}", colon(.source))]
+    Encode {
+        /// What was being done (`encode the public key`).
+        what: &'static str,
+        /// The library's complaint.
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+/// A library's error under a [`KeyError`], kept as its source; compared by its message (so
+/// that key errors stay comparable in tests).
+#[derive(Debug)]
+pub struct Cause(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Cause {
+    fn of(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(e))
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Cause {}
+
+fn colon(source: &Option<Cause>) -> String {
+    source
+        .as_ref()
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default()
+}
+
+fn encode(what: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> KeyError {
+    KeyError::Encode {
+        what,
+        source: Some(Cause::of(e)),
+    }
 }
 
 fn source(file: &str, block: usize, label: &str) -> KeySource {
@@ -390,7 +526,7 @@ pub fn parse_pem(data: &[u8], file: &str) -> Result<Vec<LoadedKey>, KeyError> {
     }
     let blocks = pem::parse_many(data).map_err(|e| KeyError::BadPem {
         file: file.into(),
-        reason: e.to_string(),
+        source: Cause::of(e),
     })?;
     if blocks.is_empty() {
         let hint = if data.first() == Some(&0x30) {
@@ -422,16 +558,36 @@ pub fn parse_pem(data: &[u8], file: &str) -> Result<Vec<LoadedKey>, KeyError> {
     Ok(keys)
 }
 
-fn in_block(src: &KeySource, e: impl fmt::Display) -> KeyError {
+fn in_block(src: &KeySource, what: impl fmt::Display) -> KeyError {
     KeyError::InBlock {
         at: src.clone(),
-        reason: e.to_string(),
+        what: what.to_string(),
+        source: None,
     }
 }
 
-fn with_source(src: &KeySource, e: KeyError) -> KeyError {
+/// `what` is wrong with the block, as the decoder's error `e` says.
+fn decoding<'a>(
+    src: &'a KeySource,
+    what: &'a str,
+) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync + 'static>) -> KeyError + 'a {
+    move |e| KeyError::InBlock {
+        at: src.clone(),
+        what: what.to_string(),
+        source: Some(Cause(e)),
+    }
+}
+
+/// `e` from decoding a key, placed in its block: too small an RSA key names the block, an
+/// EC key that does not decode says what it is and why.
+fn with_source(src: &KeySource, what: &str, e: KeyError) -> KeyError {
     match e {
         KeyError::RsaTooSmall { .. } => in_block(src, e),
+        KeyError::Encode { source, .. } => KeyError::InBlock {
+            at: src.clone(),
+            what: what.to_string(),
+            source,
+        },
         other => other,
     }
 }
@@ -450,25 +606,26 @@ fn parse_block(block: &pem::Pem, src: &KeySource) -> Result<Option<PublicKey>, K
         "PUBLIC KEY" => from_spki(der, src)?,
         "RSA PUBLIC KEY" => {
             let k = rsa::RsaPublicKey::from_pkcs1_der(der)
-                .map_err(|e| in_block(src, format!("not a PKCS#1 RSA public key: {e}")))?;
-            PublicKey::from_rsa(&k).map_err(|e| with_source(src, e))?
+                .map_err(|e| decoding(src, "not a PKCS#1 RSA public key")(Box::new(e)))?;
+            PublicKey::from_rsa(&k).map_err(|e| with_source(src, "not a usable RSA key", e))?
         }
         "RSA PRIVATE KEY" => {
             let k = rsa::RsaPrivateKey::from_pkcs1_der(der)
-                .map_err(|e| in_block(src, format!("not a PKCS#1 RSA private key: {e}")))?;
-            PublicKey::from_rsa(&k.to_public_key()).map_err(|e| with_source(src, e))?
+                .map_err(|e| decoding(src, "not a PKCS#1 RSA private key")(Box::new(e)))?;
+            PublicKey::from_rsa(&k.to_public_key())
+                .map_err(|e| with_source(src, "not a usable RSA key", e))?
         }
         "EC PRIVATE KEY" => from_sec1(der, src)?,
         "PRIVATE KEY" => from_pkcs8(der, src)?,
         "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted { at: src.clone() }),
         "CERTIFICATE" => {
             let cert = x509_cert::Certificate::from_der(der)
-                .map_err(|e| in_block(src, format!("not an X.509 certificate: {e}")))?;
+                .map_err(|e| decoding(src, "not an X.509 certificate")(Box::new(e)))?;
             let spki = cert
                 .tbs_certificate
                 .subject_public_key_info
                 .to_der()
-                .map_err(|e| in_block(src, e))?;
+                .map_err(|e| decoding(src, "its public key cannot be re-encoded")(Box::new(e)))?;
             from_spki(&spki, src)?
         }
         "DSA PRIVATE KEY" | "DSA PUBLIC KEY" => return Err(KeyError::Dsa { at: src.clone() }),
@@ -525,44 +682,47 @@ fn curve(oid: Option<ObjectIdentifier>, src: &KeySource) -> Result<Curve, KeyErr
 
 fn from_spki(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(der)
-        .map_err(|e| in_block(src, format!("not a SubjectPublicKeyInfo: {e}")))?;
+        .map_err(|e| decoding(src, "not a SubjectPublicKeyInfo")(Box::new(e)))?;
     match spki.algorithm.oid {
         OID_RSA => {
-            let k = rsa::RsaPublicKey::from_public_key_der(der).map_err(|e| in_block(src, e))?;
-            PublicKey::from_rsa(&k).map_err(|e| with_source(src, e))
+            let k = rsa::RsaPublicKey::from_public_key_der(der)
+                .map_err(|e| decoding(src, "not a usable RSA public key")(Box::new(e)))?;
+            PublicKey::from_rsa(&k).map_err(|e| with_source(src, "not a usable RSA key", e))
         }
         OID_EC => ec_key(
             curve(spki.algorithm.parameters_oid().ok(), src)?,
             EcDer::Spki(der),
         )
-        .map_err(|e| in_block(src, format!("invalid EC public key: {e}"))),
+        .map_err(|e| decoding(src, "invalid EC public key")(Box::new(e))),
         other => Err(refuse_oid(other, src)),
     }
 }
 
 fn from_pkcs8(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
     let info = pkcs8::PrivateKeyInfo::from_der(der)
-        .map_err(|e| in_block(src, format!("not a PKCS#8 private key: {e}")))?;
+        .map_err(|e| decoding(src, "not a PKCS#8 private key")(Box::new(e)))?;
     match info.algorithm.oid {
         OID_RSA => {
-            let k = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| in_block(src, e))?;
-            PublicKey::from_rsa(&k.to_public_key()).map_err(|e| with_source(src, e))
+            let k = rsa::RsaPrivateKey::from_pkcs8_der(der)
+                .map_err(|e| decoding(src, "not a usable RSA private key")(Box::new(e)))?;
+            PublicKey::from_rsa(&k.to_public_key())
+                .map_err(|e| with_source(src, "not a usable RSA key", e))
         }
         OID_EC => ec_key(
             curve(info.algorithm.parameters_oid().ok(), src)?,
             EcDer::Pkcs8(der),
         )
-        .map_err(|e| in_block(src, format!("invalid EC private key: {e}"))),
+        .map_err(|e| decoding(src, "invalid EC private key")(Box::new(e))),
         other => Err(refuse_oid(other, src)),
     }
 }
 
 fn from_sec1(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
     let ec = sec1::EcPrivateKey::from_der(der)
-        .map_err(|e| in_block(src, format!("not a SEC1 EC private key: {e}")))?;
+        .map_err(|e| decoding(src, "not a SEC1 EC private key")(Box::new(e)))?;
     let oid = ec.parameters.and_then(|p| p.named_curve());
     ec_key(curve(oid, src)?, EcDer::Sec1(der))
-        .map_err(|e| in_block(src, format!("invalid EC private key: {e}")))
+        .map_err(|e| decoding(src, "invalid EC private key")(Box::new(e)))
 }
 
 /// An EC key in one of the DER encodings kube-apiserver reads.
@@ -598,16 +758,16 @@ where
     AffinePoint<C>: FromEncodedPoint<C> + ToEncodedPoint<C>,
     FieldBytesSize<C>: ModulusSize,
 {
-    let bad = |e: &dyn fmt::Display| KeyError::Encode(e.to_string());
+    fn bad(e: impl std::error::Error + Send + Sync + 'static) -> KeyError {
+        encode("decode the EC key", e)
+    }
     let public = match der {
-        EcDer::Spki(d) => {
-            elliptic_curve::PublicKey::<C>::from_public_key_der(d).map_err(|e| bad(&e))?
-        }
+        EcDer::Spki(d) => elliptic_curve::PublicKey::<C>::from_public_key_der(d).map_err(bad)?,
         EcDer::Pkcs8(d) => elliptic_curve::SecretKey::<C>::from_pkcs8_der(d)
-            .map_err(|e| bad(&e))?
+            .map_err(bad)?
             .public_key(),
         EcDer::Sec1(d) => elliptic_curve::SecretKey::<C>::from_sec1_der(d)
-            .map_err(|e| bad(&e))?
+            .map_err(bad)?
             .public_key(),
     };
     let (alg, crv) = curve.alg();
@@ -628,7 +788,7 @@ where
     Ok(GeneratedKey {
         private_pem: k
             .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| KeyError::Encode(e.to_string()))?,
+            .map_err(|e| encode("encode the EC private key", e))?,
         public: PublicKey::from_ec(&k.public_key(), alg, crv)?,
     })
 }
@@ -686,15 +846,17 @@ pub fn generate<R: RngCore + CryptoRng>(
     rng: &mut R,
 ) -> Result<GeneratedKey, KeyError> {
     use elliptic_curve::pkcs8::LineEnding;
-    let enc = |e: &dyn fmt::Display| KeyError::Encode(e.to_string());
     match spec.alg {
         Algorithm::RS256 => {
             if ![2048, 3072, 4096].contains(&spec.rsa_bits) {
                 return Err(KeyError::UnsupportedBits(spec.rsa_bits));
             }
-            let k = rsa::RsaPrivateKey::new(rng, spec.rsa_bits).map_err(|e| enc(&e))?;
+            let k = rsa::RsaPrivateKey::new(rng, spec.rsa_bits)
+                .map_err(|e| encode("generate the RSA key", e))?;
             Ok(GeneratedKey {
-                private_pem: k.to_pkcs1_pem(LineEnding::LF).map_err(|e| enc(&e))?,
+                private_pem: k
+                    .to_pkcs1_pem(LineEnding::LF)
+                    .map_err(|e| encode("encode the RSA private key", e))?,
                 public: PublicKey::from_rsa(&k.to_public_key())?,
             })
         }
@@ -711,6 +873,54 @@ mod tests {
 
     fn rng() -> rand_chacha::ChaCha20Rng {
         rand_chacha::ChaCha20Rng::seed_from_u64(7)
+    }
+
+    #[test]
+    fn a_jwk_reads_back_as_its_key_and_a_bad_one_says_why() {
+        for alg in [
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::ES512,
+        ] {
+            let g = generate(
+                KeySpec {
+                    alg,
+                    rsa_bits: 2048,
+                },
+                &mut rng(),
+            )
+            .unwrap();
+            let jwk =
+                serde_json::to_value(crate::oidc::documents::Jwk::from_key(&g.public)).unwrap();
+            let back = PublicKey::from_jwk(&jwk).unwrap();
+            assert_eq!(back.kid(), g.public.kid(), "{alg:?}");
+            assert_eq!(back.alg(), alg);
+        }
+        let g = generate(
+            KeySpec {
+                alg: Algorithm::ES256,
+                rsa_bits: 2048,
+            },
+            &mut rng(),
+        )
+        .unwrap();
+        let mut jwk =
+            serde_json::to_value(crate::oidc::documents::Jwk::from_key(&g.public)).unwrap();
+        jwk["y"] = jwk["x"].clone();
+        let e = PublicKey::from_jwk(&jwk).unwrap_err();
+        assert!(e.to_string().contains("not a point on its curve"), "{e}");
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the curve library's error is kept"
+        );
+        jwk["crv"] = "secp256k1".into();
+        assert!(PublicKey::from_jwk(&jwk)
+            .unwrap_err()
+            .to_string()
+            .contains("secp256k1"));
+        let e = PublicKey::from_jwk(&serde_json::json!({"kty": "RSA", "n": "!!"})).unwrap_err();
+        assert!(e.to_string().contains("`n` is not base64url"), "{e}");
     }
 
     #[test]

@@ -31,14 +31,15 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// A remote store refused or failed.
-    #[error("{action} {location}: {message}")]
+    #[error("{action} {location}: {source}")]
     Remote {
         /// What was being done.
         action: &'static str,
         /// The object or bucket.
         location: String,
-        /// What went wrong and what to do.
-        message: String,
+        /// What AWS said (its code and HTTP status kept), and what to do.
+        #[source]
+        source: Box<crate::aws::sdk::AwsError>,
     },
 }
 
@@ -140,7 +141,10 @@ mod tests {
                 return Err(StoreError::Remote {
                     action: "writing",
                     location: object.key.clone(),
-                    message: "refused".into(),
+                    source: Box::new(crate::aws::sdk::AwsError::Call {
+                        operation: "s3:PutObject",
+                        message: "refused".into(),
+                    }),
                 });
             }
             self.objects

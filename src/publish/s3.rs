@@ -28,7 +28,7 @@ fn remote(action: &'static str, location: String, e: AwsError) -> StoreError {
     StoreError::Remote {
         action,
         location,
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 
@@ -91,7 +91,7 @@ impl S3Store {
             Err(e) => Err(remote(
                 "locating",
                 format!("bucket {}", self.bucket()),
-                call_error("s3:GetBucketLocation", &e),
+                call_error("s3:GetBucketLocation", e),
             )),
         }
     }
@@ -119,7 +119,7 @@ impl S3Store {
                 return Err(remote(
                     "reading",
                     loc(),
-                    call_error("s3:GetPublicAccessBlock", &e),
+                    call_error("s3:GetPublicAccessBlock", e),
                 ))
             }
         };
@@ -130,7 +130,7 @@ impl S3Store {
                 return Err(remote(
                     "reading",
                     loc(),
-                    call_error("s3:GetBucketPolicy", &e),
+                    call_error("s3:GetBucketPolicy", e),
                 ))
             }
         };
@@ -145,7 +145,7 @@ impl S3Store {
                 return Err(remote(
                     "reading",
                     loc(),
-                    call_error("s3:GetBucketTagging", &e),
+                    call_error("s3:GetBucketTagging", e),
                 ))
             }
         };
@@ -165,7 +165,7 @@ impl S3Store {
                 return Err(remote(
                     "reading",
                     loc(),
-                    call_error("s3:GetBucketOwnershipControls", &e),
+                    call_error("s3:GetBucketOwnershipControls", e),
                 ))
             }
         };
@@ -191,7 +191,7 @@ impl S3Store {
                 remote(
                     "listing",
                     format!("bucket {}", self.bucket()),
-                    call_error("s3:ListBucket", &e),
+                    call_error("s3:ListBucket", e),
                 )
             })?;
         Ok(out
@@ -216,7 +216,7 @@ impl S3Store {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| call_error("s3:PutBucketPolicy", &e)),
+                .map_err(|e| call_error("s3:PutBucketPolicy", e)),
             None => self
                 .client
                 .delete_bucket_policy()
@@ -224,7 +224,7 @@ impl S3Store {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| call_error("s3:DeleteBucketPolicy", &e)),
+                .map_err(|e| call_error("s3:DeleteBucketPolicy", e)),
         };
         result.map_err(|e| remote("setting the policy of", format!("bucket {b}"), e))
     }
@@ -242,7 +242,7 @@ impl S3Store {
                 remote(
                     "deleting",
                     format!("bucket {b}"),
-                    call_error("s3:DeleteBucket", &e),
+                    call_error("s3:DeleteBucket", e),
                 )
             })?;
         Ok(())
@@ -271,7 +271,7 @@ impl S3Store {
                 remote(
                     "tagging",
                     format!("bucket {b}"),
-                    call_error("s3:PutBucketTagging", &e),
+                    call_error("s3:PutBucketTagging", e),
                 )
             })?;
         Ok(())
@@ -299,7 +299,7 @@ impl S3Store {
                 remote(
                     "configuring",
                     format!("bucket {b}"),
-                    call_error("s3:PutBucketOwnershipControls", &e),
+                    call_error("s3:PutBucketOwnershipControls", e),
                 )
             })?;
         Ok(())
@@ -323,9 +323,14 @@ impl S3Store {
                                 .build(),
                         );
                     }
-                    req.send().await.map_err(|e| {
-                        remote("creating", loc(), call_error("s3:CreateBucket", &e))
-                    })?;
+                    match req.send().await {
+                        Ok(_) => {}
+                        // A retry after a lost answer: the first attempt created it.
+                        Err(e) if error_code(&e) == Some("BucketAlreadyOwnedByYou") => {}
+                        Err(e) => {
+                            return Err(remote("creating", loc(), call_error("s3:CreateBucket", e)))
+                        }
+                    }
                 }
                 BucketChange::Tags { tags } => self.put_tags(tags).await?,
                 BucketChange::PublicAccessBlock { config } => {
@@ -345,7 +350,7 @@ impl S3Store {
                             remote(
                                 "configuring",
                                 loc(),
-                                call_error("s3:PutPublicAccessBlock", &e),
+                                call_error("s3:PutPublicAccessBlock", e),
                             )
                         })?;
                 }
@@ -363,7 +368,7 @@ impl S3Store {
                         .send()
                         .await
                         .map_err(|e| {
-                            remote("untagging", loc(), call_error("s3:DeleteBucketTagging", &e))
+                            remote("untagging", loc(), call_error("s3:DeleteBucketTagging", e))
                         })?;
                 }
                 BucketChange::RemoveTags { remaining, .. } => self.put_tags(remaining).await?,
@@ -378,7 +383,7 @@ impl S3Store {
                             remote(
                                 "setting the policy of",
                                 loc(),
-                                call_error("s3:PutBucketPolicy", &e),
+                                call_error("s3:PutBucketPolicy", e),
                             )
                         })?;
                 }
@@ -409,7 +414,7 @@ impl Store for S3Store {
                 return Err(remote(
                     "reading",
                     self.describe_key(key),
-                    call_error("s3:GetObject", &e),
+                    call_error("s3:GetObject", e),
                 ))
             }
         };
@@ -420,7 +425,10 @@ impl Store for S3Store {
         let body = out.body.collect().await.map_err(|e| StoreError::Remote {
             action: "reading",
             location: self.describe_key(key),
-            message: e.to_string(),
+            source: Box::new(AwsError::Call {
+                operation: "s3:GetObject",
+                message: format!("the body could not be read ({e})"),
+            }),
         })?;
         Ok(Some(ExistingObject {
             body: body.into_bytes().to_vec(),
@@ -445,7 +453,7 @@ impl Store for S3Store {
             remote(
                 "writing",
                 self.describe_key(&object.key),
-                call_error("s3:PutObject", &e),
+                call_error("s3:PutObject", e),
             )
         })?;
         Ok(())
@@ -463,7 +471,7 @@ impl Store for S3Store {
                 remote(
                     "deleting",
                     self.describe_key(key),
-                    call_error("s3:DeleteObject", &e),
+                    call_error("s3:DeleteObject", e),
                 )
             })?;
         Ok(())

@@ -191,44 +191,12 @@ pub fn check_discovery(
 
 const PRIVATE_PARAMS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-/// The kid kube-apiserver would give the key of `jwk`: base64url(SHA-256(DER SPKI)).
+/// The kid kube-apiserver would give the key of `jwk`: base64url(SHA-256(DER SPKI)), when
+/// the JWK is a usable key.
 pub fn derived_kid(jwk: &Value) -> Option<KeyId> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-    use spki::EncodePublicKey as _;
-    let f = |n: &str| jwk[n].as_str().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
-    let der = match jwk["kty"].as_str()? {
-        "RSA" => {
-            let key = rsa::RsaPublicKey::new(
-                rsa::BigUint::from_bytes_be(&f("n")?),
-                rsa::BigUint::from_bytes_be(&f("e")?),
-            )
-            .ok()?;
-            key.to_public_key_der().ok()?
-        }
-        "EC" => {
-            let mut point = vec![4u8];
-            point.extend(f("x")?);
-            point.extend(f("y")?);
-            match jwk["crv"].as_str()? {
-                "P-256" => p256::PublicKey::from_sec1_bytes(&point)
-                    .ok()?
-                    .to_public_key_der()
-                    .ok()?,
-                "P-384" => p384::PublicKey::from_sec1_bytes(&point)
-                    .ok()?
-                    .to_public_key_der()
-                    .ok()?,
-                "P-521" => p521::PublicKey::from_sec1_bytes(&point)
-                    .ok()?
-                    .to_public_key_der()
-                    .ok()?,
-                _ => return None,
-            }
-        }
-        _ => return None,
-    };
-    Some(KeyId::from_spki_der(der.as_bytes()))
+    crate::oidc::keys::PublicKey::from_jwk(jwk)
+        .ok()
+        .map(|k| k.kid().clone())
 }
 
 /// Checks the JWKS; returns the checks and its keys.
@@ -435,7 +403,7 @@ pub fn check_provider(
         (Some(why), false) => checks.push(Check::warn(
             name("thumbprint"),
             format!("lists {listed}, not {t} that the JWKS host presents now; harmless: {why}, so IAM does not use the thumbprint"),
-            "nothing needed; to silence this, set provider.thumbprints = [] (or list the new one)",
+            format!("nothing needed; to stop this warning, pin the one presented now (provider.thumbprints = [\"{t}\"], or `provider apply --thumbprint {t}`) and apply"),
         )),
         (None, false) => checks.push(Check::fail(
             name("thumbprint"),
@@ -449,7 +417,7 @@ pub fn check_provider(
 /// A role the token could be used with.
 #[derive(Debug, Clone)]
 pub struct RoleTrust {
-    /// The role name.
+    /// The role: its ARN in each account that holds it (its name when none was read).
     pub name: String,
     /// `sub` patterns its trust policy allows.
     pub subjects: Vec<String>,
@@ -583,6 +551,48 @@ mod tests {
             .iter()
             .find(|c| c.name == name && c.status == Status::Fail)
             .unwrap_or_else(|| panic!("no failed {name} in {checks:#?}"))
+    }
+
+    #[test]
+    fn a_served_kid_signed_by_another_key_fails_the_signature() {
+        use rand_chacha::rand_core::SeedableRng as _;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let spec = crate::oidc::keys::KeySpec {
+            alg: crate::oidc::keys::Algorithm::ES256,
+            rsa_bits: 2048,
+        };
+        let served = crate::oidc::keys::generate(spec, &mut rng).unwrap();
+        let thief = crate::oidc::keys::generate(spec, &mut rng).unwrap();
+        let jwk =
+            serde_json::to_value(crate::oidc::documents::Jwk::from_key(&served.public)).unwrap();
+        let sign = |with: &crate::oidc::keys::GeneratedKey| {
+            let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            h.kid = Some(served.public.kid().to_string());
+            let claims = serde_json::json!({"iss": issuer().as_str(), "aud": "sts.amazonaws.com",
+                "sub": "system:serviceaccount:a:b", "exp": 2_000_000_000i64, "iat": 1_000_000_000i64});
+            let key = jsonwebtoken::EncodingKey::from_ec_pem(with.private_pem.as_bytes()).unwrap();
+            jsonwebtoken::encode(&h, &claims, &key).unwrap()
+        };
+        let now = 1_500_000_000;
+        let good = check_token(
+            &sign(&served),
+            &issuer(),
+            "sts.amazonaws.com",
+            std::slice::from_ref(&jwk),
+            &[],
+            now,
+        );
+        assert!(good.iter().all(|c| c.status == Status::Ok), "{good:#?}");
+        let forged = check_token(
+            &sign(&thief),
+            &issuer(),
+            "sts.amazonaws.com",
+            &[jwk],
+            &[],
+            now,
+        );
+        let f = failed(&forged, "token signature");
+        assert!(f.detail.contains("does not verify"), "{f:?}");
     }
 
     #[test]

@@ -32,7 +32,7 @@ impl Providers {
         {
             Ok(o) => o,
             Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
-            Err(e) => return Err(call_error("iam:GetOpenIDConnectProvider", &e)),
+            Err(e) => return Err(call_error("iam:GetOpenIDConnectProvider", e)),
         };
         Ok(Some(ProviderState {
             arn: arn.to_string(),
@@ -71,12 +71,29 @@ impl Providers {
                         )
                         .set_tags(Some(tags(&spec.tags)?))
                         .send()
-                        .await
-                        .map_err(|e| call_error("iam:CreateOpenIDConnectProvider", &e))?;
-                    arn = out
-                        .open_id_connect_provider_arn()
-                        .unwrap_or(&arn)
-                        .to_string();
+                        .await;
+                    match out {
+                        Ok(out) => {
+                            arn = out
+                                .open_id_connect_provider_arn()
+                                .unwrap_or(&arn)
+                                .to_string();
+                        }
+                        // A retry after a lost answer: the first attempt created it. Go on from
+                        // what IAM holds, if it is this issuer's.
+                        Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+                            match self.get(&arn).await? {
+                                Some(p) if p.is_ours(spec.url.as_str()) => {}
+                                _ => {
+                                    return Err(AwsError::Call {
+                                        operation: "iam:CreateOpenIDConnectProvider",
+                                        message: format!("{arn} appeared between the read and the create, and it is not this issuer's: run again to see it in the plan"),
+                                    })
+                                }
+                            }
+                        }
+                        Err(e) => return Err(call_error("iam:CreateOpenIDConnectProvider", e)),
+                    }
                 }
                 ProviderChange::SetThumbprints { thumbprints, .. } => {
                     self.client
@@ -87,7 +104,7 @@ impl Providers {
                         ))
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:UpdateOpenIDConnectProviderThumbprint", &e))?;
+                        .map_err(|e| call_error("iam:UpdateOpenIDConnectProviderThumbprint", e))?;
                 }
                 ProviderChange::AddClientId { client_id } => {
                     self.client
@@ -96,7 +113,7 @@ impl Providers {
                         .client_id(client_id)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:AddClientIDToOpenIDConnectProvider", &e))?;
+                        .map_err(|e| call_error("iam:AddClientIDToOpenIDConnectProvider", e))?;
                 }
                 ProviderChange::RemoveClientId { client_id } => {
                     self.client
@@ -106,7 +123,7 @@ impl Providers {
                         .send()
                         .await
                         .map_err(|e| {
-                            call_error("iam:RemoveClientIDFromOpenIDConnectProvider", &e)
+                            call_error("iam:RemoveClientIDFromOpenIDConnectProvider", e)
                         })?;
                 }
                 ProviderChange::Tag { tags: t } => {
@@ -116,7 +133,7 @@ impl Providers {
                         .set_tags(Some(tags(t)?))
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:TagOpenIDConnectProvider", &e))?;
+                        .map_err(|e| call_error("iam:TagOpenIDConnectProvider", e))?;
                 }
             }
         }
@@ -131,7 +148,7 @@ impl Providers {
             .open_id_connect_provider_arn(arn)
             .send()
             .await
-            .map_err(|e| call_error("iam:DeleteOpenIDConnectProvider", &e))?;
+            .map_err(|e| call_error("iam:DeleteOpenIDConnectProvider", e))?;
         Ok(())
     }
 }

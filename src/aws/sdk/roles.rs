@@ -34,7 +34,7 @@ impl Roles {
         let out = match self.client.get_role().role_name(name).send().await {
             Ok(o) => o,
             Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
-            Err(e) => return Err(call_error("iam:GetRole", &e)),
+            Err(e) => return Err(call_error("iam:GetRole", e)),
         };
         let Some(role) = out.role() else {
             return Ok(None);
@@ -45,7 +45,7 @@ impl Roles {
             .role_name(name)
             .send()
             .await
-            .map_err(|e| call_error("iam:ListAttachedRolePolicies", &e))?;
+            .map_err(|e| call_error("iam:ListAttachedRolePolicies", e))?;
         let managed_policies: BTreeSet<String> = attached
             .attached_policies()
             .iter()
@@ -57,7 +57,7 @@ impl Roles {
             .role_name(name)
             .send()
             .await
-            .map_err(|e| call_error("iam:ListRolePolicies", &e))?;
+            .map_err(|e| call_error("iam:ListRolePolicies", e))?;
         let mut inline_policies = BTreeMap::new();
         for policy in names.policy_names() {
             let doc = self
@@ -67,7 +67,7 @@ impl Roles {
                 .policy_name(policy)
                 .send()
                 .await
-                .map_err(|e| call_error("iam:GetRolePolicy", &e))?;
+                .map_err(|e| call_error("iam:GetRolePolicy", e))?;
             inline_policies.insert(policy.clone(), decode_policy(doc.policy_document()));
         }
         Ok(Some(RoleState {
@@ -89,6 +89,55 @@ impl Roles {
                 .map(|t| (t.key().to_string(), t.value().to_string()))
                 .collect(),
         }))
+    }
+
+    /// The names of every role under `path_prefix` (ListRoles, all pages), sorted.
+    #[instrument(skip_all, fields(path_prefix))]
+    pub async fn names_under(&self, path_prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut names = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_roles()
+                .path_prefix(path_prefix)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| call_error("iam:ListRoles", e))?;
+            names.extend(out.roles().iter().map(|r| r.role_name().to_string()));
+            match out.marker() {
+                Some(m) if out.is_truncated() => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The ARN of the role `name` (one GetRole), or `None` when there is no such role.
+    #[instrument(skip_all, fields(name))]
+    pub async fn arn(&self, name: &str) -> Result<Option<String>, AwsError> {
+        match self.client.get_role().role_name(name).send().await {
+            Ok(o) => Ok(o.role().map(|r| r.arn().to_string())),
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(call_error("iam:GetRole", e)),
+        }
+    }
+
+    /// The tags of the role `name` (one GetRole, without its policies), or `None`.
+    #[instrument(skip_all, fields(name))]
+    pub async fn tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        match self.client.get_role().role_name(name).send().await {
+            Ok(o) => Ok(o.role().map(|r| {
+                r.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()
+            })),
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(call_error("iam:GetRole", e)),
+        }
     }
 
     /// Applies `changes` to the role `name`; returns its ARN.
@@ -115,9 +164,25 @@ impl Roles {
                         )
                         .set_tags(Some(iam_tags(&spec.tags)?))
                         .send()
-                        .await
-                        .map_err(|e| call_error("iam:CreateRole", &e))?;
-                    arn = out.role().map(|r| r.arn().to_string());
+                        .await;
+                    match out {
+                        Ok(out) => arn = out.role().map(|r| r.arn().to_string()),
+                        // A retry after a lost answer: the first attempt created it. Go on from
+                        // what IAM holds, if it is this issuer's.
+                        Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+                            let tags = self.tags(name).await?.unwrap_or_default();
+                            if crate::aws::owner::Owner::of(&tags, &spec.issuer)
+                                != crate::aws::owner::Owner::This
+                            {
+                                return Err(AwsError::Call {
+                                    operation: "iam:CreateRole",
+                                    message: format!("role {name} appeared between the read and the create, and it is not this issuer's: run again to see it in the plan"),
+                                });
+                            }
+                            arn = self.arn(name).await?;
+                        }
+                        Err(e) => return Err(call_error("iam:CreateRole", e)),
+                    }
                 }
                 RoleChange::UpdateTrustPolicy { document, .. } => {
                     self.client
@@ -126,7 +191,7 @@ impl Roles {
                         .policy_document(document.to_string())
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:UpdateAssumeRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:UpdateAssumeRolePolicy", e))?;
                 }
                 RoleChange::AttachPolicy { arn } => {
                     self.client
@@ -135,7 +200,7 @@ impl Roles {
                         .policy_arn(arn)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:AttachRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:AttachRolePolicy", e))?;
                 }
                 RoleChange::DetachPolicy { arn } => {
                     self.client
@@ -144,7 +209,7 @@ impl Roles {
                         .policy_arn(arn)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:DetachRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:DetachRolePolicy", e))?;
                 }
                 RoleChange::PutInlinePolicy {
                     name: policy,
@@ -158,16 +223,16 @@ impl Roles {
                         .policy_document(document.to_string())
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:PutRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:PutRolePolicy", e))?;
                 }
-                RoleChange::DeleteInlinePolicy { name: policy } => {
+                RoleChange::DeleteInlinePolicy { name: policy, .. } => {
                     self.client
                         .delete_role_policy()
                         .role_name(name)
                         .policy_name(policy)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:DeleteRolePolicy", &e))?;
+                        .map_err(|e| call_error("iam:DeleteRolePolicy", e))?;
                 }
                 RoleChange::SetBoundary { arn } => {
                     self.client
@@ -176,7 +241,7 @@ impl Roles {
                         .permissions_boundary(arn)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:PutRolePermissionsBoundary", &e))?;
+                        .map_err(|e| call_error("iam:PutRolePermissionsBoundary", e))?;
                 }
                 RoleChange::SetMaxSessionDuration { seconds } => {
                     self.client
@@ -185,7 +250,7 @@ impl Roles {
                         .max_session_duration(*seconds)
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:UpdateRole", &e))?;
+                        .map_err(|e| call_error("iam:UpdateRole", e))?;
                 }
                 RoleChange::Tag { tags } => {
                     self.client
@@ -194,7 +259,7 @@ impl Roles {
                         .set_tags(Some(iam_tags(tags)?))
                         .send()
                         .await
-                        .map_err(|e| call_error("iam:TagRole", &e))?;
+                        .map_err(|e| call_error("iam:TagRole", e))?;
                 }
             }
         }
@@ -211,7 +276,7 @@ impl Roles {
                 .policy_arn(arn)
                 .send()
                 .await
-                .map_err(|e| call_error("iam:DetachRolePolicy", &e))?;
+                .map_err(|e| call_error("iam:DetachRolePolicy", e))?;
         }
         for policy in state.inline_policies.keys() {
             self.client
@@ -220,14 +285,14 @@ impl Roles {
                 .policy_name(policy)
                 .send()
                 .await
-                .map_err(|e| call_error("iam:DeleteRolePolicy", &e))?;
+                .map_err(|e| call_error("iam:DeleteRolePolicy", e))?;
         }
         self.client
             .delete_role()
             .role_name(name)
             .send()
             .await
-            .map_err(|e| call_error("iam:DeleteRole", &e))?;
+            .map_err(|e| call_error("iam:DeleteRole", e))?;
         Ok(())
     }
 }
