@@ -7,7 +7,8 @@
 //! policies; SDK adapters in `aws::sdk`), `publish` (document stores: directory, S3), `serve`
 //! (router, server, TLS, throwaway PKI), `verify` (checks as STS makes them, fetching),
 //! `reconcile` (config file, changeset, the read → plan → execute engine and the operations
-//! every command calls). The command line is in the binary (`src/cli`), not here.
+//! every command calls), `webhook` (the pod-identity webhook: AdmissionReview in, JSONPatch out;
+//! ServiceAccount sources). The command line is in the binary (`src/cli`), not here.
 //!
 //! Pure: `errors`.
 //! I/O: `fsutil`.
@@ -24,3 +25,4 @@ pub mod reconcile;
 pub mod rotation;
 pub mod serve;
 pub mod verify;
+pub mod webhook;

@@ -21,6 +21,7 @@ mod role;
 mod rotate;
 mod serve;
 mod verify;
+mod webhook;
 
 /// irsa-issuer: AWS IAM Roles for Service Accounts on any Kubernetes cluster.
 #[derive(Debug, Parser)]
@@ -89,6 +90,9 @@ pub enum Command {
     Rotate(rotate::RotateCommand),
     /// Print kube-apiserver's service-account flags for a key directory.
     ApiserverFlags(rotate::ApiServerFlagsArgs),
+    /// The pod-identity webhook: give pods of annotated ServiceAccounts their AWS credentials
+    /// (serves by default; `mutate` and `install` below).
+    Webhook(Box<webhook::WebhookArgs>),
 }
 
 /// How results are printed.
@@ -395,6 +399,7 @@ pub fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     let default = match (cli.verbose, &cli.command) {
         (0, Command::Serve(_) | Command::Quickstart(_)) => "error,irsa_issuer=info",
+        (0, Command::Webhook(w)) if w.is_server() => "error,irsa_issuer=info",
         (0, _) => "error,irsa_issuer=warn",
         (1, _) => "warn,irsa_issuer=debug",
         _ => "trace",
@@ -435,5 +440,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Role(c) => role::run(c, out).await,
         Command::Rotate(c) => rotate::run(c, out).await,
         Command::ApiserverFlags(a) => rotate::apiserver_flags(a, out).await,
+        Command::Webhook(a) => webhook::run(a, out).await,
     }
 }

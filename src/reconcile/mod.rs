@@ -9,7 +9,7 @@
 //! Nothing here prints: the command line renders what these functions return.
 //!
 //! Pure: `config`, `changeset`, `plan`, `manifests`.
-//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `cdn`, `verify`, `iam`, `rotate`.
+//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `cdn`, `verify`, `pod`, `iam`, `rotate`.
 
 pub mod cdn;
 pub mod changeset;
@@ -20,6 +20,7 @@ pub mod execute;
 pub mod iam;
 pub mod manifests;
 pub mod plan;
+pub mod pod;
 pub mod read;
 pub mod rotate;
 pub mod verify;

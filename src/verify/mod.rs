@@ -3,8 +3,11 @@
 //! documents and certificate chains over HTTPS like a relying party. The orchestration that
 //! runs them is `reconcile::verify`.
 //!
-//! Pure: `checks`.
+//! `pod` checks one pod as `verify --pod` reads it (its orchestration is `reconcile::pod`).
+//!
+//! Pure: `checks`, `pod`.
 //! I/O: `fetch`.
 
 pub mod checks;
 pub mod fetch;
+pub mod pod;
