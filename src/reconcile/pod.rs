@@ -77,9 +77,14 @@ pub async fn verify_pod(r: &PodRequest) -> Result<Vec<Check>, Error> {
     let base = aws.context().await?;
     let reached = match &r.config {
         Some(c) => reach_accounts(c, base).await,
-        None => accounts::reach(base, &r.accounts, &r.role_session_name)
-            .await
-            .map_err(Error::from),
+        None => accounts::reach(
+            base,
+            &r.accounts,
+            &r.role_session_name,
+            super::config::DEFAULT_CONCURRENCY,
+        )
+        .await
+        .map_err(Error::from),
     };
     let reached = match reached {
         Ok(a) => a,
