@@ -516,11 +516,14 @@ fn completions_for_each_shell() {
         assert!(s.contains(marker), "{shell}");
         assert!(s.contains("apply") && s.contains("verify"), "{shell}");
     }
-    // bash can source it.
+    // bash can source it (from a file: the script is longer than one argument may be).
     let o = run(&["completions", "bash"]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("irsa-issuer.bash");
+    std::fs::write(&script, &o.stdout).unwrap();
     let status = Command::new("bash")
         .arg("-c")
-        .arg(format!("{}\ncomplete -p irsa-issuer", stdout(&o)))
+        .arg(format!(". '{}'\ncomplete -p irsa-issuer", script.display()))
         .status()
         .unwrap();
     assert!(status.success());

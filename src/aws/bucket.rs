@@ -223,6 +223,26 @@ pub fn merge_policy(
     Ok(Some(doc.to_string()))
 }
 
+/// The statements of `written` (by `Sid`) that `read_back` lacks or holds otherwise: after a
+/// PutBucketPolicy, a writer that replaced the policy in between shows here.
+pub fn missing_statements(written: &str, read_back: Option<&str>) -> Vec<String> {
+    let parse = |t: &str| serde_json::from_str::<Value>(t).unwrap_or(Value::Null);
+    let statements = |v: &Value| -> Vec<Value> {
+        match &v["Statement"] {
+            Value::Array(a) => a.clone(),
+            one @ Value::Object(_) => vec![one.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let read = read_back.map(parse).unwrap_or(Value::Null);
+    let there = statements(&read);
+    statements(&parse(written))
+        .iter()
+        .filter(|s| !there.contains(s))
+        .map(|s| s["Sid"].as_str().unwrap_or("(no Sid)").to_string())
+        .collect()
+}
+
 /// `existing` without the statement `sid`: `None` when it has no such statement, `Some(None)`
 /// when nothing else is left (delete the policy), `Some(Some(doc))` otherwise.
 pub fn remove_statement(
@@ -589,6 +609,17 @@ mod tests {
             statement_id(&loc()),
             statement_id(&S3Location::parse("s3://bkt/c2").unwrap())
         );
+    }
+
+    #[test]
+    fn a_statement_lost_to_another_writer_is_found() {
+        let a = r#"{"Sid":"A","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/a/x"}"#;
+        let b = r#"{"Sid":"B","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/b/x"}"#;
+        let written = format!(r#"{{"Version":"2012-10-17","Statement":[{a},{b}]}}"#);
+        assert!(missing_statements(&written, Some(&written)).is_empty());
+        let other = format!(r#"{{"Version":"2012-10-17","Statement":[{b}]}}"#);
+        assert_eq!(missing_statements(&written, Some(&other)), ["A"]);
+        assert_eq!(missing_statements(&written, None), ["A", "B"]);
     }
 
     #[test]

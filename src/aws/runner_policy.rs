@@ -77,6 +77,9 @@ pub const CDN_CACHE_POLICY_ACTIONS: &[&str] = &[
 
 /// S3 actions for publishing objects.
 pub const PUBLISH_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"];
+/// S3 actions on the bucket's lock object (taken with conditional writes, given back with a
+/// conditional delete).
+pub const LOCK_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
 /// S3 actions on the bucket for publishing.
 pub const PUBLISH_BUCKET_ACTIONS: &[&str] = &["s3:GetBucketLocation", "s3:ListBucket"];
 /// S3 actions for `--create-bucket`.
@@ -346,6 +349,24 @@ fn s3_statements(caps: &[Capability], partition: Partition, scope: &Scope, out: 
             "IrsaIssuerPublishBucket",
             PUBLISH_BUCKET_ACTIONS,
             json!(bucket_arn),
+            None,
+        ));
+    }
+    if let (Some(l), true) = (
+        scope.location,
+        [Capability::Publish, Capability::Bucket, Capability::Destroy]
+            .iter()
+            .any(|c| caps.contains(c)),
+    ) {
+        // The lock runs take turns with: one object, never public, outside every prefix.
+        out.push(stmt(
+            "IrsaIssuerLock",
+            LOCK_ACTIONS,
+            json!(format!(
+                "arn:{p}:s3:::{}/{}",
+                l.bucket,
+                crate::publish::lease::LOCK_KEY
+            )),
             None,
         ));
     }
@@ -668,13 +689,16 @@ mod tests {
         let st = v["Statement"].as_array().unwrap();
         assert_eq!(st[0]["Resource"], "arn:aws:s3:::bkt/c1/*");
         assert_eq!(st[1]["Resource"], "arn:aws:s3:::bkt");
+        // The lock object only, at the bucket's root.
+        assert_eq!(st[2]["Sid"], "IrsaIssuerLock");
+        assert_eq!(st[2]["Resource"], "arn:aws:s3:::bkt/.irsa-issuer/lock");
         assert_eq!(
-            st[2]["Resource"],
+            st[3]["Resource"],
             "arn:aws:iam::*:oidc-provider/s3.eu-west-1.amazonaws.com/bkt/c1"
         );
         assert!(!v.to_string().contains("s3:CreateBucket"));
         assert_eq!(
-            st[3]["Condition"]["StringEquals"]["aws:RequestTag/irsa-issuer/issuer"],
+            st[4]["Condition"]["StringEquals"]["aws:RequestTag/irsa-issuer/issuer"],
             i.as_str()
         );
     }

@@ -12,9 +12,11 @@ use serde::Serialize;
 
 use super::{print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
 use irsa_issuer::aws::sdk::AwsSource;
+use irsa_issuer::publish::lock::LockOptions;
 use irsa_issuer::reconcile::changeset::{self, Item, Summary};
 use irsa_issuer::reconcile::config::{self, Config};
 use irsa_issuer::reconcile::execute::{execute, Progress, StepReport, StepStatus};
+use irsa_issuer::reconcile::locks::{self, LockSet};
 use irsa_issuer::reconcile::manifests::{self, RoleManifests};
 use irsa_issuer::reconcile::{plan, read};
 
@@ -73,9 +75,37 @@ pub struct Overrides {
     /// aws.concurrency); dependencies are kept whatever the number.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: Option<u16>,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+/// How long a run waits for a lock another run holds.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// How long to wait for the bucket's or a directory's lock while another run holds it
+    /// (then fail, naming the holder).
+    #[arg(long, default_value = "5m", value_parser = irsa_issuer::rotation::state::parse_duration, value_name = "DURATION")]
+    pub lock_timeout: std::time::Duration,
+}
+
+impl LockArgs {
+    /// The lock options of a run of `command`.
+    pub fn options(&self, command: &str) -> LockOptions {
+        LockOptions {
+            command: command.to_string(),
+            timeout: self.lock_timeout,
+            lease: LockOptions::lease_from_env(),
+            poll: std::time::Duration::from_millis(500),
+        }
+    }
 }
 
 impl Overrides {
+    /// The lock options of a run of `command`.
+    fn lock_options(&self, command: &str) -> anyhow::Result<LockOptions> {
+        Ok(self.lock.options(command))
+    }
+
     /// `c` with the command line's settings on top.
     pub fn onto(&self, mut c: Config) -> Config {
         if let Some(r) = &self.aws.region {
@@ -346,10 +376,38 @@ fn calls(aws: &AwsSource) -> Vec<String> {
 
 pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let c = a.overrides.onto(a.config.load()?);
-    let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
+    if a.plan {
+        // A plan changes nothing: it takes no lock (and never waits for one).
+        return apply_locked(&a, out, &c, &aws).await;
+    }
+    // What can be refused without a call is refused before the lock is taken.
+    read::check_pinned(&c, &aws.context().await?.region)?;
+    let opts = a
+        .overrides
+        .lock_options(&format!("apply -f {}", a.config.file.display()))?;
+    let set = LockSet::of_config(&c);
+    locks::with_locks(
+        &set,
+        &aws,
+        &opts,
+        &mut |l| eprintln!("{l}"),
+        apply_locked(&a, out, &c, &aws),
+    )
+    .await
+}
+
+/// `apply`, under the locks of what it changes.
+async fn apply_locked(
+    a: &ApplyArgs,
+    out: OutputFormat,
+    c: &Config,
+    aws: &AwsSource,
+) -> anyhow::Result<Outcome> {
+    let c = c.clone();
+    let text = out == OutputFormat::Text;
     let mut first_steps = Vec::new();
-    if let Some(mut first) = read::cdn_first(&c, &aws).await? {
+    if let Some(mut first) = read::cdn_first(&c, aws).await? {
         // The issuer (and the bucket statement) exist once the distribution does: create it
         // first, then plan the rest.
         let issuer = first.issuer.as_ref().map_or_else(
@@ -371,7 +429,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
             applied,
             steps,
             manifests: &[],
-            aws_calls: calls(&aws),
+            aws_calls: calls(aws),
         };
         if let Some(outcome) = gate(summary, a.plan, a.yes, "apply", || {
             (!text).then(|| report(false, Vec::new()))
@@ -381,7 +439,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         set_wait_progress(&mut first.handles);
         first_steps = execute(&first.plan, &first.handles, &mut StderrProgress::new()).await?;
     }
-    let r = read::apply(&c, &aws, &mut rand::rngs::OsRng, now(), a.plan).await?;
+    let r = read::apply(&c, aws, &mut rand::rngs::OsRng, now(), a.plan).await?;
     let mut r = r;
     set_wait_progress(&mut r.handles);
     if text {
@@ -434,7 +492,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         applied,
         steps,
         manifests: &role_manifests,
-        aws_calls: calls(&aws),
+        aws_calls: calls(aws),
     };
     let after = |c: &Config| -> anyhow::Result<()> {
         let written = match &a.manifests {
@@ -472,9 +530,36 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
 
 pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let c = a.overrides.onto(a.config.load()?);
-    let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
-    let mut r = read::destroy(&c, &aws, a.delete_keys, a.delete_bucket).await?;
+    if a.plan {
+        return destroy_locked(&a, out, &c, &aws).await;
+    }
+    // What can be refused without a call is refused before the lock is taken.
+    read::check_pinned(&c, &aws.context().await?.region)?;
+    let opts = a
+        .overrides
+        .lock_options(&format!("destroy -f {}", a.config.file.display()))?;
+    let set = LockSet::of_config(&c);
+    locks::with_locks(
+        &set,
+        &aws,
+        &opts,
+        &mut |l| eprintln!("{l}"),
+        destroy_locked(&a, out, &c, &aws),
+    )
+    .await
+}
+
+/// `destroy`, under the locks of what it changes.
+async fn destroy_locked(
+    a: &DestroyArgs,
+    out: OutputFormat,
+    c: &Config,
+    aws: &AwsSource,
+) -> anyhow::Result<Outcome> {
+    let c = c.clone();
+    let text = out == OutputFormat::Text;
+    let mut r = read::destroy(&c, aws, a.delete_keys, a.delete_bucket).await?;
     set_wait_progress(&mut r.handles);
     let plan = plan::destroy(&r.observed);
     let summary = plan.summary();
@@ -496,7 +581,7 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
         applied,
         steps,
         manifests: &[],
-        aws_calls: calls(&aws),
+        aws_calls: calls(aws),
     };
     if let Some(outcome) = gate(summary, a.plan, a.yes, "destroy", || {
         (!text).then(|| report(false, Vec::new()))
@@ -513,6 +598,76 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
             summary.unchanged,
             steps.len()
         ),
+    }
+    Ok(Outcome::Done)
+}
+
+/// Arguments of `force-unlock`.
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    /// The lock's ID, as the message of the run that waited for it names it.
+    #[arg(value_name = "LOCK_ID")]
+    id: String,
+    /// The cluster's file: its s3:// target names the bucket.
+    #[arg(short = 'f', long = "file", value_name = "FILE", conflicts_with = "to")]
+    file: Option<PathBuf>,
+    /// The bucket (s3://BUCKET[/PREFIX]).
+    #[arg(
+        long,
+        value_name = "s3://BUCKET[/PREFIX]",
+        required_unless_present = "file"
+    )]
+    to: Option<String>,
+    #[command(flatten)]
+    aws: AwsArgs,
+}
+
+/// Deletes a bucket's lock that a killed run left, when its ID is the one given (so that a
+/// newer run's lock is never cleared by mistake), as `terraform force-unlock` does.
+pub(super) async fn force_unlock(a: ForceUnlockArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
+    let c = match &a.file {
+        Some(f) => Some(ConfigArgs { file: f.clone() }.load()?),
+        None => None,
+    };
+    let location = match (&a.to, &c) {
+        (Some(to), _) => irsa_issuer::aws::names::S3Location::parse(to)?,
+        (None, Some(c)) => match &c.target {
+            config::Target::S3(l) => l.clone(),
+            config::Target::Dir(d) => bail!(
+                "{}: the target {} is a directory, whose lock is a file lock that ends with its process; nothing to unlock",
+                a.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default(),
+                d.display()
+            ),
+        },
+        (None, None) => bail!("give --to s3://BUCKET or -f FILE"),
+    };
+    let aws = AwsSource::new(
+        a.aws
+            .region
+            .clone()
+            .or(c.as_ref().and_then(|c| c.aws.region.clone())),
+        a.aws
+            .profile
+            .clone()
+            .or(c.as_ref().and_then(|c| c.aws.profile.clone())),
+    );
+    let base = aws.context().await?;
+    let gone = irsa_issuer::publish::lock::force_unlock(
+        base.s3_unrecorded(location.bucket.contains('.')),
+        &location.bucket,
+        &a.id,
+    )
+    .await?;
+    match (out, &gone) {
+        (OutputFormat::Json, _) => {
+            print_json(&serde_json::json!({"bucket": location.bucket, "released": gone}))?
+        }
+        (OutputFormat::Text, Some(r)) => println!(
+            "Released the lock of s3://{}: {}",
+            location.bucket,
+            r.describe()
+        ),
+        (OutputFormat::Text, None) => println!("s3://{} is not locked.", location.bucket),
     }
     Ok(Outcome::Done)
 }

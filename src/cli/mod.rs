@@ -55,6 +55,8 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Delete what `apply` created (only what carries the managed-by=irsa-issuer tag).
     Destroy(apply::DestroyArgs),
+    /// Clear a bucket's lock that a killed run left behind (give its ID).
+    ForceUnlock(apply::ForceUnlockArgs),
     /// Check the issuer, provider(s), roles and optionally a token as STS would; exit 1 on any
     /// failure.
     Verify(verify::VerifyArgs),
@@ -415,6 +417,31 @@ pub fn init_tracing(cli: &Cli) {
     }
 }
 
+/// Runs a command that may hold locks; on Ctrl-C or SIGTERM it stops where it is (no further
+/// change is made) and gives the locks back, so that the next run does not wait for a lease.
+async fn interruptible(
+    f: impl std::future::Future<Output = anyhow::Result<Outcome>>,
+) -> anyhow::Result<Outcome> {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        r = f => r,
+        _ = tokio::signal::ctrl_c() => interrupted("interrupted (Ctrl-C)").await,
+        _ = term => interrupted("terminated (SIGTERM)").await,
+    }
+}
+
+async fn interrupted(how: &str) -> anyhow::Result<Outcome> {
+    irsa_issuer::publish::lock::release_all().await;
+    anyhow::bail!("{how}: no further change was made and the locks this run held were given back; run again to finish (a run converges from where it stopped)")
+}
+
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let out = cli.output;
@@ -423,14 +450,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
     match cli.command {
         Command::Init(a) => apply::init(a),
-        Command::Apply(a) => apply::apply(a, out).await,
-        Command::Destroy(a) => apply::destroy(a, out).await,
+        Command::Apply(a) => interruptible(apply::apply(a, out)).await,
+        Command::Destroy(a) => interruptible(apply::destroy(a, out)).await,
+        Command::ForceUnlock(a) => apply::force_unlock(a, out).await,
         Command::Verify(a) => verify::verify(a, out).await,
         Command::Completions(a) => completions(a),
         Command::Keys(c) => keycmd::run(c, out),
         Command::Jwks(a) => docs::jwks(a),
         Command::Discovery(a) => docs::discovery(a),
-        Command::Publish(a) => publish::run(a, out).await,
+        Command::Publish(a) => interruptible(publish::run(a, out)).await,
         Command::Serve(a) => serve::serve(a).await,
         Command::Quickstart(a) => serve::quickstart(a, out).await,
         Command::Thumbprint(a) => provider::thumbprint(a, out).await,
@@ -438,7 +466,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::IamPolicy(a) => provider::iam_policy(a),
         Command::TrustPolicy(a) => role::trust_policy(a).await,
         Command::Role(c) => role::run(c, out).await,
-        Command::Rotate(c) => rotate::run(c, out).await,
+        Command::Rotate(c) => interruptible(rotate::run(c, out)).await,
         Command::ApiserverFlags(a) => rotate::apiserver_flags(a, out).await,
         Command::Webhook(a) => webhook::run(a, out).await,
     }

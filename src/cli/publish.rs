@@ -21,6 +21,7 @@ use irsa_issuer::publish::objects::PublishPlan;
 use irsa_issuer::publish::PublishReport;
 use irsa_issuer::reconcile::config::Config;
 use irsa_issuer::reconcile::documents::{publish, Published, TargetSpec};
+use irsa_issuer::reconcile::locks::{self, LockSet};
 use irsa_issuer::reconcile::read;
 
 /// Arguments of `publish`.
@@ -35,6 +36,8 @@ pub struct PublishArgs {
     /// Only print what would be written; exit 0 if nothing, 2 if something would change.
     #[arg(long)]
     plan: bool,
+    #[command(flatten)]
+    lock: super::apply::LockArgs,
 }
 
 /// Where and how documents are published (shared by `publish` and `rotate`).
@@ -212,7 +215,17 @@ pub(super) async fn run(a: PublishArgs, out: OutputFormat) -> anyhow::Result<Out
     let spec = a.target.spec(c.as_ref())?;
     let aws = a.target.aws(c.as_ref());
     let allow = a.target.allow_key_removal;
-    let p = publish(&set, &spec, &aws, a.plan, |_| allow).await?;
+    let mut set_ = LockSet::default();
+    if !a.plan {
+        // Bad input is refused before any call, the lock's included.
+        irsa_issuer::reconcile::documents::check(&spec, &aws).await?;
+        set_.add_to(&spec.to);
+    }
+    let opts = a.lock.options(&format!("publish --to {}", spec.to));
+    let p = locks::with_locks(&set_, &aws, &opts, &mut |l| eprintln!("{l}"), async {
+        publish(&set, &spec, &aws, a.plan, |_| allow).await
+    })
+    .await?;
     render(&p, &aws, out)?;
     Ok(if a.plan && p.pending {
         Outcome::ChangesPending

@@ -12,8 +12,10 @@ use super::{print_json, Outcome, OutputFormat, TlsArgs};
 use irsa_issuer::aws::sdk::AwsSource;
 use irsa_issuer::oidc::issuer::IssuerUrl;
 use irsa_issuer::oidc::keys::{Algorithm, KeySpec};
+use irsa_issuer::publish::lock::LockOptions;
 use irsa_issuer::reconcile::config::{Config, Target as Target3};
 use irsa_issuer::reconcile::documents::{Published, TargetSpec};
+use irsa_issuer::reconcile::locks::{self, LockSet};
 use irsa_issuer::reconcile::read;
 use irsa_issuer::reconcile::rotate::{self, IssuerChoice, Republish, Wait};
 use irsa_issuer::rotation::apiserver::ApiServerFlags;
@@ -52,6 +54,8 @@ pub struct KeyDirArgs {
     /// The key directory (else keys.dir of the file).
     #[arg(long, value_name = "DIR", env = "IRSA_ISSUER_KEY_DIR")]
     key_dir: Option<PathBuf>,
+    #[command(flatten)]
+    lock: super::apply::LockArgs,
 }
 
 impl KeyDirArgs {
@@ -330,14 +334,64 @@ struct Changed<'a> {
 
 pub(super) async fn run(cmd: RotateCommand, out: OutputFormat) -> anyhow::Result<Outcome> {
     match cmd {
-        RotateCommand::Init(a) => init_or_stage(a, out, true).await,
-        RotateCommand::Stage(a) => init_or_stage(a, out, false).await,
-        RotateCommand::Promote(a) => promote(a, out).await,
-        RotateCommand::Confirm(a) => confirm(a, out),
-        RotateCommand::Retire(a) => retire(a, out).await,
-        RotateCommand::Prune(a) => prune(a, out),
+        RotateCommand::Init(a) => {
+            let (set, aws, opts) = lock_set(&a.kd, Some(&a.target), "rotate init")?;
+            locks::with_locks(&set, &aws, &opts, &mut say, init_or_stage(a, out, true)).await
+        }
+        RotateCommand::Stage(a) => {
+            let (set, aws, opts) = lock_set(&a.kd, Some(&a.target), "rotate stage")?;
+            locks::with_locks(&set, &aws, &opts, &mut say, init_or_stage(a, out, false)).await
+        }
+        RotateCommand::Promote(a) => {
+            let (set, aws, opts) = lock_set(&a.kd, Some(&a.target), "rotate promote")?;
+            locks::with_locks(&set, &aws, &opts, &mut say, promote(a, out)).await
+        }
+        RotateCommand::Confirm(a) => {
+            let (set, aws, opts) = lock_set(&a.kd, None, "rotate confirm")?;
+            locks::with_locks(&set, &aws, &opts, &mut say, async { confirm(a, out) }).await
+        }
+        RotateCommand::Retire(a) => {
+            let (set, aws, opts) = lock_set(&a.kd, Some(&a.target), "rotate retire")?;
+            locks::with_locks(&set, &aws, &opts, &mut say, retire(a, out)).await
+        }
+        RotateCommand::Prune(a) => {
+            let (set, aws, opts) = lock_set(&a.kd, None, "rotate prune")?;
+            locks::with_locks(&set, &aws, &opts, &mut say, async { prune(a, out) }).await
+        }
         RotateCommand::Status(a) => status(a, out),
     }
+}
+
+fn say(line: String) {
+    eprintln!("{line}");
+}
+
+/// What a rotate command locks: the key directory, and the target it republishes to (the
+/// flag's, else the file's).
+fn lock_set(
+    kd: &KeyDirArgs,
+    target: Option<&PublishTarget>,
+    command: &str,
+) -> anyhow::Result<(LockSet, AwsSource, LockOptions)> {
+    let (dir, config) = kd.resolve()?;
+    let mut set = LockSet {
+        bucket: None,
+        dirs: vec![dir.root().to_path_buf()],
+    };
+    let mut aws = AwsSource::default();
+    if let Some(t) = target {
+        match (&t.to, &config) {
+            (Some(to), _) => set.add_to(to),
+            (None, Some(c)) => set.add_target(&c.target),
+            (None, None) => {}
+        }
+        aws = t.aws(config.as_ref());
+    }
+    let command = match &kd.file {
+        Some(f) => format!("{command} -f {}", f.display()),
+        None => format!("{command} --key-dir {}", dir.root().display()),
+    };
+    Ok((set, aws, kd.lock.options(&command)))
 }
 
 async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::Result<Outcome> {

@@ -3,8 +3,10 @@
 //! bucket (with its set-up: Block Public Access, policy, tags) are interchangeable; what to
 //! write, and whether anything changed, is planned in `objects`.
 //!
-//! Pure: `objects`.
-//! I/O: `mod` (the trait, reading a plan and writing it), `dir`, `s3`.
+//! `lock` keeps two runs from changing one bucket or directory at once (`lease`: its record).
+//!
+//! Pure: `objects`, `lease`.
+//! I/O: `mod` (the trait, reading a plan and writing it), `dir`, `s3`, `lock`.
 
 use std::future::Future;
 
@@ -13,6 +15,8 @@ use serde::Serialize;
 use crate::publish::objects::{DesiredObject, ExistingObject, ObjectAction, PublishPlan};
 
 pub mod dir;
+pub mod lease;
+pub mod lock;
 pub mod objects;
 pub mod s3;
 

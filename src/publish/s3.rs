@@ -96,6 +96,20 @@ impl S3Store {
         }
     }
 
+    /// The bucket policy, or `None` when it has none.
+    pub async fn policy(&self) -> Result<Option<String>, StoreError> {
+        let b = self.bucket();
+        match self.client.get_bucket_policy().bucket(b).send().await {
+            Ok(out) => Ok(out.policy().map(str::to_string)),
+            Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => Ok(None),
+            Err(e) => Err(remote(
+                "reading",
+                format!("bucket {b}"),
+                call_error("s3:GetBucketPolicy", e),
+            )),
+        }
+    }
+
     /// Reads what the bucket set-up plan compares against.
     #[instrument(skip_all)]
     pub async fn bucket_state(&self, exists: bool) -> Result<BucketState, StoreError> {
@@ -123,17 +137,7 @@ impl S3Store {
                 ))
             }
         };
-        let policy = match self.client.get_bucket_policy().bucket(b).send().await {
-            Ok(out) => out.policy().map(str::to_string),
-            Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => None,
-            Err(e) => {
-                return Err(remote(
-                    "reading",
-                    loc(),
-                    call_error("s3:GetBucketPolicy", e),
-                ))
-            }
-        };
+        let policy = self.policy().await?;
         let tags = match self.client.get_bucket_tagging().bucket(b).send().await {
             Ok(out) => out
                 .tag_set()
@@ -199,6 +203,8 @@ impl S3Store {
             .iter()
             .filter_map(|o| o.key())
             .filter(|k| !ours.iter().any(|o| o == k))
+            // The lock runs take turns with is no one's content.
+            .filter(|k| *k != crate::publish::lease::LOCK_KEY)
             .map(str::to_string)
             .collect())
     }
@@ -233,6 +239,9 @@ impl S3Store {
     #[instrument(skip_all)]
     pub async fn delete_bucket(&self) -> Result<(), StoreError> {
         let b = self.bucket();
+        // This run holds the bucket's lock: give it back first (the bucket must be empty). Should
+        // another run take it in between, the bucket is not empty and stays.
+        crate::publish::lock::release_for(b).await;
         self.client
             .delete_bucket()
             .bucket(b)
@@ -386,6 +395,21 @@ impl S3Store {
                                 call_error("s3:PutBucketPolicy", e),
                             )
                         })?;
+                    // Read it back: a writer that replaced the policy in between (another
+                    // cluster sharing the bucket, without the lock) would have dropped this
+                    // run's statement, and STS could no longer read the documents.
+                    let now = self.policy().await?;
+                    let lost = crate::aws::bucket::missing_statements(document, now.as_deref());
+                    if !lost.is_empty() {
+                        return Err(remote(
+                            "checking the policy of",
+                            loc(),
+                            AwsError::Call {
+                                operation: "s3:GetBucketPolicy",
+                                message: format!("statement(s) {} written by this run are not in the policy read back: another writer replaced it in between; run again (with the bucket lock, runs take turns)", lost.join(", ")),
+                            },
+                        ));
+                    }
                 }
             }
         }

@@ -237,6 +237,27 @@ pub async fn prepare(set: &KeySet, t: &TargetSpec, aws: &AwsSource) -> Result<Pr
     })
 }
 
+/// Checks what can be checked of a target before any call (and before its lock is taken): the
+/// target's form, the issuer a directory needs, an S3 issuer against its bucket and region.
+pub async fn check(t: &TargetSpec, aws: &AwsSource) -> Result<(), Error> {
+    if t.to.starts_with("s3://") {
+        let loc = S3Location::parse(&t.to)?;
+        let ctx: &AwsContext = aws.context().await?;
+        s3_issuer(&loc, t.issuer.as_ref(), &ctx.region)?;
+        return Ok(());
+    }
+    if t.to.contains("://") {
+        refuse!(
+            "--to {}: publish targets are a directory or s3://BUCKET[/PREFIX]",
+            t.to
+        );
+    }
+    if t.issuer.is_none() {
+        refuse!("--issuer URL is required here (the URL kube-apiserver's --service-account-issuer names)");
+    }
+    Ok(())
+}
+
 /// The issuer an S3 target publishes: the one given (checked against the bucket), or the one
 /// derived from bucket, prefix and region.
 pub fn s3_issuer(

@@ -33,6 +33,9 @@ pub enum Error {
     /// Reading or writing a document failed.
     #[error(transparent)]
     Store(#[from] crate::publish::StoreError),
+    /// A lock could not be taken or given back.
+    #[error(transparent)]
+    Lock(#[from] crate::publish::lock::LockError),
     /// The provider cannot be as asked.
     #[error(transparent)]
     Provider(#[from] crate::aws::provider::ProviderError),

@@ -9,7 +9,7 @@
 //! Nothing here prints: the command line renders what these functions return.
 //!
 //! Pure: `config`, `changeset`, `plan`, `manifests`.
-//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `cdn`, `verify`, `pod`, `iam`, `rotate`.
+//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `cdn`, `locks`, `verify`, `pod`, `iam`, `rotate`.
 
 pub mod cdn;
 pub mod changeset;
@@ -18,6 +18,7 @@ pub mod documents;
 mod error;
 pub mod execute;
 pub mod iam;
+pub mod locks;
 pub mod manifests;
 pub mod plan;
 pub mod pod;

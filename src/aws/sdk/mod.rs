@@ -319,6 +319,16 @@ impl AwsContext {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// An S3 client whose calls are not recorded in `aws_calls`: the bucket lock's (taking,
+    /// renewing and giving back the lock change none of the issuer's resources, and a run that
+    /// changes nothing says so).
+    pub fn s3_unrecorded(&self, path_style: bool) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
+            .force_path_style(path_style)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     /// An IAM client.
     pub fn iam(&self) -> aws_sdk_iam::Client {
         let conf = aws_sdk_iam::config::Builder::from(&self.sdk)
