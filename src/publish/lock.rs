@@ -447,6 +447,24 @@ pub async fn force_unlock(
     Ok(Some(record))
 }
 
+/// The directory whose `flock` stands for `dir`: `dir` itself, or, while it does not exist yet
+/// (it is not created here: a run that fails before it writes must leave nothing behind), its
+/// nearest existing parent, which serialises two runs creating it. Canonical, so that one
+/// process never locks one directory twice (it would wait on itself).
+pub fn lock_target(dir: &Path) -> PathBuf {
+    let mut target = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    while !target.is_dir() {
+        match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => target = p.to_path_buf(),
+            _ => {
+                target = PathBuf::from("/");
+                break;
+            }
+        }
+    }
+    target.canonicalize().unwrap_or(target)
+}
+
 /// An advisory lock on a directory (`flock` on the directory itself: no file is added, so a
 /// key directory still mounts as a ConfigMap of its keys; on its nearest parent while it does
 /// not exist yet). Given back when dropped.
@@ -468,19 +486,7 @@ impl DirLock {
             dir: dir.display().to_string(),
             source,
         };
-        // A directory that does not exist yet is not created here (a run that fails before it
-        // writes must leave nothing behind): its nearest existing parent is locked instead, which
-        // serialises two runs creating it.
-        let mut target = dir.to_path_buf();
-        while !target.is_dir() {
-            match target.parent() {
-                Some(p) if !p.as_os_str().is_empty() => target = p.to_path_buf(),
-                _ => {
-                    target = PathBuf::from(".");
-                    break;
-                }
-            }
-        }
+        let target = lock_target(dir);
         let file = std::fs::File::open(&target).map_err(io)?;
         let started = std::time::Instant::now();
         let mut said = false;

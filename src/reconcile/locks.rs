@@ -59,12 +59,12 @@ pub struct Held {
     dirs: Vec<DirLock>,
 }
 
-/// One directory once, whatever its spelling (a process that locked it would wait on itself).
+/// The directories whose locks stand for `dirs`, each once whatever its spelling (a process
+/// that locked one twice would wait on itself).
 fn canonical(dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = dirs
         .iter()
-        .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.clone()))
-        .map(|d| d.canonicalize().unwrap_or(d))
+        .map(|d| crate::publish::lock::lock_target(d))
         .collect();
     out.sort();
     out.dedup();
