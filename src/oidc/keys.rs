@@ -393,6 +393,12 @@ pub fn parse_pem(data: &[u8], file: &str) -> Result<Vec<LoadedKey>, KeyError> {
         reason: e.to_string(),
     })?;
     if blocks.is_empty() {
+        if data.windows(11).any(|w| w == b"-----BEGIN ") {
+            return Err(KeyError::BadPem {
+                file: file.into(),
+                reason: "a -----BEGIN line without its matching -----END line".into(),
+            });
+        }
         let hint = if data.first() == Some(&0x30) {
             " (it looks like DER; convert it with `openssl pkey -inform DER -in FILE -pubout`)"
         } else if data.starts_with(b"ssh-") {
@@ -422,6 +428,9 @@ pub fn parse_pem(data: &[u8], file: &str) -> Result<Vec<LoadedKey>, KeyError> {
     Ok(keys)
 }
 
+/// The fix for a block whose DER does not match its label.
+const DAMAGED: &str = "; the block is damaged or is not what its label says: check it with `openssl pkey -in FILE -noout -text` (`openssl x509` for a certificate), or export the key again";
+
 fn in_block(src: &KeySource, e: impl fmt::Display) -> KeyError {
     KeyError::InBlock {
         at: src.clone(),
@@ -450,12 +459,13 @@ fn parse_block(block: &pem::Pem, src: &KeySource) -> Result<Option<PublicKey>, K
         "PUBLIC KEY" => from_spki(der, src)?,
         "RSA PUBLIC KEY" => {
             let k = rsa::RsaPublicKey::from_pkcs1_der(der)
-                .map_err(|e| in_block(src, format!("not a PKCS#1 RSA public key: {e}")))?;
+                .map_err(|e| in_block(src, format!("not a PKCS#1 RSA public key: {e}{DAMAGED}")))?;
             PublicKey::from_rsa(&k).map_err(|e| with_source(src, e))?
         }
         "RSA PRIVATE KEY" => {
-            let k = rsa::RsaPrivateKey::from_pkcs1_der(der)
-                .map_err(|e| in_block(src, format!("not a PKCS#1 RSA private key: {e}")))?;
+            let k = rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| {
+                in_block(src, format!("not a PKCS#1 RSA private key: {e}{DAMAGED}"))
+            })?;
             PublicKey::from_rsa(&k.to_public_key()).map_err(|e| with_source(src, e))?
         }
         "EC PRIVATE KEY" => from_sec1(der, src)?,
@@ -463,7 +473,7 @@ fn parse_block(block: &pem::Pem, src: &KeySource) -> Result<Option<PublicKey>, K
         "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted { at: src.clone() }),
         "CERTIFICATE" => {
             let cert = x509_cert::Certificate::from_der(der)
-                .map_err(|e| in_block(src, format!("not an X.509 certificate: {e}")))?;
+                .map_err(|e| in_block(src, format!("not an X.509 certificate: {e}{DAMAGED}")))?;
             let spki = cert
                 .tbs_certificate
                 .subject_public_key_info
@@ -525,7 +535,7 @@ fn curve(oid: Option<ObjectIdentifier>, src: &KeySource) -> Result<Curve, KeyErr
 
 fn from_spki(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(der)
-        .map_err(|e| in_block(src, format!("not a SubjectPublicKeyInfo: {e}")))?;
+        .map_err(|e| in_block(src, format!("not a SubjectPublicKeyInfo: {e}{DAMAGED}")))?;
     match spki.algorithm.oid {
         OID_RSA => {
             let k = rsa::RsaPublicKey::from_public_key_der(der).map_err(|e| in_block(src, e))?;
@@ -542,7 +552,7 @@ fn from_spki(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
 
 fn from_pkcs8(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
     let info = pkcs8::PrivateKeyInfo::from_der(der)
-        .map_err(|e| in_block(src, format!("not a PKCS#8 private key: {e}")))?;
+        .map_err(|e| in_block(src, format!("not a PKCS#8 private key: {e}{DAMAGED}")))?;
     match info.algorithm.oid {
         OID_RSA => {
             let k = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| in_block(src, e))?;
@@ -559,7 +569,7 @@ fn from_pkcs8(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
 
 fn from_sec1(der: &[u8], src: &KeySource) -> Result<PublicKey, KeyError> {
     let ec = sec1::EcPrivateKey::from_der(der)
-        .map_err(|e| in_block(src, format!("not a SEC1 EC private key: {e}")))?;
+        .map_err(|e| in_block(src, format!("not a SEC1 EC private key: {e}{DAMAGED}")))?;
     let oid = ec.parameters.and_then(|p| p.named_curve());
     ec_key(curve(oid, src)?, EcDer::Sec1(der))
         .map_err(|e| in_block(src, format!("invalid EC private key: {e}")))

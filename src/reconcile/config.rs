@@ -1010,23 +1010,28 @@ fn build_role(
         ));
     }
     for p in &r.policy_arns {
-        if !p.get_ref().starts_with("arn:") || !p.get_ref().contains(":policy/") {
+        if !crate::aws::role::is_policy_arn(p.get_ref()) {
             return Err(ctx.err(
                 &Origin::File(p.span()),
                 &f("policy_arns"),
                 format!(
-                    "`{}` is not a managed policy ARN (arn:aws:iam::aws:policy/NAME)",
-                    p.get_ref()
+                    "`{}` is not a managed policy ARN: {}",
+                    p.get_ref(),
+                    crate::aws::role::POLICY_ARN_FIX
                 ),
             ));
         }
     }
     if let Some(b) = &r.permissions_boundary {
-        if !b.get_ref().starts_with("arn:") || !b.get_ref().contains(":policy/") {
+        if !crate::aws::role::is_policy_arn(b.get_ref()) {
             return Err(ctx.err(
                 &Origin::File(b.span()),
                 &f("permissions_boundary"),
-                format!("`{}` is not a managed policy ARN", b.get_ref()),
+                format!(
+                    "`{}` is not a managed policy ARN: {}",
+                    b.get_ref(),
+                    crate::aws::role::POLICY_ARN_FIX
+                ),
             ));
         }
     }
