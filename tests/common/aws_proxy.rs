@@ -16,6 +16,11 @@ pub struct AwsProxy {
 impl AwsProxy {
     /// Starts the proxy in front of moto, logging each request to `log`.
     pub fn start(log: &Path) -> Self {
+        Self::start_with(log, &[])
+    }
+
+    /// Starts it with extra command-line flags (`--latency-ms`, `--fault-rate`, ...).
+    pub fn start_with(log: &Path, extra: &[&str]) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/aws_proxy.py");
         let mut child = Command::new(super::python())
             .arg(script)
@@ -27,6 +32,7 @@ impl AwsProxy {
             ])
             .arg("--log")
             .arg(log)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
