@@ -12,7 +12,9 @@ use irsa_issuer::aws::trust::ServiceAccountRef;
 use irsa_issuer::oidc::issuer::{IssuerUrl, JwksPath};
 use irsa_issuer::oidc::keys::{dedup, parse_pem};
 use irsa_issuer::oidc::token::{lifetime, service_account_of, string_like, Token};
-use irsa_issuer::verify::checks::{check_discovery, check_jwks, check_token, derived_kid, RoleTrust};
+use irsa_issuer::verify::checks::{
+    check_discovery, check_jwks, check_token, derived_kid, RoleTrust,
+};
 
 fn issuer() -> IssuerUrl {
     IssuerUrl::parse("https://oidc.example.com/c", false).expect("a valid issuer")
@@ -43,7 +45,11 @@ fn key_file(data: &[u8]) {
             let _ = irsa_issuer::oidc::documents::Jwk::from_key(&k.key);
             let again =
                 parse_pem(k.key.to_pem().as_bytes(), "again.pem").expect("a key's own PEM parses");
-            assert_eq!(again[0].key.kid(), k.key.kid(), "kid changes on a PEM round trip");
+            assert_eq!(
+                again[0].key.kid(),
+                k.key.kid(),
+                "kid changes on a PEM round trip"
+            );
         }
     }
 }
@@ -80,7 +86,14 @@ pub fn documents(data: &[u8]) {
     for k in &keys {
         let _ = derived_kid(k);
     }
-    let _ = check_token(TOKEN, &issuer, "sts.amazonaws.com", &keys, &[], 1_700_000_000);
+    let _ = check_token(
+        TOKEN,
+        &issuer,
+        "sts.amazonaws.com",
+        &keys,
+        &[],
+        1_700_000_000,
+    );
 }
 
 // ---- token -----------------------------------------------------------------------------------
@@ -108,7 +121,10 @@ fn token_text(text: &str, now: i64, issuer: &IssuerUrl) {
     }
     let roles = [RoleTrust {
         name: "r".into(),
-        subjects: vec![sub.chars().rev().collect(), "system:serviceaccount:*:a?p".into()],
+        subjects: vec![
+            sub.chars().rev().collect(),
+            "system:serviceaccount:*:a?p".into(),
+        ],
         audience: "sts.amazonaws.com".into(),
     }];
     let _ = check_token(text, issuer, "sts.amazonaws.com", &[jwk, jwk2], &roles, now);
@@ -175,9 +191,16 @@ pub fn issuer_and_names(data: &[u8]) {
             // A parsed issuer is canonical: it parses again to itself, within IAM's limit.
             let again = IssuerUrl::parse(i.as_str(), insecure).expect("an issuer re-parses");
             assert_eq!(again, i);
-            assert!(i.as_str().len() <= 255, "an issuer over IAM's 255 characters");
+            assert!(
+                i.as_str().len() <= 255,
+                "an issuer over IAM's 255 characters"
+            );
             let _ = (i.host(), i.port(), i.port_or_default(), i.path_prefix());
-            let _ = (i.discovery_url(), i.server_path("openid/v1/jwks"), i.provider_id());
+            let _ = (
+                i.discovery_url(),
+                i.server_path("openid/v1/jwks"),
+                i.provider_id(),
+            );
             let _ = Partition::of_issuer(&i);
             let _ = irsa_issuer::aws::names::is_s3_issuer(&i);
             for account in ["123456789012", ""] {

@@ -251,17 +251,13 @@ mod tests {
         let c = serde_json::json!({"exp": 1_700_003_600_i64, "nbf": i64::MIN});
         assert_eq!(
             lifetime(&c, i64::MIN),
-            Lifetime::Valid { remaining: i64::MAX }
+            Lifetime::Valid {
+                remaining: i64::MAX
+            }
         );
         let c = serde_json::json!({"exp": i64::MIN, "nbf": i64::MAX});
-        assert_eq!(
-            lifetime(&c, i64::MAX),
-            Lifetime::Expired { ago: i64::MAX }
-        );
-        assert_eq!(
-            lifetime(&c, 0),
-            Lifetime::NotYetValid { in_secs: i64::MAX }
-        );
+        assert_eq!(lifetime(&c, i64::MAX), Lifetime::Expired { ago: i64::MAX });
+        assert_eq!(lifetime(&c, 0), Lifetime::NotYetValid { in_secs: i64::MAX });
     }
 
     #[test]
