@@ -165,7 +165,13 @@ fn a_normal_client_is_served_while_idle_connections_and_a_slow_loris_exceed_the_
     // (Without a cap, the server stops accepting at its descriptor limit and the kernel's
     // backlog fills: connects then time out, which is what the normal client below would see.)
     let sockaddr: std::net::SocketAddr = addr.parse().unwrap();
-    let connect = || TcpStream::connect_timeout(&sockaddr, Duration::from_secs(1)).ok();
+    let connect = || match TcpStream::connect_timeout(&sockaddr, Duration::from_secs(3)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("an idle connection could not be opened: {e}");
+            None
+        }
+    };
     let idle_tcp: Vec<TcpStream> = (0..300).map_while(|_| connect()).collect();
     let mut idle_tls = Vec::new();
     for _ in 0..60 {
@@ -242,7 +248,11 @@ fn a_normal_client_is_served_while_idle_connections_and_a_slow_loris_exceed_the_
         "the server should hold idle connections up to its cap"
     );
     assert!(
-        opened == 300 && held < 300,
+        opened > 96,
+        "only {opened} idle connections could be opened, not more than the cap of 96"
+    );
+    assert!(
+        held < opened,
         "every idle connection is still open: no cap is enforced"
     );
     for (what, rss) in [("under attack", rss_under_attack), ("after", rss_after)] {
