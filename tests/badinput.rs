@@ -231,6 +231,8 @@ fn cases(f: &Files) -> Vec<Case> {
         case("long issuer: verify --issuer", &["verify", "--issuer", l, "--skip-aws"], 1, &too_long),
         case("long issuer: thumbprint", &["thumbprint", l], 1, &too_long),
         case("long issuer: rotate stage", &["rotate", "stage", "--key-dir", &kd, "--issuer", l, "--to", &site], 1, &too_long),
+        case("long issuer: apiserver-flags", &["apiserver-flags", "--key-dir", &kd, "--issuer", l], 1, &too_long),
+        case("long previous issuer: apiserver-flags", &["apiserver-flags", "--key-dir", &kd, "--issuer", ISSUER, "--previous-issuer", l], 1, &["--previous-issuer", "characters long", "use a shorter host or path"]),
         case("long issuer: rotate promote", &["rotate", "promote", "--key-dir", &kd, "--issuer", l], 1, &too_long),
         // Bucket names.
         case("uppercase bucket", &["publish", "--issuer", ISSUER, "--key", k, "--to", "s3://Upper-Bucket/c1"], 1, &["`Upper-Bucket` is not a valid S3 bucket name", "only lowercase letters"]),
@@ -411,4 +413,38 @@ fn run_case(acct: &Account, proxy: &AwsProxy, dir: &Path, args: &[&str]) -> std:
         cmd.env("IRSA_ISSUER_TARGET", "s3://Bad_Bucket/c1");
     }
     cmd.output().expect("run irsa-issuer")
+}
+
+/// `apiserver-flags --previous-issuer` was accepted and silently dropped: it is printed now, as
+/// a second --service-account-issuer, and checked like the issuer (the case above).
+#[test]
+fn previous_issuer_is_printed_after_the_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let kd = dir.path().join("keys").display().to_string();
+    let o = run(&["rotate", "init", "--key-dir", &kd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "apiserver-flags",
+        "--key-dir",
+        &kd,
+        "--issuer",
+        ISSUER,
+        "--previous-issuer",
+        "https://old.example.com/c1",
+        "--format",
+        "flags",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let issuers: Vec<String> = stdout(&o)
+        .lines()
+        .filter(|l| l.starts_with("--service-account-issuer="))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        issuers,
+        [
+            format!("--service-account-issuer={ISSUER}"),
+            "--service-account-issuer=https://old.example.com/c1".to_string()
+        ]
+    );
 }

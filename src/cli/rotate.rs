@@ -610,8 +610,16 @@ pub(super) async fn apiserver_flags(
             _ => bail!("give -f FILE, or both --key-dir and --issuer"),
         },
     };
-    let flags =
-        rotate::apiserver_flags(&key_dir, &issuer)?.with_extra_key_files(&a.extra_key_files);
+    // Each previous issuer is checked as the issuer is (https, canonical, IAM's 255 characters).
+    let previous = a
+        .previous_issuers
+        .iter()
+        .map(|p| IssuerUrl::parse(p, false))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--previous-issuer: {e}"))?;
+    let flags = rotate::apiserver_flags(&key_dir, &issuer)?
+        .with_extra_key_files(&a.extra_key_files)
+        .with_previous_issuers(&previous);
     match (out, a.format) {
         (OutputFormat::Json, _) => print_json(&serde_json::json!({
             "flags": &flags,
