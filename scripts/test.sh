@@ -37,7 +37,12 @@ export IRSA_TEST_PYTHON="$venv/bin/python"
 moto_port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 mkdir -p target
 moto_log="$root/target/moto.log"
-"$venv/bin/python" tests/py/moto_server.py -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+# moto records every request it serves (headers and body) in a file of its own: the tests read
+# it to see which calls reached AWS, independently of irsa-issuer's own call recorder.
+moto_recording="$root/target/moto-recording.jsonl"
+: >"$moto_recording"
+MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$moto_recording" \
+  "$venv/bin/python" tests/py/moto_server.py -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -49,6 +54,7 @@ for _ in $(seq 100); do
 done
 export IRSA_TEST_MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
 export IRSA_TEST_MOTO_LOG="$moto_log"
+export IRSA_TEST_MOTO_RECORDING="$moto_recording"
 say "moto listening on $IRSA_TEST_MOTO_ENDPOINT"
 
 # 4. Checks and tests (dev profile).

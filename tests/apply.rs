@@ -14,23 +14,6 @@ fn json(o: &std::process::Output) -> serde_json::Value {
 }
 
 /// kube-apiserver's kid of a PEM public key, computed by openssl alone.
-fn openssl_kid(pub_pem: &std::path::Path) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl pkey -pubin -in '{}' -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\\n'",
-            pub_pem.display()
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -106,11 +89,13 @@ accounts = ["{b_id}"]
     .unwrap();
 
     // --plan: exit 2, nothing written anywhere (no key, no bucket).
+    let mark = a.moto_mark();
     let o = a.run(&["apply", "-f", f, "--plan", "--output", "json"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let plan = json(&o);
     assert_eq!(plan["summary"]["add"], 8, "{plan:#}");
     assert_eq!(mutating_calls(&plan), Vec::<String>::new());
+    a.assert_moto_unchanged_since(&mark);
     assert!(!dir.path().join("keys").exists());
 
     // Without --yes and without a terminal, apply refuses.
@@ -119,8 +104,21 @@ accounts = ["{b_id}"]
     assert!(stderr(&o).contains("pass --yes"), "{}", stderr(&o));
 
     // 1. The first apply creates everything, in order.
+    let mark = a.moto_mark();
     let o = a.run(&["apply", "-f", f, "--yes", "--output", "json"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // moto saw the creations too (so its recording can show their absence later).
+    let seen = a.moto_calls_since(&mark);
+    for want in [
+        "iam:CreateOpenIDConnectProvider",
+        "iam:CreateRole",
+        &format!("s3:PUT /{bucket}"),
+    ] {
+        assert!(
+            seen.iter().any(|c| c.starts_with(want)),
+            "moto did not see {want}: {seen:?}"
+        );
+    }
     let first = json(&o);
     assert_eq!(first["applied"], true);
     let muts = mutating_calls(&first);
@@ -149,7 +147,7 @@ accounts = ["{b_id}"]
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(keys.join("keyset.json")).unwrap()).unwrap();
     let kid = state["keys"][0]["kid"].as_str().unwrap().to_string();
-    assert_eq!(openssl_kid(&keys.join(format!("{kid}.pub"))), kid);
+    assert_eq!(common::openssl_kid(&keys.join(format!("{kid}.pub"))), kid);
     let mode = std::fs::metadata(keys.join("private").join(format!("{kid}.key")))
         .unwrap()
         .permissions()
@@ -290,6 +288,23 @@ accounts = ["{b_id}"]
         .await
         .unwrap();
 
+    // ... and so is someone else's statement in the bucket policy.
+    let current = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(current.policy().unwrap()).unwrap();
+    let theirs = serde_json::json!({"Sid": "Theirs", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/other/*")});
+    doc["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(theirs.clone());
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+
     // destroy: --plan first (exit 2, nothing deleted), then for real.
     let o = a.run(&["destroy", "-f", f, "--plan"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -364,14 +379,10 @@ accounts = ["{b_id}"]
     let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
     let left: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(left, ["other/keep.txt"]);
-    let policy = s3.get_bucket_policy().bucket(&bucket).send().await;
-    assert!(
-        policy
-            .as_ref()
-            .map(|p| !p.policy().unwrap_or("").contains("IrsaIssuerPublicRead"))
-            .unwrap_or(true),
-        "{policy:?}"
-    );
+    // Only this prefix's statement left the policy: someone else's is still there, unchanged.
+    let policy = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap();
+    let left: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    assert_eq!(left["Statement"], serde_json::json!([theirs]), "{left}");
     // Keys stay without --delete-keys.
     assert!(keys.join(format!("{kid}.pub")).exists());
     // A second destroy has nothing to do; with the other object gone, --delete-keys then
@@ -440,14 +451,52 @@ fn malformed_config_names_field_and_line() {
     assert!(stderr(&o).contains("IRSA_ISSUER_TARGET"), "{}", stderr(&o));
 }
 
-#[test]
-fn init_writes_an_example_that_plans() {
+/// The example `init` writes is a file `apply` plans from as it is: a bucket, the documents,
+/// a provider and a role to create, and not a single mutating call.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_writes_an_example_that_plans() {
+    let acct = Account::new("us-east-1").await;
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("irsa-issuer.toml");
-    let o = run(&["init", "-f", f.to_str().unwrap()]);
+    let o = run(&["init", "-f", f.to_str().unwrap(), "--region", "us-east-1"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&f).unwrap();
     assert!(text.contains("[[roles]]"));
+    // Its key directory is relative to the file: beside it here.
+    let keys = dir.path().join("keys");
+    let mark = acct.moto_mark();
+    let o = acct.run(&[
+        "apply",
+        "-f",
+        f.to_str().unwrap(),
+        "--plan",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    acct.assert_moto_unchanged_since(&mark);
+    let v = json(&o);
+    let creates: Vec<(&str, &str)> = v["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["action"] == "create")
+        .map(|i| (i["step"].as_str().unwrap(), i["resource"].as_str().unwrap()))
+        .collect();
+    for step in ["bucket", "documents", "provider", "role"] {
+        assert!(
+            creates.iter().any(|(s, _)| *s == step),
+            "no {step} to create: {creates:?}"
+        );
+    }
+    assert!(
+        creates
+            .iter()
+            .any(|(_, r)| r.ends_with(":role/irsa/cluster-a-s3-reader")),
+        "{creates:?}"
+    );
+    assert!(mutating_calls(&v).is_empty(), "{v}");
+    assert!(!keys.exists(), "--plan wrote the key");
     // A second init does not overwrite.
     let o = run(&["init", "-f", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));

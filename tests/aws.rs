@@ -158,8 +158,10 @@ async fn publish_creates_the_bucket_and_a_second_run_makes_no_mutating_call() {
 
     // Second run: nothing to do, zero mutating calls by our recorder and by moto's own log.
     let puts_before = moto_log_count("PUT", &bucket);
+    let mark = acct.moto_mark();
     let second = json(&acct.run(&args));
     assert_eq!(mutating_calls(&second), Vec::<String>::new());
+    acct.assert_moto_unchanged_since(&mark);
     assert!(second.get("result").is_none());
     assert_eq!(
         moto_log_count("PUT", &bucket),
@@ -574,9 +576,11 @@ async fn provider_apply_is_idempotent_repairs_drift_and_deletes_only_its_own() {
     assert_eq!(got.thumbprint_list(), std::slice::from_ref(&expected));
     assert_eq!(got.client_id_list(), ["sts.amazonaws.com"]);
 
+    let mark = acct.moto_mark();
     let second = json(&acct.run(&apply));
     assert_eq!(second["results"][0]["action"], "unchanged");
     assert_eq!(mutating_calls(&second), Vec::<String>::new());
+    acct.assert_moto_unchanged_since(&mark);
 
     // Drift by hand: a stale thumbprint. Apply repairs exactly that.
     iam.update_open_id_connect_provider_thumbprint()
@@ -921,4 +925,63 @@ async fn iam_policy_covers_every_call_the_commands_make() {
     }
     // PutObjectAcl is only implied by PutObject with an ACL header: granted for acl mode.
     assert!(granted.contains(&"s3:PutObjectAcl".to_string()));
+}
+
+/// Client IDs are reconciled to exactly the ones given, against IAM (the launcher implements
+/// Add/RemoveClientIDToOpenIDConnectProvider, which moto lacks): a provider that stopped adding
+/// or removing them would keep trusting an audience the file dropped.
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_client_ids_are_added_and_removed_to_match() {
+    let acct = Account::new("eu-west-1").await;
+    let issuer = "https://oidc.clients.example.com/c1";
+    let t = "a".repeat(40);
+    let apply = |ids: &[&str]| {
+        let mut args = vec![
+            "provider",
+            "apply",
+            "--issuer",
+            issuer,
+            "--thumbprint",
+            &t,
+            "--output",
+            "json",
+        ];
+        for id in ids {
+            args.extend(["--client-id", id]);
+        }
+        json(&acct.run(&args))
+    };
+    apply(&["sts.amazonaws.com", "old-audience"]);
+    let v = apply(&["sts.amazonaws.com", "new-audience"]);
+    let calls: Vec<&str> = v["aws_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        calls.contains(&"iam:AddClientIDToOpenIDConnectProvider"),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"iam:RemoveClientIDFromOpenIDConnectProvider"),
+        "{calls:?}"
+    );
+    let p = acct
+        .iam()
+        .await
+        .get_open_id_connect_provider()
+        .open_id_connect_provider_arn(format!(
+            "arn:aws:iam::{}:oidc-provider/oidc.clients.example.com/c1",
+            acct.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    let mut ids = p.client_id_list().to_vec();
+    ids.sort();
+    assert_eq!(ids, ["new-audience", "sts.amazonaws.com"]);
+    // Now as wanted: nothing to do.
+    let v = apply(&["new-audience", "sts.amazonaws.com"]);
+    assert!(common::mutating_calls(&v).is_empty(), "{v}");
 }

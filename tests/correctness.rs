@@ -270,7 +270,21 @@ fn the_retire_clock_starts_when_the_cluster_signs_with_the_new_key() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stderr(&o).contains("rotate confirm"), "{}", stderr(&o));
     let o = common::run(&["rotate", "status", "--key-dir", k, "--output", "json"]);
-    assert_eq!(json(&o)["next_step"]["command"], "rotate confirm");
+    let v = json(&o);
+    assert_eq!(v["next_step"]["command"], "rotate confirm");
+    // Before confirm, status names no removal time (it counted from demoted before).
+    let previous = |v: &serde_json::Value| {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["state"] == "previous")
+            .cloned()
+            .unwrap()
+    };
+    assert!(previous(&v).get("removable_from").is_none(), "{v}");
+    let o = common::run(&["rotate", "status", "--key-dir", k]);
+    assert!(stdout(&o).contains("after confirm"), "{}", stdout(&o));
 
     let sign = |kid: &str, with: &str| {
         let pem = std::fs::read(kd.join("private").join(format!("{with}.key"))).unwrap();
@@ -315,8 +329,23 @@ fn the_retire_clock_starts_when_the_cluster_signs_with_the_new_key() {
         .iter()
         .all(|k| k.get("signing_ended").is_none()));
     // The real thing starts the clock, from now: retire is still too early.
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let o = confirm(&sign(&new, &new));
     assert!(o.status.success(), "{}", stderr(&o));
+    let o = common::run(&["rotate", "status", "--key-dir", k, "--output", "json"]);
+    let removable = previous(&json(&o))["removable_from"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 24 h + 5 min after the confirm, not after the demotion at t=1000.
+    let year = |t: u64| 1970 + t / 31_557_600;
+    assert!(
+        removable.starts_with(&year(before + 86_400 + 300).to_string()),
+        "{removable}"
+    );
     let o = common::run(&["rotate", "retire", "--key-dir", k]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
@@ -347,4 +376,55 @@ fn the_retire_clock_starts_when_the_cluster_signs_with_the_new_key() {
         "0s",
     ]);
     assert!(o.status.success() || o2.status.success(), "{}", stderr(&o2));
+}
+
+/// `apiserver-flags` parsed --previous-issuer and --api-audiences and dropped both. Left out,
+/// --api-audiences is kube-apiserver's default (every issuer); asked for, it lists every issuer
+/// given, never the new one alone (in-cluster tokens of the old issuer would be refused).
+#[test]
+fn apiserver_flags_keep_every_issuer_and_leave_api_audiences_out_unless_asked() {
+    let d = tempfile::tempdir().unwrap();
+    let kd = d.path().join("keys");
+    let k = kd.to_str().unwrap();
+    let o = common::run(&["rotate", "init", "--key-dir", k, "--alg", "ES256"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let new = "https://s3.eu-west-1.amazonaws.com/acme/c1";
+    let old = "https://oidc.old.example.com/c1";
+    let flags = |extra: &[&str]| {
+        let mut args = vec![
+            "apiserver-flags",
+            "--key-dir",
+            k,
+            "--issuer",
+            new,
+            "--format",
+            "flags",
+        ];
+        args.extend_from_slice(extra);
+        let o = common::run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o).lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let plain = flags(&["--previous-issuer", old]);
+    let issuers: Vec<&String> = plain
+        .iter()
+        .filter(|l| l.starts_with("--service-account-issuer="))
+        .collect();
+    assert_eq!(
+        issuers,
+        [
+            &format!("--service-account-issuer={new}"),
+            &format!("--service-account-issuer={old}")
+        ],
+        "the new issuer signs (first), the old one is still accepted: {plain:?}"
+    );
+    assert!(
+        !plain.iter().any(|l| l.starts_with("--api-audiences")),
+        "{plain:?}"
+    );
+    let asked = flags(&["--previous-issuer", old, "--api-audiences"]);
+    assert!(
+        asked.contains(&format!("--api-audiences={new},{old}")),
+        "{asked:?}"
+    );
 }

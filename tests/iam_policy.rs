@@ -131,6 +131,22 @@ fn every_known_escalation_is_denied() {
             // Adopt a role another tool tagged, to then rewrite it.
             tagged_request(Request::new("iam:TagRole", &role("terraformed")))
                 .with("aws:ResourceTag/managed-by", "terraform"),
+            // Two steps: tag an untagged administrator role outside the path as this
+            // issuer's (as if creating it), then rewrite its trust policy as "ours".
+            tagged_request(Request::new(
+                "iam:TagRole",
+                &format!("arn:aws:iam::{A}:role/OrganizationAdmin"),
+            )),
+            ours(Request::new(
+                "iam:UpdateAssumeRolePolicy",
+                &format!("arn:aws:iam::{A}:role/OrganizationAdmin"),
+            )),
+            ours(Request::new(
+                "iam:AttachRolePolicy",
+                &format!("arn:aws:iam::{A}:role/OrganizationAdmin"),
+            ))
+            .with("iam:PolicyARN", READER)
+            .with("iam:PermissionsBoundary", BOUNDARY),
             // Inline policies (any permission) without the boundary.
             ours(Request::new("iam:PutRolePolicy", &role("mine"))),
             // Remove or replace the boundary.
@@ -178,7 +194,7 @@ fn no_statement_grants_a_dangerous_action_unbounded() {
     let variants = [
         policy(&[]),
         policy(&["--permissions-boundary", BOUNDARY]),
-        policy(&["--role-path", "/"]),
+        policy(&["--role-path", "/platform/irsa/"]),
     ];
     let allowed_actions = [
         "s3:GetObject",
@@ -210,6 +226,7 @@ fn no_statement_grants_a_dangerous_action_unbounded() {
         "iam:ListRolePolicies",
         "iam:GetRolePolicy",
         "iam:ListRoleTags",
+        "iam:ListRoles",
         "iam:CreateRole",
         "iam:TagRole",
         "iam:UpdateRole",
@@ -262,7 +279,39 @@ fn no_statement_grants_a_dangerous_action_unbounded() {
             if actions.contains(&"sts:AssumeRole") {
                 assert!(resources.iter().all(|r| r == ADMIN_ROLE), "{s}");
             }
-            assert!(resources.iter().all(|r| r != "*"), "a statement on *: {s}");
+            // A role write reaches only roles under a path of irsa-issuer's own, never every
+            // role: an untagged role elsewhere cannot be tagged and taken over.
+            if actions.iter().any(|a| {
+                a.starts_with("iam:")
+                    && a.contains("Role")
+                    && !a.starts_with("iam:Get")
+                    && !a.starts_with("iam:List")
+            }) {
+                for r in &resources {
+                    let path = r
+                        .split_once(":role")
+                        .map(|(_, p)| p)
+                        .unwrap_or_else(|| panic!("{s}"));
+                    assert!(
+                        path.len() > "/*".len() && path.ends_with("/*"),
+                        "role write on {r}: {s}"
+                    );
+                }
+            }
+            // No wildcard hides in a condition value (ArnEquals matches wildcards).
+            for (_, block) in cond.as_object().into_iter().flatten() {
+                for (key, v) in block.as_object().unwrap() {
+                    assert!(
+                        !v.to_string().contains(['*', '?']),
+                        "wildcard in {key}: {s}"
+                    );
+                }
+            }
+            // Only listing (names and paths, nothing else) may be on *: it has no resource-level
+            // permissions.
+            if resources.iter().any(|r| r == "*") {
+                assert_eq!(actions, ["iam:ListRoles"], "a statement on *: {s}");
+            }
         }
     }
 }
@@ -276,4 +325,70 @@ fn assume_role_without_roles_is_refused() {
         "{}",
         common::stderr(&o)
     );
+}
+
+/// Inputs that would widen the policy are refused, with the reason and the fix, and nothing is
+/// printed.
+#[test]
+fn inputs_that_would_widen_the_policy_are_refused() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--for", "role", "--role-path", "/", "--issuer", ISSUER],
+            "the role path /",
+        ),
+        (
+            &[
+                "--for",
+                "role",
+                "--issuer",
+                ISSUER,
+                "--policy-arn",
+                "arn:aws:iam::aws:policy/*",
+            ],
+            "wildcards",
+        ),
+        (
+            &[
+                "--for",
+                "role",
+                "--issuer",
+                ISSUER,
+                "--permissions-boundary",
+                "arn:aws:iam::aws:policy/Power*",
+            ],
+            "wildcards",
+        ),
+        (
+            &[
+                "--for",
+                "assume-role",
+                "--assume-role",
+                "arn:aws:iam::111122223333:role/*",
+            ],
+            "wildcards",
+        ),
+        (
+            &[
+                "--for",
+                "role",
+                "--issuer",
+                ISSUER,
+                "--policy-arn",
+                "ReadOnly",
+            ],
+            "managed policy ARN",
+        ),
+        (&["--for", "provider"], "needs the issuer"),
+        (&["--for", "bucket"], "needs the bucket"),
+        (&["--for", "destroy"], "needs the bucket"),
+    ];
+    for (args, why) in cases {
+        let mut full = vec!["iam-policy"];
+        full.extend_from_slice(args);
+        let o = common::run(&full);
+        let err = common::stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?} printed a policy");
+    }
 }

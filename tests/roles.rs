@@ -147,9 +147,11 @@ async fn role_create_reconcile_after_drift_manifest_and_delete() {
             && tags.contains(&("team".into(), "payments".into()))
     );
 
+    let mark = acct.moto_mark();
     let second = ok_json(&acct.run(&apply));
     assert_eq!(second["results"][0]["action"], "unchanged");
     assert_eq!(mutating_calls(&second), Vec::<String>::new());
+    acct.assert_moto_unchanged_since(&mark);
 
     // Drift by hand: policy detached, trust policy edited. Apply repairs exactly that.
     iam.detach_role_policy()

@@ -155,6 +155,9 @@ fn rotation_under_load_breaks_no_live_token() {
                     let mut c = counts.lock().unwrap();
                     match r {
                         Ok(_) => c.0 += 1,
+                        // A verification slower than the margin (a loaded machine) can see the
+                        // token expire under it: that is not a key that went missing.
+                        Err(e) if e.contains("expired") && (*exp as f64) <= now_f64() => {}
                         Err(e) => {
                             c.1 += 1;
                             c.2.push(e);

@@ -179,9 +179,32 @@ async fn metrics_count_requests_by_route_and_status_and_list_kids() {
     assert!(text.contains("irsa_issuer_keys 2"));
 }
 
+/// The kid of a fixture as openssl derived it (tests/fixtures/expected-kids.txt), not as the
+/// code under test computes it.
 fn kid_of(file: &str) -> String {
-    let keys = parse_pem(&std::fs::read(fixture(file)).unwrap(), file).unwrap();
-    keys[0].key.kid().to_string()
+    std::fs::read_to_string(fixture("expected-kids.txt"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{file} ")))
+        .unwrap_or_else(|| panic!("{file} is not in expected-kids.txt"))
+        .trim()
+        .to_string()
+}
+
+/// A fresh RSA key from openssl (PKCS#8 PEM), unknown to the issuer.
+fn openssl_rsa_key() -> Vec<u8> {
+    let o = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
 }
 
 fn https_client(ca: &std::path::Path) -> reqwest::Client {
@@ -275,9 +298,9 @@ async fn tokens_verify_end_to_end_over_tls_and_foreign_keys_fail() {
         aud,
         3600,
     );
-    // Signed by a key that is not published (its kid claims to be a published one, or its own).
-    let foreign_own_kid = sign_token(
-        &std::fs::read(fixture("rsa4096.pub").with_file_name("rsa2048-pkcs8.key")).unwrap(),
+    // Signed by the published RSA key, under a kid that is not published.
+    let unknown_kid = sign_token(
+        &std::fs::read(fixture("rsa2048-pkcs8.key")).unwrap(),
         jsonwebtoken::Algorithm::RS256,
         "not-published",
         &issuer,
@@ -285,21 +308,12 @@ async fn tokens_verify_end_to_end_over_tls_and_foreign_keys_fail() {
         aud,
         3600,
     );
-    let p256 = std::fs::read(fixture("ec-p256.key")).unwrap();
-    let p256_pkcs8 = {
-        use p256::pkcs8::EncodePrivateKey as _;
-        let pem = String::from_utf8(p256).unwrap();
-        let block = pem.split("-----BEGIN EC PRIVATE KEY-----").nth(1).unwrap();
-        let sk = p256::SecretKey::from_sec1_pem(&format!("-----BEGIN EC PRIVATE KEY-----{block}"))
-            .unwrap();
-        sk.to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
-            .unwrap()
-            .to_string()
-    };
-    let foreign_stolen_kid = sign_token(
-        p256_pkcs8.as_bytes(),
-        jsonwebtoken::Algorithm::ES256,
-        &kid_of("ec-p384.pub"),
+    // The case that matters: a published kid, signed by another RSA key (openssl's). Only the
+    // signature can tell.
+    let stolen_kid = sign_token(
+        &openssl_rsa_key(),
+        jsonwebtoken::Algorithm::RS256,
+        &kid_of("rsa2048.key"),
         &issuer,
         sub,
         aud,
@@ -315,13 +329,21 @@ async fn tokens_verify_end_to_end_over_tls_and_foreign_keys_fail() {
         3600,
     );
 
-    // Verifier 1: PyJWT, discovering jwks_uri from the served discovery document.
+    // Verifier 1: PyJWT, discovering jwks_uri from the served discovery document. Each
+    // refusal for its own reason.
     let mut py = PyVerifier::start(&issuer, aud, &ca);
     assert_eq!(py.verify(&rsa), Ok(sub.to_string()));
     assert_eq!(py.verify(&ec), Ok(sub.to_string()));
-    assert!(py.verify(&foreign_own_kid).is_err());
-    assert!(py.verify(&foreign_stolen_kid).is_err());
-    assert!(py.verify(&wrong_issuer).is_err());
+    let refused = |r: Result<String, String>, why: &str| {
+        let e = r.expect_err("accepted");
+        assert!(e.contains(why), "refused for another reason: {e}");
+    };
+    refused(
+        py.verify(&unknown_kid),
+        "Unable to find a signing key that matches",
+    );
+    refused(py.verify(&stolen_kid), "InvalidSignatureError");
+    refused(py.verify(&wrong_issuer), "InvalidIssuerError");
 
     // Verifier 2: the jsonwebtoken crate.
     assert_eq!(
@@ -332,17 +354,18 @@ async fn tokens_verify_end_to_end_over_tls_and_foreign_keys_fail() {
         verify_with_jsonwebtoken(&client, &issuer, &ec).await,
         Ok(sub.to_string())
     );
-    assert!(verify_with_jsonwebtoken(&client, &issuer, &foreign_own_kid)
-        .await
-        .is_err());
-    assert!(
-        verify_with_jsonwebtoken(&client, &issuer, &foreign_stolen_kid)
-            .await
-            .is_err()
+    refused(
+        verify_with_jsonwebtoken(&client, &issuer, &unknown_kid).await,
+        "kid not-published not in the served JWKS",
     );
-    assert!(verify_with_jsonwebtoken(&client, &issuer, &wrong_issuer)
-        .await
-        .is_err());
+    refused(
+        verify_with_jsonwebtoken(&client, &issuer, &stolen_kid).await,
+        "InvalidSignature",
+    );
+    refused(
+        verify_with_jsonwebtoken(&client, &issuer, &wrong_issuer).await,
+        "InvalidIssuer",
+    );
     drop(server);
 }
 
@@ -482,7 +505,7 @@ fn quickstart_serves_a_working_issuer_and_reuses_its_files() {
             );
         }
     }
-    let kid = parse_pem(&key, "sa.key").unwrap()[0].key.kid().to_string();
+    let kid = openssl_kid(&qs.join("sa.key"));
     let token = sign_token(
         &key,
         jsonwebtoken::Algorithm::RS256,
@@ -559,4 +582,60 @@ fn quickstart_serves_a_working_issuer_and_reuses_its_files() {
         .map(|f| std::fs::read(qs.join(f)).unwrap())
         .collect();
     assert_eq!(before, after, "quickstart replaced files it should reuse");
+}
+
+/// The ETag is the body's SHA-256, not anything shorter: two JWKS of one P-256 key each have
+/// the same length, and a client holding the first one's ETag must get the second one's body
+/// (200), not a 304 that keeps the stale JWKS. The expected tag is openssl's digest.
+#[tokio::test]
+async fn the_etag_changes_with_the_bytes_not_only_the_length() {
+    let issuer = IssuerUrl::parse("https://oidc.example.com/cluster-a", false).unwrap();
+    let one = |pem: &[u8]| {
+        let keys: Vec<_> = parse_pem(pem, "k")
+            .unwrap()
+            .into_iter()
+            .map(|k| k.key)
+            .collect();
+        let docs = render(&KeySet::new(keys).unwrap(), &issuer, &JwksPath::default());
+        (AppState::new(Snapshot::new(&docs, &issuer, 120)), docs.jwks)
+    };
+    let (a, jwks_a) = one(&std::fs::read(fixture("ec-p256.pub")).unwrap());
+    let other = irsa_issuer::oidc::keys::generate(
+        irsa_issuer::oidc::keys::KeySpec {
+            alg: irsa_issuer::oidc::keys::Algorithm::ES256,
+            rsa_bits: 2048,
+        },
+        &mut <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(7),
+    )
+    .unwrap();
+    let (b, jwks_b) = one(other.public.to_pem().as_bytes());
+    assert_eq!(
+        jwks_a.len(),
+        jwks_b.len(),
+        "the case needs same-length bodies"
+    );
+    assert_ne!(jwks_a, jwks_b);
+    let path = "/cluster-a/openid/v1/jwks";
+    let (_, h, _) = call(&a, Method::GET, path, None).await;
+    let tag_a = h[header::ETAG].to_str().unwrap().to_string();
+    // openssl's SHA-256 of the body, base64url without padding, quoted.
+    let dir = tempfile::tempdir().unwrap();
+    let body_file = dir.path().join("jwks");
+    std::fs::write(&body_file, &jwks_a).unwrap();
+    let digest = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-binary"])
+        .arg(&body_file)
+        .output()
+        .unwrap();
+    assert!(digest.status.success());
+    use base64::Engine as _;
+    let want = format!(
+        "\"{}\"",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.stdout)
+    );
+    assert_eq!(tag_a, want);
+    let (s, h, body) = call(&b, Method::GET, path, Some(&tag_a)).await;
+    assert_eq!(s, StatusCode::OK, "a stale ETag matched another body");
+    assert_eq!(body, jwks_b);
+    assert_ne!(h[header::ETAG].to_str().unwrap(), tag_a);
 }

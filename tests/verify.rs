@@ -197,6 +197,18 @@ async fn healthy_setup_passes_and_each_broken_setup_fails_with_its_fix() {
             .all(|c| c["status"] == "ok"),
         "{v:#}"
     );
+    // The roles that would accept the token are named by ARN, in their account.
+    let accepting = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "roles accepting the token")
+        .unwrap();
+    assert_eq!(
+        accepting["detail"],
+        format!("arn:aws:iam::{}:role/irsa/app", s.acct.id),
+        "{accepting}"
+    );
 
     // 1. Trailing slash: kube-apiserver's issuer has one, so the tokens do.
     let (code, v) = s.verify(
@@ -293,6 +305,26 @@ async fn healthy_setup_passes_and_each_broken_setup_fails_with_its_fix() {
             .as_str()
             .unwrap()
             .contains("Couldn't retrieve verification key"),
+        "{f}"
+    );
+
+    // 3b. The served kid, signed by another key: only the signature can tell.
+    let t = sign_token(
+        &other,
+        jsonwebtoken::Algorithm::RS256,
+        &s.kid,
+        ISSUER,
+        "system:serviceaccount:default:app",
+        AUD,
+        600,
+    );
+    let path = s.dir.path().join("forged-token");
+    std::fs::write(&path, t).unwrap();
+    let (code, v) = s.verify(&path, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = only_failure(&v, "token signature");
+    assert!(
+        f["detail"].as_str().unwrap().contains("does not verify"),
         "{f}"
     );
 
@@ -465,4 +497,87 @@ async fn healthy_setup_passes_and_each_broken_setup_fails_with_its_fix() {
         "{text}"
     );
     assert!(stderr(&o).contains("check(s) failed"), "{}", stderr(&o));
+}
+
+/// STS gives up on an issuer after about 5 s; verify waited 15 s, so a JWKS served in 6 s
+/// passed although STS refuses every token. It is now checked against 5 s, and one served in
+/// 2 s still passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_slower_than_sts_waits_fails() {
+    let s = setup().await;
+    let delay = s.site("openid/v1/jwks.delay");
+    std::fs::write(&delay, "2").unwrap();
+    let (code, v) = s.verify(&s.good_token(), &[]);
+    assert_eq!(code, 0, "2 s is within STS's limit: {v:#}");
+    std::fs::write(&delay, "6").unwrap();
+    let started = std::time::Instant::now();
+    let (code, v) = s.verify(&s.good_token(), &["--skip-aws"]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "JWKS reachable")
+        .unwrap();
+    assert_eq!(f["status"], "fail", "{f}");
+    assert!(f["detail"].as_str().unwrap().contains("within 5 s"), "{f}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "verify waited for the whole answer"
+    );
+}
+
+/// With a pinned thumbprint that no longer matches (a private CA), verify said "fix: run
+/// irsa-issuer apply" and apply then said "No changes": a loop. The fix now says what is true:
+/// add the presented one to provider.thumbprints, after which apply updates the provider and
+/// verify passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pinned_stale_thumbprint_gets_a_fix_that_works() {
+    let s = setup().await;
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    let stale = "0".repeat(40);
+    std::fs::write(
+        &s.config,
+        text.replace(
+            "thumbprints = [\"auto\"]",
+            &format!("thumbprints = [\"{stale}\"]"),
+        ),
+    )
+    .unwrap();
+    s.apply();
+    let name = format!("provider thumbprint ({})", s.acct.id);
+    let (code, v) = s.verify(&s.good_token(), &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let f = only_failure(&v, &name);
+    let fix = f["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("the file pins provider.thumbprints: add"),
+        "{f}"
+    );
+    // The presented thumbprint, as the fix names it, added to the file: apply, then verify.
+    let presented = fix
+        .split_whitespace()
+        .find(|w| w.len() == 40 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &s.config,
+        text.replace(
+            "thumbprints = [\"auto\"]",
+            &format!("thumbprints = [\"{stale}\", \"{presented}\"]"),
+        ),
+    )
+    .unwrap();
+    let o = s
+        .acct
+        .run(&["apply", "-f", s.config.to_str().unwrap(), "--plan"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the fix must lead to a change: {}",
+        stdout(&o)
+    );
+    s.apply();
+    let (code, v) = s.verify(&s.good_token(), &[]);
+    assert_eq!(code, 0, "{v:#}");
 }

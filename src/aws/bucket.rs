@@ -48,7 +48,7 @@ pub enum BucketError {
         bucket: String,
     },
     /// The existing policy is not JSON we can merge into.
-    #[error("the bucket policy of {bucket} is not a JSON policy document ({reason}); fix it by hand, or publish with --public-access none")]
+    #[error("the bucket policy of {bucket} is not a JSON policy document ({reason}); fix it by hand, or publish with --public-access none (s3.public_access = \"none\" in the file)")]
     BadPolicy {
         /// The bucket.
         bucket: String,
@@ -589,6 +589,47 @@ mod tests {
             statement_id(&loc()),
             statement_id(&S3Location::parse("s3://bkt/c2").unwrap())
         );
+    }
+
+    #[test]
+    fn merge_replaces_our_changed_statement_in_place() {
+        // Ours for c1 with the old JWKS path, beside someone else's statement.
+        let loc = S3Location::parse("s3://bkt/c1").unwrap();
+        let old = public_read_statement(
+            Partition::Aws,
+            &loc,
+            &[
+                "c1/openid/v1/jwks".into(),
+                "c1/.well-known/openid-configuration".into(),
+            ],
+        );
+        let theirs = json!({"Sid": "Theirs", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bkt/*"});
+        let existing =
+            json!({"Version": "2012-10-17", "Statement": [theirs.clone(), old]}).to_string();
+        // The JWKS path changes to keys.json: the same Sid, other resources.
+        let new = public_read_statement(
+            Partition::Aws,
+            &loc,
+            &[
+                "c1/keys.json".into(),
+                "c1/.well-known/openid-configuration".into(),
+            ],
+        );
+        let merged: Value = serde_json::from_str(
+            &merge_policy("bkt", Some(&existing), new.clone())
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        let statements = merged["Statement"].as_array().unwrap();
+        assert_eq!(
+            statements.len(),
+            2,
+            "appended instead of replaced: {merged}"
+        );
+        assert_eq!(statements[0], theirs);
+        assert_eq!(statements[1], new);
+        assert!(!merged.to_string().contains("openid/v1/jwks"), "{merged}");
     }
 
     #[test]

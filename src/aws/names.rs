@@ -165,6 +165,79 @@ pub enum NameError {
     /// The derived issuer is not a valid issuer URL.
     #[error(transparent)]
     Issuer(#[from] IssuerError),
+    /// An IAM ARN (role, managed policy) that is malformed or holds a wildcard.
+    #[error("`{arn}` is not {kind}: {reason}")]
+    Arn {
+        /// What was given.
+        arn: String,
+        /// What it should be, with an example.
+        kind: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+/// Which kind of IAM ARN [`validate_iam_arn`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamArnKind {
+    /// `arn:PARTITION:iam::ACCOUNT:role[/PATH]/NAME`.
+    Role,
+    /// `arn:PARTITION:iam::(ACCOUNT|aws):policy[/PATH]/NAME`.
+    Policy,
+}
+
+/// Checks an IAM role or managed-policy ARN that will reach a policy document or an IAM call:
+/// the shape, a known partition, and none of `*`, `?` or `$` (in an ARN condition or resource
+/// those are wildcards and variables: `policy/*` would match AdministratorAccess).
+pub fn validate_iam_arn(arn: &str, kind: IamArnKind) -> Result<(), NameError> {
+    let (what, resource_type) = match kind {
+        IamArnKind::Role => ("an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", "role"),
+        IamArnKind::Policy => (
+            "a managed policy ARN (arn:aws:iam::aws:policy/NAME or arn:aws:iam::123456789012:policy/NAME)",
+            "policy",
+        ),
+    };
+    let err = |reason| {
+        Err(NameError::Arn {
+            arn: arn.to_string(),
+            kind: what,
+            reason,
+        })
+    };
+    if arn.contains(['*', '?', '$']) {
+        return err("`*`, `?` and `$` are wildcards or variables in IAM policies; name one resource exactly");
+    }
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [head, _partition, service, region, account, resource] = parts[..] else {
+        return err("an ARN has six colon-separated parts");
+    };
+    if head != "arn" || service != "iam" || !region.is_empty() {
+        return err("it must start with arn:PARTITION:iam:: (IAM ARNs have no region)");
+    }
+    if Partition::of_arn(arn).is_none() {
+        return err("the partition must be aws, aws-cn or aws-us-gov");
+    }
+    let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    if !(account_ok || (kind == IamArnKind::Policy && account == "aws")) {
+        return err("the account must be 12 digits (or `aws` for an AWS managed policy)");
+    }
+    let Some(path_and_name) = resource
+        .strip_prefix(resource_type)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return err("the resource must be TYPE/NAME, with TYPE role or policy as asked");
+    };
+    let name = path_and_name.rsplit('/').next().unwrap_or_default();
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c);
+    if name.is_empty() || !path_and_name.chars().all(ok_char) || path_and_name.contains("//") {
+        return err(
+            "the name (and path) must be letters, digits and +=,.@-_ (paths separated by /)",
+        );
+    }
+    if name.len() > if kind == IamArnKind::Role { 64 } else { 128 } {
+        return err("the name is longer than IAM allows (64 for a role, 128 for a policy)");
+    }
+    Ok(())
 }
 
 /// A bucket and an optional key prefix: where an S3 target publishes.
@@ -428,6 +501,55 @@ pub struct Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iam_arns_are_checked_and_wildcards_refused() {
+        for ok in [
+            "arn:aws:iam::123456789012:role/irsa/reader",
+            "arn:aws-cn:iam::123456789012:role/r",
+        ] {
+            assert_eq!(validate_iam_arn(ok, IamArnKind::Role), Ok(()), "{ok}");
+        }
+        for ok in [
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            "arn:aws:iam::aws:policy/service-role/AmazonEKSClusterPolicy",
+            "arn:aws-us-gov:iam::123456789012:policy/team/reader",
+        ] {
+            assert_eq!(validate_iam_arn(ok, IamArnKind::Policy), Ok(()), "{ok}");
+        }
+        let reason = |arn: &str, kind| match validate_iam_arn(arn, kind) {
+            Err(NameError::Arn { reason, .. }) => reason,
+            other => panic!("{arn}: {other:?}"),
+        };
+        assert!(reason("arn:aws:iam::aws:policy/*", IamArnKind::Policy).contains("wildcards"));
+        assert!(reason("arn:aws:iam::aws:policy/Admin?", IamArnKind::Policy).contains("wildcards"));
+        assert!(reason("arn:aws:iam::123456789012:role/*", IamArnKind::Role).contains("wildcards"));
+        assert!(reason("arn:aws:iam::*:role/x", IamArnKind::Role).contains("wildcards"));
+        assert!(reason(
+            "arn:aws:iam::${aws:PrincipalAccount}:role/x",
+            IamArnKind::Role
+        )
+        .contains("wildcards"));
+        assert!(reason("arn:aws:iam::aws:role/x", IamArnKind::Role).contains("account"));
+        assert!(reason("arn:aws:iam::123456789012:policy/x", IamArnKind::Role).contains("TYPE"));
+        assert!(reason("arn:aws:s3:::bucket", IamArnKind::Policy).contains("arn:PARTITION:iam"));
+        assert!(reason(
+            "arn:aws:iam:eu-west-1:123456789012:role/x",
+            IamArnKind::Role
+        )
+        .contains("no region"));
+        assert!(
+            reason("arn:aws-iso:iam::123456789012:role/x", IamArnKind::Role).contains("partition")
+        );
+        assert!(reason("arn:aws:iam::123456789012:role/", IamArnKind::Role).contains("name"));
+        assert!(reason("arn:aws:iam::123456789012:role/a b", IamArnKind::Role).contains("name"));
+        assert!(reason(
+            &format!("arn:aws:iam::123456789012:role/{}", "r".repeat(65)),
+            IamArnKind::Role
+        )
+        .contains("longer"));
+        assert!(reason("ReadOnly", IamArnKind::Policy).contains("six"));
+    }
 
     #[test]
     fn wildcards_in_a_prefix_are_refused() {

@@ -47,7 +47,7 @@ pub struct RoleTemplate {
     pub name: String,
     /// Who may assume it.
     pub service_accounts: Vec<ServiceAccountRef>,
-    /// The audience to require; `None`: the partition's STS audience.
+    /// The audience to require; `None`: sts.amazonaws.com.
     pub audience: Option<String>,
     /// Managed policy ARNs.
     pub managed_policies: BTreeSet<String>,
@@ -184,11 +184,13 @@ impl RoleSpec {
                 self.managed_policies.len()
             )));
         }
-        for arn in &self.managed_policies {
-            check_policy_arn(arn, "policy ARN")?;
-        }
-        if let Some(b) = &self.permissions_boundary {
-            check_policy_arn(b, "permissions boundary")?;
+        for arn in self
+            .managed_policies
+            .iter()
+            .chain(&self.permissions_boundary)
+        {
+            crate::aws::names::validate_iam_arn(arn, crate::aws::names::IamArnKind::Policy)
+                .map_err(|e| RoleError::Invalid(e.to_string()))?;
         }
         let mut inline_size = 0;
         for (name, doc) in &self.inline_policies {
@@ -210,37 +212,6 @@ fn is_iam_name_char(c: char) -> bool {
 
 /// IAM's limit on the inline policies of one role, in characters without white space.
 pub const INLINE_POLICIES_MAX: usize = 10_240;
-
-/// Whether `arn` names a managed policy: `arn:PARTITION:iam::ACCOUNT|aws:policy/[PATH/]NAME`.
-pub fn is_policy_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let account_ok =
-        |a: &str| a == "aws" || (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
-    parts.len() == 6
-        && parts[0] == "arn"
-        && matches!(parts[1], "aws" | "aws-cn" | "aws-us-gov")
-        && parts[2] == "iam"
-        && parts[3].is_empty()
-        && account_ok(parts[4])
-        && parts[5].strip_prefix("policy/").is_some_and(|rest| {
-            !rest.is_empty()
-                && !rest.ends_with('/')
-                && rest.chars().all(|c| c == '/' || is_iam_name_char(c))
-        })
-}
-
-/// What to write instead of a string that is not a managed policy ARN.
-pub const POLICY_ARN_FIX: &str = "write it as arn:aws:iam::123456789012:policy/NAME (a 12-digit account, or `aws` for an AWS managed policy such as arn:aws:iam::aws:policy/ReadOnlyAccess)";
-
-fn check_policy_arn(arn: &str, what: &str) -> Result<(), RoleError> {
-    if is_policy_arn(arn) {
-        Ok(())
-    } else {
-        Err(RoleError::Invalid(format!(
-            "{what} `{arn}` is not the ARN of an IAM managed policy: {POLICY_ARN_FIX}"
-        )))
-    }
-}
 
 /// Checks an inline policy's name and the shape of its document as IAM would, before any call;
 /// returns its size as IAM counts it (characters without white space).
@@ -385,6 +356,8 @@ pub enum RoleChange {
     DeleteInlinePolicy {
         /// Its name.
         name: String,
+        /// The document deleted.
+        was: Value,
     },
     /// Set the permissions boundary.
     SetBoundary {
@@ -415,6 +388,12 @@ impl RoleChange {
                 was: Some(was),
                 ..
             } => crate::aws::diff::diff(was, document),
+            Self::PutInlinePolicy {
+                document,
+                was: None,
+                ..
+            } => vec![format!("+ {document}")],
+            Self::DeleteInlinePolicy { was, .. } => vec![format!("- {was}")],
             _ => Vec::new(),
         };
         lines.extend(diff.into_iter().map(|l| format!("    {l}")));
@@ -428,8 +407,11 @@ impl RoleChange {
             Self::UpdateTrustPolicy { .. } => "~ trust policy".into(),
             Self::AttachPolicy { arn } => format!("+ attach {arn}"),
             Self::DetachPolicy { arn } => format!("- detach {arn}"),
+            Self::PutInlinePolicy {
+                name, was: None, ..
+            } => format!("+ inline policy {name}"),
             Self::PutInlinePolicy { name, .. } => format!("~ inline policy {name}"),
-            Self::DeleteInlinePolicy { name } => format!("- inline policy {name}"),
+            Self::DeleteInlinePolicy { name, .. } => format!("- inline policy {name}"),
             Self::SetBoundary { arn } => format!("~ permissions boundary {arn}"),
             Self::SetMaxSessionDuration { seconds } => format!("~ max session duration {seconds}s"),
             Self::Tag { tags } => format!(
@@ -504,12 +486,15 @@ pub fn plan(
             });
         }
     }
-    for name in actual
+    for (name, was) in actual
         .inline_policies
-        .keys()
-        .filter(|n| !spec.inline_policies.contains_key(*n))
+        .iter()
+        .filter(|(n, _)| !spec.inline_policies.contains_key(*n))
     {
-        changes.push(RoleChange::DeleteInlinePolicy { name: name.clone() });
+        changes.push(RoleChange::DeleteInlinePolicy {
+            name: name.clone(),
+            was: was.clone(),
+        });
     }
     if let Some(b) = &spec.permissions_boundary {
         if actual.permissions_boundary.as_ref() != Some(b) {
@@ -596,8 +581,57 @@ mod tests {
                     arn: "arn:aws:iam::aws:policy/AdministratorAccess".into()
                 },
                 RoleChange::DeleteInlinePolicy {
-                    name: "extra".into()
+                    name: "extra".into(),
+                    was: json!({}),
                 },
+            ]
+        );
+    }
+
+    #[test]
+    fn inline_policies_show_what_is_added_changed_and_deleted() {
+        let s = spec();
+        let mut st = state_of(&s);
+        st.inline_policies.clear();
+        st.inline_policies
+            .insert("old".into(), json!({"Statement": [{"Action": "s3:*"}]}));
+        let lines: Vec<String> = plan(&s, Some(&st), false)
+            .unwrap()
+            .iter()
+            .flat_map(RoleChange::details)
+            .collect();
+        let added = lines
+            .iter()
+            .position(|l| l == "+ inline policy s3")
+            .unwrap();
+        assert!(
+            lines[added + 1].starts_with("    + {") && lines[added + 1].contains("s3:GetObject"),
+            "{lines:#?}"
+        );
+        let deleted = lines
+            .iter()
+            .position(|l| l == "- inline policy old")
+            .unwrap();
+        assert_eq!(
+            lines[deleted + 1],
+            r#"    - {"Statement":[{"Action":"s3:*"}]}"#
+        );
+        // A changed one: the changed value, before -> after.
+        let mut st2 = state_of(&s);
+        st2.inline_policies.insert(
+            "s3".into(),
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}),
+        );
+        let lines: Vec<String> = plan(&s, Some(&st2), false)
+            .unwrap()
+            .iter()
+            .flat_map(RoleChange::details)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "~ inline policy s3",
+                r#"    ~ Statement[0].Action: "s3:PutObject" -> "s3:GetObject""#
             ]
         );
     }

@@ -33,7 +33,44 @@ pub enum Capability {
     /// `destroy`: delete the documents, restore the bucket's Block Public Access, and delete the
     /// bucket with --delete-bucket (the provider and role deletions are in `provider` and `role`).
     Destroy,
+    /// `[cdn]` / `publish --cdn cloudfront`: the distribution, its Origin Access Control and cache
+    /// policy, invalidations, and their teardown (the bucket's set-up is in `bucket`).
+    Cdn,
 }
+
+/// CloudFront actions that only list (they take no resource).
+pub const CDN_LIST_ACTIONS: &[&str] = &[
+    "cloudfront:ListDistributions",
+    "cloudfront:ListOriginAccessControls",
+    "cloudfront:ListCachePolicies",
+];
+/// CloudFront actions that read a distribution.
+pub const CDN_READ_ACTIONS: &[&str] = &[
+    "cloudfront:ListTagsForResource",
+    "cloudfront:GetDistribution",
+    "cloudfront:GetDistributionConfig",
+];
+/// CloudFront actions on a distribution irsa-issuer tagged for this target.
+pub const CDN_MANAGE_ACTIONS: &[&str] = &[
+    "cloudfront:UpdateDistribution",
+    "cloudfront:DeleteDistribution",
+    "cloudfront:CreateInvalidation",
+    "cloudfront:TagResource",
+];
+/// CloudFront actions on Origin Access Controls (they carry no tags to scope by).
+pub const CDN_OAC_ACTIONS: &[&str] = &[
+    "cloudfront:CreateOriginAccessControl",
+    "cloudfront:GetOriginAccessControl",
+    "cloudfront:UpdateOriginAccessControl",
+    "cloudfront:DeleteOriginAccessControl",
+];
+/// CloudFront actions on cache policies (they carry no tags either).
+pub const CDN_CACHE_POLICY_ACTIONS: &[&str] = &[
+    "cloudfront:CreateCachePolicy",
+    "cloudfront:GetCachePolicy",
+    "cloudfront:UpdateCachePolicy",
+    "cloudfront:DeleteCachePolicy",
+];
 
 /// S3 actions for publishing objects.
 pub const PUBLISH_OBJECT_ACTIONS: &[&str] = &["s3:GetObject", "s3:PutObject", "s3:PutObjectAcl"];
@@ -97,6 +134,9 @@ pub struct Scope<'a> {
     pub location: Option<&'a S3Location>,
     /// The issuer (else any provider irsa-issuer tagged, and no owner condition).
     pub issuer: Option<&'a IssuerUrl>,
+    /// Without `issuer`: the provider IDs it may be (`*.cloudfront.net/PREFIX` for a CloudFront
+    /// distribution not created yet, whose domain CloudFront picks).
+    pub issuer_pattern: Option<String>,
     /// The IAM path roles live under.
     pub role_path: &'a str,
     /// The managed policies roles may have attached.
@@ -122,6 +162,24 @@ pub enum RunnerPolicyError {
     /// `assume-role` without roles.
     #[error("`--for assume-role` needs the roles to assume: -f FILE (its [[accounts]]) or --assume-role ARN (repeatable); sts:AssumeRole on every role would let this principal assume any role that trusts its account")]
     NoRolesToAssume,
+    /// An S3 capability without a bucket.
+    #[error("`--for {0}` needs the bucket: -f FILE (its s3:// target) or --to s3://BUCKET/PREFIX; unscoped, it would grant bucket policy and Block Public Access changes on every bucket of the account")]
+    NoBucket(&'static str),
+    /// `provider` without an issuer.
+    #[error("`--for provider` needs the issuer: -f FILE or --issuer URL; unscoped, it would let this principal tag, change and delete any untagged OIDC provider of the account (EKS clusters' among them)")]
+    NoIssuer,
+    /// `role` under the root path.
+    #[error("`--for role` with the role path /: every untagged role of the account would be under it, and this principal could tag one as irsa-issuer's, rewrite its trust policy and take its permissions; use a path only irsa-issuer's roles live under (iam.role_path or --role-path, default /irsa/)")]
+    RootRolePath,
+    /// An ARN that is malformed or holds a wildcard.
+    #[error("{what}: {source}")]
+    Arn {
+        /// Which input.
+        what: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: crate::aws::names::NameError,
+    },
 }
 
 fn stmt(sid: &str, actions: &[&str], resource: Value, condition: Option<Value>) -> Value {
@@ -156,6 +214,7 @@ pub fn policy(
     partition: Partition,
     scope: &Scope,
 ) -> Result<RunnerPolicy, RunnerPolicyError> {
+    check_scope(caps, scope)?;
     let mut statements = Vec::new();
     let mut notes = Vec::new();
     s3_statements(caps, partition, scope, &mut statements);
@@ -164,6 +223,9 @@ pub fn policy(
     }
     if caps.contains(&Capability::Role) {
         role_statements(partition, scope, &mut statements, &mut notes);
+    }
+    if caps.contains(&Capability::Cdn) {
+        cdn_statements(partition, scope, &mut statements, &mut notes);
     }
     if caps.contains(&Capability::AssumeRole) {
         if scope.assume_roles.is_empty() {
@@ -180,6 +242,55 @@ pub fn policy(
         document: json!({"Version": "2012-10-17", "Statement": statements}),
         notes,
     })
+}
+
+/// Refuses a scope that would grant more than the file says: an S3 capability without its
+/// bucket, providers without the issuer, roles under `/`, and any ARN that is malformed or
+/// holds a wildcard (a `policy/*` in `iam:PolicyARN` would allow AdministratorAccess).
+fn check_scope(caps: &[Capability], scope: &Scope) -> Result<(), RunnerPolicyError> {
+    use crate::aws::names::{validate_iam_arn, IamArnKind};
+    for (cap, name) in [
+        (Capability::Publish, "publish"),
+        (Capability::Bucket, "bucket"),
+        (Capability::Destroy, "destroy"),
+    ] {
+        if caps.contains(&cap) && scope.location.is_none() {
+            return Err(RunnerPolicyError::NoBucket(name));
+        }
+    }
+    if caps.contains(&Capability::Provider)
+        && scope.issuer.is_none()
+        && scope.issuer_pattern.is_none()
+    {
+        return Err(RunnerPolicyError::NoIssuer);
+    }
+    if caps.contains(&Capability::Role) && matches!(scope.role_path, "" | "/") {
+        return Err(RunnerPolicyError::RootRolePath);
+    }
+    let inputs = [
+        (
+            "--policy-arn (policy_arns)",
+            &scope.policy_arns,
+            IamArnKind::Policy,
+        ),
+        (
+            "--permissions-boundary (permissions_boundary)",
+            &scope.permissions_boundaries,
+            IamArnKind::Policy,
+        ),
+        (
+            "--assume-role ([[accounts]] assume_role)",
+            &scope.assume_roles,
+            IamArnKind::Role,
+        ),
+    ];
+    for (what, arns, kind) in inputs {
+        for arn in arns {
+            validate_iam_arn(arn, kind)
+                .map_err(|source| RunnerPolicyError::Arn { what, source })?;
+        }
+    }
+    Ok(())
 }
 
 fn s3_statements(caps: &[Capability], partition: Partition, scope: &Scope, out: &mut Vec<Value>) {
@@ -243,6 +354,11 @@ fn owner_tags(kind: &str, scope: &Scope) -> Vec<(String, Value)> {
             format!("StringEquals aws:{kind}/{OWNER_TAG}"),
             json!(i.as_str()),
         ));
+    } else if let Some(p) = &scope.issuer_pattern {
+        c.push((
+            format!("StringLike aws:{kind}/{OWNER_TAG}"),
+            json!(format!("https://{p}")),
+        ));
     }
     c
 }
@@ -263,12 +379,76 @@ fn untagged() -> (String, Value) {
     )
 }
 
+/// CloudFront: listing takes no resource; a distribution is created only tagged as
+/// irsa-issuer's for this target and changed or deleted only when it carries those tags; OACs
+/// and cache policies have no tags, so they are scoped to their resource type.
+fn cdn_statements(
+    partition: Partition,
+    scope: &Scope,
+    out: &mut Vec<Value>,
+    notes: &mut Vec<String>,
+) {
+    let p = partition.as_str();
+    let distributions = format!("arn:{p}:cloudfront::*:distribution/*");
+    let tag_pairs = |kind: &str| {
+        let mut c = vec![(
+            format!("StringEquals aws:{kind}/{}", MANAGED_TAG.0),
+            json!(MANAGED_TAG.1),
+        )];
+        if let Some(l) = scope.location {
+            c.push((
+                format!("StringEquals aws:{kind}/{}", crate::aws::cdn::TARGET_TAG),
+                json!(l.to_string()),
+            ));
+        }
+        c
+    };
+    out.push(stmt(
+        "IrsaIssuerCdnList",
+        CDN_LIST_ACTIONS,
+        json!("*"),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnRead",
+        CDN_READ_ACTIONS,
+        json!(distributions),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnCreate",
+        &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
+        json!(distributions),
+        Some(condition(&tag_pairs("RequestTag"))),
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnManage",
+        CDN_MANAGE_ACTIONS,
+        json!(distributions),
+        Some(condition(&tag_pairs("ResourceTag"))),
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnOriginAccess",
+        CDN_OAC_ACTIONS,
+        json!(format!("arn:{p}:cloudfront::*:origin-access-control/*")),
+        None,
+    ));
+    out.push(stmt(
+        "IrsaIssuerCdnCachePolicy",
+        CDN_CACHE_POLICY_ACTIONS,
+        json!(format!("arn:{p}:cloudfront::*:cache-policy/*")),
+        None,
+    ));
+    notes.push("CloudFront origin access controls and cache policies carry no tags: their statements cover the account's (irsa-issuer touches only those named irsa-issuer-<hash of bucket and prefix>)".into());
+}
+
 fn provider_statements(partition: Partition, scope: &Scope, out: &mut Vec<Value>) {
     let p = partition.as_str();
-    let arn = scope.issuer.map_or_else(
-        || format!("arn:{p}:iam::*:oidc-provider/*"),
-        |i| format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
-    );
+    let arn = match (scope.issuer, &scope.issuer_pattern) {
+        (Some(i), _) => format!("arn:{p}:iam::*:oidc-provider/{}", i.provider_id()),
+        (None, Some(pattern)) => format!("arn:{p}:iam::*:oidc-provider/{pattern}"),
+        (None, None) => format!("arn:{p}:iam::*:oidc-provider/*"),
+    };
     out.push(stmt(
         "IrsaIssuerProviderRead",
         &["iam:GetOpenIDConnectProvider"],
@@ -313,9 +493,7 @@ fn role_statements(
         scope.role_path
     };
     let roles = format!("arn:{p}:iam::*:role{path}*");
-    if path == "/" {
-        notes.push("the role path is /: role permissions cannot be narrowed to irsa-issuer's roles by path, only by tags; create roles under a path of their own (iam.role_path, default /irsa/)".into());
-    }
+    notes.push(format!("roles are scoped to the path {path}: keep it for irsa-issuer's roles alone (an untagged role put there by hand could be tagged and taken over by this principal)"));
     let boundary = (!scope.permissions_boundaries.is_empty()).then(|| {
         (
             "StringEquals iam:PermissionsBoundary".to_string(),
@@ -326,6 +504,14 @@ fn role_statements(
         "IrsaIssuerRoleRead",
         ROLE_READ_ACTIONS,
         json!(roles),
+        None,
+    ));
+    // Finding the roles the file no longer names (prune): ListRoles has no resource-level
+    // permissions, and it returns names and paths only (no policies, no tags).
+    out.push(stmt(
+        "IrsaIssuerRoleList",
+        &["iam:ListRoles"],
+        json!("*"),
         None,
     ));
     let mut create = request_tags(scope);
@@ -415,6 +601,95 @@ mod tests {
             st[3]["Condition"]["StringEquals"]["aws:RequestTag/irsa-issuer/issuer"],
             i.as_str()
         );
+    }
+
+    #[test]
+    fn a_scope_that_would_grant_more_than_the_file_is_refused() {
+        let loc = S3Location::parse("s3://bkt/c1").unwrap();
+        let i = IssuerUrl::parse("https://s3.eu-west-1.amazonaws.com/bkt/c1", false).unwrap();
+        let full = Scope {
+            location: Some(&loc),
+            issuer: Some(&i),
+            role_path: "/irsa/",
+            policy_arns: vec!["arn:aws:iam::aws:policy/ReadOnlyAccess".into()],
+            assume_roles: vec!["arn:aws:iam::123456789012:role/irsa-admin".into()],
+            ..Scope::default()
+        };
+        let all = [
+            Capability::Publish,
+            Capability::Bucket,
+            Capability::Provider,
+            Capability::Role,
+            Capability::AssumeRole,
+            Capability::Destroy,
+        ];
+        assert!(policy(&all, Partition::Aws, &full).is_ok());
+        let refused =
+            |scope: Scope, caps: &[Capability]| policy(caps, Partition::Aws, &scope).unwrap_err();
+        for (cap, name) in [
+            (Capability::Publish, "publish"),
+            (Capability::Bucket, "bucket"),
+            (Capability::Destroy, "destroy"),
+        ] {
+            let e = refused(
+                Scope {
+                    location: None,
+                    ..full.clone()
+                },
+                &[cap],
+            );
+            assert_eq!(e, RunnerPolicyError::NoBucket(name));
+        }
+        assert_eq!(
+            refused(
+                Scope {
+                    issuer: None,
+                    ..full.clone()
+                },
+                &[Capability::Provider]
+            ),
+            RunnerPolicyError::NoIssuer
+        );
+        for root in ["/", ""] {
+            assert_eq!(
+                refused(
+                    Scope {
+                        role_path: root,
+                        ..full.clone()
+                    },
+                    &[Capability::Role]
+                ),
+                RunnerPolicyError::RootRolePath
+            );
+        }
+        for (scope, what) in [
+            (
+                Scope {
+                    policy_arns: vec!["arn:aws:iam::aws:policy/*".into()],
+                    ..full.clone()
+                },
+                "--policy-arn",
+            ),
+            (
+                Scope {
+                    permissions_boundaries: vec!["arn:aws:iam::aws:policy/Power?".into()],
+                    ..full.clone()
+                },
+                "--permissions-boundary",
+            ),
+            (
+                Scope {
+                    assume_roles: vec!["arn:aws:iam::123456789012:role/*".into()],
+                    ..full.clone()
+                },
+                "--assume-role",
+            ),
+        ] {
+            match refused(scope, &all) {
+                RunnerPolicyError::Arn { what: w, .. } => assert!(w.starts_with(what), "{w}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{print_json, Outcome, OutputFormat};
+use irsa_issuer::aws::names::{validate_iam_arn, IamArnKind};
 use irsa_issuer::aws::sdk::accounts::Target;
 use irsa_issuer::aws::sdk::AwsContext;
 use irsa_issuer::reconcile::iam::{AccountResult, Accounts};
@@ -31,15 +32,8 @@ impl AccountArgs {
     /// Checks the ARNs and external IDs before any call.
     pub fn validate(&self) -> anyhow::Result<()> {
         for arn in &self.roles {
-            let parts: Vec<&str> = arn.splitn(6, ':').collect();
-            let ok = parts.len() == 6
-                && parts[0] == "arn"
-                && parts[2] == "iam"
-                && parts[4].len() == 12
-                && parts[4].bytes().all(|b| b.is_ascii_digit())
-                && parts[5].starts_with("role/");
-            if !ok {
-                bail!("--assume-role {arn} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)");
+            if let Err(e) = validate_iam_arn(arn, IamArnKind::Role) {
+                bail!("--assume-role: {e}");
             }
         }
         let n = self.external_ids.len();
@@ -77,6 +71,7 @@ impl AccountArgs {
         Accounts {
             targets: self.targets(),
             session_name: self.role_session_name.clone(),
+            only: Vec::new(),
         }
     }
 
@@ -96,11 +91,6 @@ impl AccountArgs {
             out.push(Some((role.clone(), ext)));
         }
         out
-    }
-
-    /// How many accounts the operation will run in.
-    pub fn count(&self) -> usize {
-        self.roles.len() + usize::from(!self.no_current_account)
     }
 }
 

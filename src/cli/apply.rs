@@ -15,6 +15,7 @@ use irsa_issuer::aws::sdk::AwsSource;
 use irsa_issuer::reconcile::changeset::{self, Item, Summary};
 use irsa_issuer::reconcile::config::{self, Config};
 use irsa_issuer::reconcile::execute::{execute, Progress, StepReport, StepStatus};
+use irsa_issuer::reconcile::manifests::{self, RoleManifests};
 use irsa_issuer::reconcile::{plan, read};
 
 /// Which configuration file.
@@ -124,6 +125,14 @@ pub struct ApplyArgs {
     /// verifying (point kube-apiserver at both issuers meanwhile).
     #[arg(long)]
     allow_issuer_change: bool,
+    /// Keep this issuer's roles that the file no longer names (listed as orphans) instead of
+    /// deleting them.
+    #[arg(long)]
+    no_prune: bool,
+    /// Write the roles' ServiceAccount manifests to DIR/ACCOUNT/ROLE.yaml after applying (for
+    /// `kubectl apply -f DIR -R`); `--output json` lists them in any case.
+    #[arg(long, value_name = "DIR")]
+    manifests: Option<PathBuf>,
 }
 
 /// Arguments of `destroy`.
@@ -225,6 +234,13 @@ impl Progress for StderrProgress {
     }
 }
 
+/// CloudFront's deployment wait reports on stderr as it polls.
+fn set_wait_progress(h: &mut irsa_issuer::reconcile::read::Handles) {
+    if let Some(c) = &mut h.cdn {
+        c.set_progress(std::sync::Arc::new(|line: &str| eprintln!("    {line}")));
+    }
+}
+
 /// Unix seconds, read at the edge: the engine takes time as a parameter.
 fn now() -> u64 {
     std::time::SystemTime::now()
@@ -242,7 +258,40 @@ struct Report<'a> {
     summary: Summary,
     applied: bool,
     steps: Vec<StepReport>,
+    #[serde(skip_serializing_if = "<[RoleManifests]>::is_empty")]
+    manifests: &'a [RoleManifests],
     aws_calls: Vec<String>,
+}
+
+/// Writes each role's manifests to `dir/ACCOUNT/ROLE.yaml`; returns how many files.
+fn write_manifests(dir: &Path, all: &[RoleManifests]) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for m in all.iter().filter(|m| !m.yaml.is_empty()) {
+        let path = dir.join(m.relative_path());
+        irsa_issuer::fsutil::write_atomic(&path, m.yaml.as_bytes(), 0o644)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// What to do after an apply: point kube-apiserver at the issuer and keys, create the
+/// ServiceAccounts, check it all.
+fn next_steps(c: &Config, file: &Path, issuer: &str, manifests: Option<(&Path, usize)>) {
+    let f = file.display();
+    println!("\nNext:");
+    if c.keys.dir.is_some() {
+        println!("  - kube-apiserver: --service-account-issuer={issuer} and the key flags `irsa-issuer apiserver-flags -f {f}` prints (--format kubeadm|k3s for a patch).");
+    } else {
+        println!("  - kube-apiserver: --service-account-issuer={issuer}, signing with the private key of the published key files.");
+    }
+    match manifests {
+        Some((dir, n)) if n > 0 => println!("  - ServiceAccounts: `kubectl apply -R -f {}` ({n} file(s) written).", dir.display()),
+        Some(_) => println!("  - ServiceAccounts: none to write (no role names a concrete service account)."),
+        None if !c.roles.is_empty() => println!("  - ServiceAccounts: `irsa-issuer apply -f {f} --manifests DIR` writes their manifests (or `irsa-issuer role manifest -f {f}`)."),
+        None => {}
+    }
+    println!("  - Check it all as STS would: `irsa-issuer verify -f {f}`.");
 }
 
 /// After the plan: `Some(outcome)` to stop there (nothing to do, or `--plan`), printing the
@@ -302,7 +351,42 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
     let c = a.overrides.onto(a.config.load()?);
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
+    let mut first_steps = Vec::new();
+    if let Some(mut first) = read::cdn_first(&c, &aws).await? {
+        // The issuer (and the bucket statement) exist once the distribution does: create it
+        // first, then plan the rest.
+        let issuer = first.issuer.as_ref().map_or_else(
+            || "https://dXXXX.cloudfront.net/... (named by CloudFront when the distribution is created)".to_string(),
+            |i| i.to_string(),
+        );
+        let summary = first.plan.summary();
+        if text {
+            println!("Issuer {issuer}: CloudFront first");
+            print!("{}", changeset::render(&first.plan.items));
+            println!("Then the bucket statement, the documents, the providers and the roles are planned for the distribution's issuer.");
+        }
+        let report = |applied: bool, steps: Vec<StepReport>| Report {
+            issuer: &issuer,
+            target: c.target.describe(),
+            accounts: Vec::new(),
+            plan: &first.plan.items,
+            summary,
+            applied,
+            steps,
+            manifests: &[],
+            aws_calls: calls(&aws),
+        };
+        if let Some(outcome) = gate(summary, a.plan, a.yes, "apply", || {
+            (!text).then(|| report(false, Vec::new()))
+        })? {
+            return Ok(outcome);
+        }
+        set_wait_progress(&mut first.handles);
+        first_steps = execute(&first.plan, &first.handles, &mut StderrProgress::new()).await?;
+    }
     let r = read::apply(&c, &aws, &mut rand::rngs::OsRng, now(), a.plan).await?;
+    let mut r = r;
+    set_wait_progress(&mut r.handles);
     if text {
         match (&r.fetched_thumbprint, &r.observed.thumbprint_note) {
             (_, Some(plan::ThumbprintNote::NotNeeded(why))) => {
@@ -319,6 +403,7 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         takeover: a.force,
         key_removal: a.allow_key_removal,
         issuer_change: a.allow_issuer_change,
+        prune: !a.no_prune,
     };
     let plan = plan::apply(&c, &r.observed, allow)?;
     let summary = plan.summary();
@@ -327,6 +412,9 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         println!("Issuer {issuer}, published to {}", r.target);
         print!("{}", changeset::render(&plan.items));
     }
+    let callers: Vec<&irsa_issuer::aws::names::Caller> =
+        r.observed.accounts.iter().map(|a| &a.caller).collect();
+    let role_manifests = manifests::manifests(&c, &callers, None);
     let report = |applied: bool, steps: Vec<StepReport>| Report {
         issuer,
         target: r.target.clone(),
@@ -340,21 +428,40 @@ pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Out
         summary,
         applied,
         steps,
+        manifests: &role_manifests,
         aws_calls: calls(&aws),
+    };
+    let after = |c: &Config| -> anyhow::Result<()> {
+        let written = match &a.manifests {
+            Some(dir) => Some((dir.as_path(), write_manifests(dir, &role_manifests)?)),
+            None => None,
+        };
+        if text {
+            next_steps(c, &a.config.file, issuer, written);
+        }
+        Ok(())
     };
     if let Some(outcome) = gate(summary, a.plan, a.yes, "apply", || {
         (!text).then(|| report(false, Vec::new()))
     })? {
+        if !a.plan {
+            after(&c)?;
+        }
         return Ok(outcome);
     }
-    let steps = execute(&plan, &r.handles, &mut StderrProgress::new()).await?;
+    let mut steps = first_steps;
+    steps.extend(execute(&plan, &r.handles, &mut StderrProgress::new()).await?);
     match out {
         OutputFormat::Json => print_json(&report(true, steps))?,
         OutputFormat::Text => println!(
-            "Apply complete: {} added, {} changed, {} unchanged.",
-            summary.add, summary.change, summary.unchanged
+            "Apply complete: {} resource(s) added, {} changed, {} unchanged, in {} step(s).",
+            summary.add,
+            summary.change,
+            summary.unchanged,
+            steps.len()
         ),
     }
+    after(&c)?;
     Ok(Outcome::Done)
 }
 
@@ -362,12 +469,13 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     let c = a.overrides.onto(a.config.load()?);
     let text = out == OutputFormat::Text;
     let aws = read::aws_source(&c);
-    let r = read::destroy(&c, &aws, a.delete_keys, a.delete_bucket).await?;
+    let mut r = read::destroy(&c, &aws, a.delete_keys, a.delete_bucket).await?;
+    set_wait_progress(&mut r.handles);
     let plan = plan::destroy(&r.observed);
     let summary = plan.summary();
     if text {
         println!("Destroy plan for issuer {}:", r.issuer);
-        print!("{}", changeset::render(&plan.items));
+        print!("{}", changeset::render_destroy(&plan.items));
     }
     let report = |applied: bool, steps: Vec<StepReport>| Report {
         issuer: r.issuer.as_str(),
@@ -382,6 +490,7 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
         summary,
         applied,
         steps,
+        manifests: &[],
         aws_calls: calls(&aws),
     };
     if let Some(outcome) = gate(summary, a.plan, a.yes, "destroy", || {
@@ -393,8 +502,11 @@ pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result
     match out {
         OutputFormat::Json => print_json(&report(true, steps))?,
         OutputFormat::Text => println!(
-            "Destroy complete: {} deleted, {} changed, {} left alone.",
-            summary.destroy, summary.change, summary.unchanged
+            "Destroy complete: {} resource(s) deleted, {} changed, {} left alone, in {} step(s).",
+            summary.destroy,
+            summary.change,
+            summary.unchanged,
+            steps.len()
         ),
     }
     Ok(Outcome::Done)

@@ -134,6 +134,35 @@ impl KeyArgs {
             self.key_dir.as_deref(),
         )?)
     }
+
+    /// The keys of the flags, or else those of the file (keys.files and keys.dir).
+    pub(crate) fn load_with(
+        &self,
+        c: Option<&irsa_issuer::reconcile::config::Config>,
+    ) -> anyhow::Result<Vec<keys::PublicKey>> {
+        match c {
+            Some(c) if self.keys.is_empty() && self.key_dir.is_none() => {
+                Ok(irsa_issuer::rotation::keydir::load_public_keys(
+                    &c.keys.files,
+                    c.keys.dir.as_deref(),
+                )?)
+            }
+            _ => self.load(),
+        }
+    }
+
+    /// The key files and directory of the flags, or else those of the file.
+    pub(crate) fn source_with(
+        &self,
+        c: Option<&irsa_issuer::reconcile::config::Config>,
+    ) -> (Vec<PathBuf>, Option<PathBuf>) {
+        match c {
+            Some(c) if self.keys.is_empty() && self.key_dir.is_none() => {
+                (c.keys.files.clone(), c.keys.dir.clone())
+            }
+            _ => (self.keys.clone(), self.key_dir.clone()),
+        }
+    }
 }
 
 /// The issuer and where its JWKS lives.
@@ -143,10 +172,10 @@ pub struct IssuerArgs {
     /// slash). With an s3:// target it may be left out: it is then derived from the bucket.
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
-    /// Path of the JWKS below the issuer: `openid/v1/jwks` (kube-apiserver, kops) or `keys.json`
-    /// (pod-identity-webhook guide, Giant Swarm).
-    #[arg(long, value_name = "PATH", default_value = JwksPath::DEFAULT)]
-    pub jwks_path: String,
+    /// Path of the JWKS below the issuer: `openid/v1/jwks` (default; kube-apiserver, kops) or
+    /// `keys.json` (pod-identity-webhook guide, Giant Swarm); with -f, the file's.
+    #[arg(long, value_name = "PATH")]
+    pub jwks_path: Option<String>,
     /// Allow a plain-http issuer on a loopback host (local tests only; STS never accepts it).
     #[arg(long)]
     pub allow_insecure_http: bool,
@@ -155,11 +184,11 @@ pub struct IssuerArgs {
 impl IssuerArgs {
     fn parse(&self) -> anyhow::Result<(IssuerUrl, JwksPath)> {
         let Some(issuer) = &self.issuer else {
-            anyhow::bail!("--issuer URL is required here (the URL kube-apiserver's --service-account-issuer names)");
+            anyhow::bail!("--issuer URL is required here (the URL kube-apiserver's --service-account-issuer names), or -f FILE");
         };
         Ok((
             IssuerUrl::parse(issuer, self.allow_insecure_http)?,
-            JwksPath::parse(&self.jwks_path)?,
+            self.jwks_path()?,
         ))
     }
 
@@ -168,7 +197,96 @@ impl IssuerArgs {
             Some(i) => Some(IssuerUrl::parse(i, self.allow_insecure_http)?),
             None => None,
         };
-        Ok((issuer, JwksPath::parse(&self.jwks_path)?))
+        Ok((issuer, self.jwks_path()?))
+    }
+
+    fn jwks_path(&self) -> anyhow::Result<JwksPath> {
+        Ok(JwksPath::parse(
+            self.jwks_path.as_deref().unwrap_or(JwksPath::DEFAULT),
+        )?)
+    }
+
+    /// The flags on top of the file's issuer and JWKS path (the issuer derived from an S3
+    /// target with the file's pinned region when the file names none).
+    async fn with_file(
+        &self,
+        c: &irsa_issuer::reconcile::config::Config,
+    ) -> anyhow::Result<(IssuerUrl, JwksPath)> {
+        let jwks_path = match &self.jwks_path {
+            Some(p) => JwksPath::parse(p)?,
+            None => c.jwks_path.clone(),
+        };
+        let issuer = match &self.issuer {
+            Some(i) => IssuerUrl::parse(i, self.allow_insecure_http)?,
+            None => file_issuer(c).await?,
+        };
+        Ok((issuer, jwks_path))
+    }
+}
+
+/// The cluster's configuration file, for the single-resource commands: its settings fill every
+/// flag that is not given (with the file's environment overrides).
+#[derive(Debug, Clone, Args)]
+pub struct FileArg {
+    /// The cluster's configuration file: its issuer, keys, target, accounts and TLS settings
+    /// fill the flags not given (the same IRSA_ISSUER_* environment overrides apply).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+impl FileArg {
+    /// The file, read and checked, with `aws` on top of its `[aws]`.
+    pub(crate) fn load(
+        &self,
+        aws: Option<&AwsArgs>,
+    ) -> anyhow::Result<Option<irsa_issuer::reconcile::config::Config>> {
+        let Some(f) = &self.file else {
+            return Ok(None);
+        };
+        let mut c = apply::ConfigArgs { file: f.clone() }.load()?;
+        if let Some(a) = aws {
+            if let Some(r) = &a.region {
+                c.aws.region = Some(r.clone());
+            }
+            if let Some(p) = &a.profile {
+                c.aws.profile = Some(p.clone());
+            }
+        }
+        Ok(Some(c))
+    }
+}
+
+/// The issuer the file stands for: its `issuer`, or the one derived from its S3 target and the
+/// region the file pins (never the shell's: the issuer would move with it), or its CloudFront
+/// distribution's.
+pub(crate) async fn file_issuer(
+    c: &irsa_issuer::reconcile::config::Config,
+) -> anyhow::Result<IssuerUrl> {
+    if let Some(i) = &c.issuer {
+        return Ok(i.clone());
+    }
+    let aws = irsa_issuer::reconcile::read::aws_source(c);
+    Ok(irsa_issuer::reconcile::read::config_issuer(c, &aws).await?)
+}
+
+/// The accounts of the file (the current credentials' unless `aws.current_account = false`,
+/// then each `[[accounts]]`), for the single-resource commands.
+pub(crate) fn file_accounts(
+    c: &irsa_issuer::reconcile::config::Config,
+) -> irsa_issuer::reconcile::iam::Accounts {
+    let mut targets = Vec::new();
+    if c.aws.current_account {
+        targets.push(None);
+    }
+    targets.extend(
+        c.accounts
+            .iter()
+            .map(|a| Some((a.assume_role.clone(), a.external_id.clone()))),
+    );
+    irsa_issuer::reconcile::iam::Accounts {
+        targets,
+        session_name: c.aws.role_session_name.clone(),
+        only: Vec::new(),
     }
 }
 
@@ -212,6 +330,22 @@ impl TlsArgs {
         Ok(irsa_issuer::reconcile::read::fetcher(
             self.ca_file.as_deref(),
             self.connect_to,
+        )?)
+    }
+
+    /// The flags on top of the file's `[tls]`.
+    fn fetcher_with(
+        &self,
+        c: Option<&irsa_issuer::reconcile::config::Config>,
+    ) -> anyhow::Result<irsa_issuer::verify::fetch::Fetcher> {
+        let ca = self
+            .ca_file
+            .clone()
+            .or_else(|| c.and_then(|c| c.tls.ca_file.clone()));
+        let connect_to = self.connect_to.or(c.and_then(|c| c.tls.connect_to));
+        Ok(irsa_issuer::reconcile::read::fetcher(
+            ca.as_deref(),
+            connect_to,
         )?)
     }
 }

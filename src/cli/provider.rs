@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::accounts::{self, AccountArgs};
-use super::{parse_tag, print_json, AwsArgs, Outcome, OutputFormat, TlsArgs};
+use super::{parse_tag, print_json, AwsArgs, FileArg, Outcome, OutputFormat, TlsArgs};
 use irsa_issuer::aws::names::{Partition, S3Location, Thumbprint};
 use irsa_issuer::aws::provider::ProviderState;
 use irsa_issuer::aws::runner_policy::{self, Capability};
@@ -15,9 +15,11 @@ use irsa_issuer::verify::fetch::HostThumbprint;
 /// Arguments of `thumbprint`.
 #[derive(Debug, Args)]
 pub struct ThumbprintArgs {
-    /// The issuer URL.
-    #[arg(value_name = "URL")]
-    url: String,
+    /// The issuer URL (else the file's issuer).
+    #[arg(value_name = "URL", required_unless_present = "file")]
+    url: Option<String>,
+    #[command(flatten)]
+    file: FileArg,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -36,9 +38,11 @@ pub enum ProviderCommand {
 /// Identifies the provider, and the accounts it lives in.
 #[derive(Debug, Args)]
 pub struct ProviderTarget {
-    /// The issuer URL (the tokens' `iss`).
-    #[arg(long, value_name = "URL")]
-    issuer: String,
+    #[command(flatten)]
+    file: FileArg,
+    /// The issuer URL (the tokens' `iss`; else the file's).
+    #[arg(long, value_name = "URL", required_unless_present = "file")]
+    issuer: Option<String>,
     #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
@@ -50,10 +54,11 @@ pub struct ProviderTarget {
 pub struct ApplyArgs {
     #[command(flatten)]
     target: ProviderTarget,
-    /// An audience tokens may carry (repeatable; default sts.amazonaws.com, .com.cn in China).
+    /// An audience tokens may carry (repeatable; default sts.amazonaws.com, in every partition).
     #[arg(long = "client-id", value_name = "ID")]
     client_ids: Vec<String>,
-    /// A thumbprint (40 hex digits), or `auto` to take it from the issuer's TLS chain (default).
+    /// A thumbprint (40 hex digits), or `auto` (default): the issuer's TLS chain where IAM uses
+    /// one, none for an S3-hosted JWKS or a chain ending in a public CA.
     #[arg(long = "thumbprint", value_name = "HEX|auto")]
     thumbprints: Vec<String>,
     /// A tag KEY=VALUE (repeatable); irsa-issuer adds managed-by=irsa-issuer.
@@ -127,9 +132,61 @@ pub struct IamPolicyArgs {
     partition: Option<String>,
 }
 
+/// The provider's issuer, the file (if any), the AWS context and the accounts: the flags, else
+/// the file's.
+struct Resolved {
+    issuer: IssuerUrl,
+    config: Option<irsa_issuer::reconcile::config::Config>,
+    ctx: irsa_issuer::aws::sdk::AwsContext,
+    accounts: irsa_issuer::reconcile::iam::Accounts,
+}
+
+impl ProviderTarget {
+    async fn resolve(&self) -> anyhow::Result<Resolved> {
+        let config = self.file.load(Some(&self.aws))?;
+        let issuer = match (&self.issuer, &config) {
+            (Some(i), _) => IssuerUrl::parse(i, false)?,
+            (None, Some(c)) => super::file_issuer(c).await?,
+            (None, None) => anyhow::bail!("--issuer URL is required, or -f FILE"),
+        };
+        self.accounts.validate()?;
+        let accounts = match &config {
+            Some(c) if self.accounts.roles.is_empty() => super::file_accounts(c),
+            _ => self.accounts.accounts(),
+        };
+        let aws = AwsArgs {
+            region: self
+                .aws
+                .region
+                .clone()
+                .or(config.as_ref().and_then(|c| c.aws.region.clone())),
+            profile: self
+                .aws
+                .profile
+                .clone()
+                .or(config.as_ref().and_then(|c| c.aws.profile.clone())),
+        };
+        Ok(Resolved {
+            issuer,
+            ctx: aws.load().await?,
+            config,
+            accounts,
+        })
+    }
+}
+
 pub(super) async fn thumbprint(a: ThumbprintArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.url, false)?;
-    let found = a.tls.fetcher()?.issuer_thumbprints(&issuer).await?;
+    let c = a.file.load(None)?;
+    let issuer = match (&a.url, &c) {
+        (Some(u), _) => IssuerUrl::parse(u, false)?,
+        (None, Some(c)) => super::file_issuer(c).await?,
+        (None, None) => anyhow::bail!("give the issuer URL, or -f FILE"),
+    };
+    let found = a
+        .tls
+        .fetcher_with(c.as_ref())?
+        .issuer_thumbprints(&issuer)
+        .await?;
     print_thumbprints(&found, out)?;
     Ok(Outcome::Done)
 }
@@ -158,10 +215,10 @@ pub(super) async fn run(cmd: ProviderCommand, out: OutputFormat) -> anyhow::Resu
 }
 
 async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
+    let r = a.target.resolve().await?;
+    let issuer = r.issuer.clone();
     // IAM's URL rules and the account flags are checked before any network or AWS call.
     irsa_issuer::aws::provider::validate_url(&issuer)?;
-    a.target.accounts.validate()?;
     let mut thumbprints = Vec::new();
     let mut auto = a.thumbprints.is_empty();
     for t in &a.thumbprints {
@@ -171,18 +228,35 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             thumbprints.push(Thumbprint::parse(t)?);
         }
     }
-    let ctx = a.target.aws.load().await?;
+    let mut client_ids = a.client_ids.clone();
+    let mut tags = a.tags.clone();
+    if let Some(c) = &r.config {
+        if a.thumbprints.is_empty() {
+            auto = c.provider.thumbprints.auto;
+            thumbprints = c.provider.thumbprints.fixed.clone();
+        }
+        if client_ids.is_empty() {
+            client_ids = c.provider.client_ids.clone();
+        }
+        tags.splice(0..0, c.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let ctx = r.ctx;
     let req = ProviderRequest {
         issuer,
-        client_ids: a.client_ids.clone(),
+        client_ids,
         thumbprints,
         auto_thumbprint: auto,
-        tags: a.tags.clone(),
+        tags,
         plan_only: a.plan,
         force: a.force,
     };
-    let done =
-        iam::provider_apply(&req, &ctx, &a.tls.fetcher()?, &a.target.accounts.accounts()).await?;
+    let done = iam::provider_apply(
+        &req,
+        &ctx,
+        &a.tls.fetcher_with(r.config.as_ref())?,
+        &r.accounts,
+    )
+    .await?;
     if out == OutputFormat::Text {
         print_thumbprints(&done.fetched, out)?;
         for r in done.results.iter().filter(|r| !r.failed()) {
@@ -200,10 +274,9 @@ async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
 }
 
 async fn show(a: ShowArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
-    a.target.accounts.validate()?;
-    let ctx = a.target.aws.load().await?;
-    let results = iam::provider_show(&issuer, &ctx, &a.target.accounts.accounts()).await;
+    let r = a.target.resolve().await?;
+    let ctx = r.ctx;
+    let results = iam::provider_show(&r.issuer, &ctx, &r.accounts).await;
     if out == OutputFormat::Text {
         for r in results.iter().filter_map(|r| r.detail.as_ref()) {
             let Ok(state) = serde_json::from_value::<ProviderState>(r.clone()) else {
@@ -238,17 +311,9 @@ async fn show(a: ShowArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
 }
 
 async fn delete(a: DeleteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let issuer = IssuerUrl::parse(&a.target.issuer, false)?;
-    a.target.accounts.validate()?;
-    let ctx = a.target.aws.load().await?;
-    let results = iam::provider_delete(
-        &issuer,
-        a.force,
-        a.plan,
-        &ctx,
-        &a.target.accounts.accounts(),
-    )
-    .await;
+    let r = a.target.resolve().await?;
+    let ctx = r.ctx;
+    let results = iam::provider_delete(&r.issuer, a.force, a.plan, &ctx, &r.accounts).await;
     let pending = results.iter().any(|r| r.action == "plan");
     accounts::report(&results, &ctx, out, pending)
 }
@@ -268,6 +333,7 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
     let mut boundaries = a.permissions_boundaries.clone();
     let mut assume_roles = a.assume_roles.clone();
     let mut role_path = a.role_path.clone();
+    let mut issuer_pattern = None;
     if let Some(c) = &config {
         if let (None, Target::S3(l)) = (&location, &c.target) {
             location = Some(l.clone());
@@ -275,9 +341,25 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
         if issuer.is_none() {
             issuer = match (&c.issuer, &c.target, &c.aws.region) {
                 (Some(i), _, _) => Some(i.clone()),
+                // Behind CloudFront: the alias names the issuer; without one, CloudFront does.
+                (None, Target::S3(l), _) if c.cdn.is_some() => c
+                    .cdn
+                    .as_ref()
+                    .and_then(|cdn| cdn.alias.as_deref())
+                    .map(|a| irsa_issuer::aws::cdn::issuer(a, l))
+                    .transpose()?,
                 (None, Target::S3(l), Some(region)) => Some(l.issuer(region)?),
                 _ => None,
             };
+        }
+        if let (None, Some(_), Target::S3(l)) = (&issuer, &c.cdn, &c.target) {
+            // CloudFront names the distribution's domain when it creates it.
+            issuer_pattern = Some(if l.prefix.is_empty() {
+                "*.cloudfront.net".to_string()
+            } else {
+                format!("*.cloudfront.net/{}", l.prefix)
+            });
+            eprintln!("note: the issuer is the CloudFront distribution's domain, not known before it exists: providers are scoped to *.cloudfront.net; once applied, set `issuer` in the file to scope them to it");
         }
         for r in &c.roles {
             policy_arns.extend(r.policy_arns.iter().cloned());
@@ -315,11 +397,17 @@ pub(super) fn iam_policy(a: IamPolicyArgs) -> anyhow::Result<Outcome> {
     let scope = runner_policy::Scope {
         location: location.as_ref(),
         issuer: issuer.as_ref(),
+        issuer_pattern,
         role_path: &role_path,
         policy_arns,
         permissions_boundaries: boundaries,
         assume_roles,
     };
+    if config.as_ref().is_some_and(|c| c.cdn.is_some())
+        && !a.capabilities.contains(&Capability::Cdn)
+    {
+        eprintln!("note: the file has a [cdn]: add `--for ...,cdn` for the CloudFront permissions apply and destroy need");
+    }
     let p = runner_policy::policy(&a.capabilities, partition, &scope)?;
     for note in &p.notes {
         eprintln!("note: {note}");

@@ -4,17 +4,30 @@ use anyhow::bail;
 use clap::Args;
 use serde::Serialize;
 
-use super::{parse_tag, print_json, AwsArgs, IssuerArgs, KeyArgs, Outcome, OutputFormat};
+use super::{parse_tag, print_json, AwsArgs, FileArg, IssuerArgs, KeyArgs, Outcome, OutputFormat};
 use irsa_issuer::aws::bucket::{BucketChange, PublicAccess};
+use irsa_issuer::aws::cdn::{self, PriceClass};
+
+/// The CDNs irsa-issuer can put in front of a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CdnKind {
+    /// Amazon CloudFront with an Origin Access Control.
+    Cloudfront,
+}
 use irsa_issuer::aws::sdk::AwsSource;
 use irsa_issuer::oidc::documents::KeySet;
+use irsa_issuer::oidc::issuer::JwksPath;
 use irsa_issuer::publish::objects::PublishPlan;
 use irsa_issuer::publish::PublishReport;
+use irsa_issuer::reconcile::config::Config;
 use irsa_issuer::reconcile::documents::{publish, Published, TargetSpec};
+use irsa_issuer::reconcile::read;
 
 /// Arguments of `publish`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
+    #[command(flatten)]
+    file: FileArg,
     #[command(flatten)]
     keys: KeyArgs,
     #[command(flatten)]
@@ -36,12 +49,14 @@ pub struct PublishTarget {
     /// S3: create the bucket if missing, tag it, and make the two documents publicly readable.
     #[arg(long)]
     pub(super) create_bucket: bool,
-    /// S3: how the documents are made public by --create-bucket.
-    #[arg(long, value_enum, default_value_t = PublicAccess::Policy)]
-    pub(super) public_access: PublicAccess,
-    /// S3: the Cache-Control of both objects.
-    #[arg(long, default_value = "public, max-age=300", value_name = "VALUE")]
-    pub(super) cache_control: String,
+    /// S3: how the documents are made public by --create-bucket (default policy, or the
+    /// file's s3.public_access).
+    #[arg(long, value_enum)]
+    pub(super) public_access: Option<PublicAccess>,
+    /// S3: the Cache-Control of both objects (default "public, max-age=300", or the file's
+    /// s3.cache_control).
+    #[arg(long, value_name = "VALUE")]
+    pub(super) cache_control: Option<String>,
     /// Publish even when the new JWKS drops a key the target publishes now and the key
     /// directory did not retire: every token that key signed stops verifying.
     #[arg(long)]
@@ -54,6 +69,19 @@ pub struct PublishTarget {
     /// bucket (policy statements, or object ACLs in acl mode) would become live.
     #[arg(long)]
     pub(super) allow_public_grants: bool,
+    /// S3: serve the documents through a CDN in front of the bucket, which then stays private
+    /// (the issuer is https://ALIAS[/PREFIX], or the distribution's https://dXXXX.cloudfront.net).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub(super) cdn: Option<CdnKind>,
+    /// With --cdn: an own domain for the issuer (needs --acm-certificate-arn).
+    #[arg(long, value_name = "DOMAIN", requires = "cdn")]
+    pub(super) alias: Option<String>,
+    /// With --alias: its ACM certificate, in us-east-1.
+    #[arg(long, value_name = "ARN", requires = "cdn")]
+    pub(super) acm_certificate_arn: Option<String>,
+    /// With --cdn: the edge locations.
+    #[arg(long, value_enum, default_value_t = PriceClass::PriceClass100, requires = "cdn")]
+    pub(super) price_class: PriceClass,
     /// S3: a bucket tag KEY=VALUE for --create-bucket (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub(super) tags: Vec<(String, String)>,
@@ -62,23 +90,74 @@ pub struct PublishTarget {
 }
 
 impl PublishTarget {
-    /// The target, checked: `--to` is required.
-    pub(super) fn spec(&self) -> anyhow::Result<TargetSpec> {
-        let Some(to) = self.to.clone() else {
-            bail!("--to is required: a directory, or s3://BUCKET[/PREFIX]");
+    /// The target: the flags on top of the file's target and S3 settings (`c`), or the flags
+    /// alone, where `--to` is then required.
+    pub(super) fn spec(&self, c: Option<&Config>) -> anyhow::Result<TargetSpec> {
+        let mut spec = match (c, &self.to) {
+            (Some(c), to) => {
+                let mut spec = read::target_spec(c);
+                if let Some(to) = to {
+                    spec.to = to.clone();
+                }
+                spec
+            }
+            (None, Some(to)) => TargetSpec {
+                issuer: None,
+                jwks_path: JwksPath::default(),
+                to: to.clone(),
+                create_bucket: false,
+                public_access: PublicAccess::Policy,
+                cache_control: DEFAULT_CACHE_CONTROL.to_string(),
+                tags: Default::default(),
+                allow_public_grants: false,
+                allow_issuer_change: false,
+                cdn: None,
+            },
+            (None, None) => bail!("--to is required: a directory, or s3://BUCKET[/PREFIX] (or -f FILE, whose target is used)"),
         };
-        let (issuer, jwks_path) = self.issuer.parse_optional()?;
-        Ok(TargetSpec {
-            issuer,
-            jwks_path,
-            to,
-            create_bucket: self.create_bucket,
-            public_access: self.public_access,
-            cache_control: self.cache_control.clone(),
-            tags: self.tags.iter().cloned().collect(),
-            allow_public_grants: self.allow_public_grants,
-            allow_issuer_change: self.allow_issuer_change,
-        })
+        let (issuer, _) = self.issuer.parse_optional()?;
+        if let Some(i) = issuer {
+            spec.issuer = Some(i);
+        }
+        if self.issuer.jwks_path.is_some() {
+            spec.jwks_path = self.issuer.jwks_path()?;
+        }
+        spec.create_bucket |= self.create_bucket;
+        if let Some(p) = self.public_access {
+            spec.public_access = p;
+        }
+        if let Some(cc) = &self.cache_control {
+            spec.cache_control = cc.clone();
+        }
+        spec.tags.extend(self.tags.iter().cloned());
+        spec.allow_public_grants |= self.allow_public_grants;
+        spec.allow_issuer_change |= self.allow_issuer_change;
+        if let Some(CdnKind::Cloudfront) = self.cdn {
+            if !spec.to.starts_with("s3://") {
+                bail!("--cdn cloudfront serves an S3 bucket: give --to s3://BUCKET[/PREFIX]");
+            }
+            if self
+                .public_access
+                .is_some_and(|p| p != PublicAccess::Policy)
+            {
+                bail!("--public-access conflicts with --cdn: the bucket stays private and CloudFront reads it through its Origin Access Control");
+            }
+            if irsa_issuer::reconcile::config::max_age(&spec.cache_control).is_none() {
+                bail!("{}", cdn::CdnError::NoMaxAge(spec.cache_control.clone()));
+            }
+            let c = cdn::CdnConfig {
+                alias: self.alias.clone(),
+                acm_certificate_arn: self.acm_certificate_arn.clone(),
+                price_class: self.price_class,
+                deploy_timeout: cdn::DEFAULT_DEPLOY_TIMEOUT,
+            };
+            cdn::validate(&c)?;
+            spec.cdn = Some(c);
+        }
+        if spec.cdn.is_some() {
+            spec.public_access = PublicAccess::None;
+        }
+        Ok(spec)
     }
 
     /// The region and profile flags.
@@ -86,11 +165,23 @@ impl PublishTarget {
         &self.aws
     }
 
-    /// Where AWS settings come from.
-    pub(super) fn aws(&self) -> AwsSource {
-        AwsSource::new(self.aws.region.clone(), self.aws.profile.clone())
+    /// Where AWS settings come from: the flags, else the file's `[aws]`.
+    pub(super) fn aws(&self, c: Option<&Config>) -> AwsSource {
+        AwsSource::new(
+            self.aws
+                .region
+                .clone()
+                .or(c.and_then(|c| c.aws.region.clone())),
+            self.aws
+                .profile
+                .clone()
+                .or(c.and_then(|c| c.aws.profile.clone())),
+        )
     }
 }
+
+/// Cache-Control of both documents unless told otherwise.
+pub(super) const DEFAULT_CACHE_CONTROL: &str = "public, max-age=300";
 
 #[derive(Serialize)]
 struct PublishOutput<'a> {
@@ -107,9 +198,10 @@ struct PublishOutput<'a> {
 }
 
 pub(super) async fn run(a: PublishArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
-    let set = KeySet::new(a.keys.load()?)?;
-    let spec = a.target.spec()?;
-    let aws = a.target.aws();
+    let c = a.file.load(Some(a.target.aws_args()))?;
+    let set = KeySet::new(a.keys.load_with(c.as_ref())?)?;
+    let spec = a.target.spec(c.as_ref())?;
+    let aws = a.target.aws(c.as_ref());
     let allow = a.target.allow_key_removal;
     let p = publish(&set, &spec, &aws, a.plan, |_| allow).await?;
     render(&p, &aws, out)?;

@@ -73,6 +73,27 @@ impl KeyDirArgs {
         };
         Ok((KeyDir::new(dir), config))
     }
+
+    /// How the next `rotate` command names this key directory in a hint: `-f FILE` when the
+    /// file was given, else `--key-dir DIR`.
+    fn hint(&self, kd: &KeyDir) -> String {
+        match &self.file {
+            Some(f) => format!("-f {}", f.display()),
+            None => format!("--key-dir {}", kd.root().display()),
+        }
+    }
+
+    /// The same for `apiserver-flags`, which also needs the issuer without a file.
+    fn flags_hint(&self, kd: &KeyDir, issuer: Option<&str>) -> String {
+        match &self.file {
+            Some(f) => format!("-f {}", f.display()),
+            None => format!(
+                "--key-dir {} --issuer {}",
+                kd.root().display(),
+                issuer.unwrap_or("URL")
+            ),
+        }
+    }
 }
 
 /// Token lifetime settings.
@@ -264,25 +285,23 @@ struct Target {
 impl Target {
     /// The flags' target, else the file's (with its S3 settings and AWS region and profile).
     fn of(t: &PublishTarget, c: Option<&Config>) -> anyhow::Result<Self> {
-        let (spec, aws) = match (&t.to, c) {
-            (Some(_), _) | (None, None) => (t.to.is_some().then(|| t.spec()).transpose()?, t.aws()),
-            (None, Some(c)) => {
-                let region_given = t.aws_args().region.is_some();
-                if let (None, None, Target3::S3(l), false) =
-                    (&c.issuer, &c.aws.region, &c.target, region_given)
-                {
-                    bail!("the file pins no issuer for {l}: without aws.region (or issuer) it would follow the shell's region; set aws.region (or issuer) in the file, or pass --region (or IRSA_ISSUER_REGION)");
-                }
-                let mut spec = read::target_spec(c);
-                spec.allow_issuer_change = t.allow_issuer_change;
-                let region = t.aws_args().region.clone().or(c.aws.region.clone());
-                let profile = t.aws_args().profile.clone().or(c.aws.profile.clone());
-                (Some(spec), AwsSource::new(region, profile))
+        if let Some(c) = c {
+            let region_given = t.aws_args().region.is_some();
+            if let (None, None, Target3::S3(l), false, None) =
+                (&c.issuer, &c.aws.region, &c.target, region_given, &t.to)
+            {
+                bail!("the file pins no issuer for {l}: without aws.region (or issuer) it would follow the shell's region; set aws.region (or issuer) in the file, or pass --region (or IRSA_ISSUER_REGION)");
             }
+        }
+        // With the file, its target and S3 settings (Cache-Control among them), with the flags
+        // on top, also when --to is given; without it, only when --to is.
+        let spec = match (c, &t.to) {
+            (None, None) => None,
+            _ => Some(t.spec(c)?),
         };
         Ok(Self {
             spec,
-            aws,
+            aws: t.aws(c),
             allow_key_removal: t.allow_key_removal,
         })
     }
@@ -355,12 +374,17 @@ async fn init_or_stage(a: NewKeyArgs, out: OutputFormat, init: bool) -> anyhow::
             if private.is_none() {
                 println!("  public key only: kube-apiserver must be given the private key from where it lives");
             }
+            let issuer = added.published.as_ref().map(|p| p.issuer.as_str());
+            let flags = a.kd.flags_hint(&kd, issuer);
             if init {
-                println!("Point kube-apiserver at it: irsa-issuer apiserver-flags --key-dir {} --issuer URL", kd.root().display());
+                println!("Point kube-apiserver at it: irsa-issuer apiserver-flags {flags}");
             } else {
+                let promote = match (&a.kd.file, issuer) {
+                    (Some(_), _) => a.kd.hint(&kd),
+                    (None, i) => format!("{} --issuer {}", a.kd.hint(&kd), i.unwrap_or("URL")),
+                };
                 println!(
-                    "Next:\n  1. Give every kube-apiserver the new key as a verification key now (its --service-account-key-file; `irsa-issuer apiserver-flags --key-dir {0} --issuer URL` lists it) and restart them one by one: with several control-plane nodes, a node restarted after promote signs with the new key while the others must already accept it.\n  2. The key is published {1}; wait until relying parties' caches have it (the JWKS max-age).\n  3. `irsa-issuer rotate promote --key-dir {0} --issuer URL` (it checks both).",
-                    kd.root().display(),
+                    "Next:\n  1. Give every kube-apiserver the new key as a verification key now (its --service-account-key-file; `irsa-issuer apiserver-flags {flags}` lists it) and restart them one by one: with several control-plane nodes, a node restarted after promote signs with the new key while the others must already accept it.\n  2. The key is published {}; wait until relying parties' caches have it (the JWKS max-age).\n  3. `irsa-issuer rotate promote {promote}` (it checks both).",
                     if added.published.is_some() { "now" } else { "when `serve --key-dir` reloads, or once you publish it" }
                 );
             }
@@ -383,7 +407,14 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let c = config.as_ref();
     let target = Target::of(&a.target, c)?;
     let (flag_issuer, _) = a.target.issuer.parse_optional()?;
-    let given = flag_issuer.or(c.and_then(|c| c.issuer.clone()));
+    let given = match (flag_issuer, c) {
+        (Some(i), _) => Some(i),
+        // Behind CloudFront the issuer is the alias or the distribution's own domain.
+        (None, Some(c)) if c.cdn.is_some() && a.target.to.is_none() => {
+            Some(read::config_issuer(c, &target.aws).await?)
+        }
+        (None, c) => c.and_then(|c| c.issuer.clone()),
+    };
     let to = a.target.to.clone().or(c.map(|c| c.target.describe()));
     let issuer = IssuerChoice {
         given: given.as_ref(),
@@ -421,7 +452,7 @@ async fn promote(a: PromoteArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         OutputFormat::Text => {
             println!("{} is now the active key. Restart every kube-apiserver with these flags so it signs with it:\n", p.kid);
             print_flags(&p.flags);
-            println!("\nThen confirm, with a token issued after the last restart: `kubectl create token default | irsa-issuer rotate confirm --key-dir {} --token -`. The previous key's retire clock starts there (tokens it signed stay valid until they expire).", kd.root().display());
+            println!("\nThen confirm, with a token issued after the last restart: `kubectl create token default | irsa-issuer rotate confirm {} --token -`. The previous key's retire clock starts there (tokens it signed stay valid until they expire).", a.kd.hint(&kd));
         }
     }
     Ok(Outcome::Done)
@@ -479,7 +510,8 @@ async fn retire(a: RetireArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             for k in &retired.kept {
                 println!("kept {k} (it may still verify live tokens)");
             }
-            println!("Next: restart every kube-apiserver with the flags `irsa-issuer apiserver-flags --key-dir {0}` prints now (they no longer name the retired keys), then `irsa-issuer rotate prune --key-dir {0}` deletes their files. Until then the files must stay: kube-apiserver refuses to start when a --service-account-key-file is missing.", kd.root().display());
+            let issuer = done.published.as_ref().map(|p| p.issuer.as_str());
+            println!("Next: restart every kube-apiserver with the flags `irsa-issuer apiserver-flags {}` prints now (they no longer name the retired keys), then `irsa-issuer rotate prune {}` deletes their files. Until then the files must stay: kube-apiserver refuses to start when a --service-account-key-file is missing.", a.kd.flags_hint(&kd, issuer), a.kd.hint(&kd));
         }
     }
     Ok(Outcome::Done)
@@ -518,6 +550,8 @@ struct StatusKey {
     #[serde(skip_serializing_if = "Option::is_none")]
     demoted: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    signing_ended: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     removable_from: Option<String>,
     private_key: bool,
 }
@@ -535,6 +569,7 @@ fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
             created: rfc3339(k.created),
             promoted: k.promoted.map(rfc3339),
             demoted: k.demoted.map(rfc3339),
+            signing_ended: k.signing_ended.map(rfc3339),
             removable_from: k.removable_from.map(rfc3339),
             private_key: k.private_key,
         })
@@ -545,18 +580,24 @@ fn status(a: StatusArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
         )?,
         OutputFormat::Text => {
             println!(
-                "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}",
-                "KID", "ALG", "STATE", "CREATED", "PROMOTED", "DEMOTED"
+                "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21} {:<21}",
+                "KID", "ALG", "STATE", "CREATED", "PROMOTED", "DEMOTED", "REMOVABLE FROM"
             );
             for k in &keys {
+                let removable = match (k.state, &k.removable_from) {
+                    (KeyState::Previous, Some(at)) => at.as_str(),
+                    (KeyState::Previous, None) => "after confirm",
+                    _ => "-",
+                };
                 println!(
-                    "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21}",
+                    "{:<44} {:<6} {:<9} {:<21} {:<21} {:<21} {:<21}",
                     k.kid,
                     k.alg.as_str(),
                     format!("{:?}", k.state).to_lowercase(),
                     k.created,
                     k.promoted.as_deref().unwrap_or("-"),
-                    k.demoted.as_deref().unwrap_or("-")
+                    k.demoted.as_deref().unwrap_or("-"),
+                    removable
                 );
             }
             let left = rotate::retired_files(&kd)?;
@@ -599,7 +640,7 @@ pub(super) async fn apiserver_flags(
                 (Some(i), _) => i.clone(),
                 (None, Target3::S3(_)) => {
                     let aws = read::aws_source(&c);
-                    read::issuer_of(&c, &aws.context().await?.region)?
+                    read::config_issuer(&c, &aws).await?
                 }
                 (None, Target3::Dir(_)) => bail!("{}: no issuer", f.display()),
             };
@@ -610,16 +651,17 @@ pub(super) async fn apiserver_flags(
             _ => bail!("give -f FILE, or both --key-dir and --issuer"),
         },
     };
-    // Each previous issuer is checked as the issuer is (https, canonical, IAM's 255 characters).
     let previous = a
         .previous_issuers
         .iter()
-        .map(|p| IssuerUrl::parse(p, false))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("--previous-issuer: {e}"))?;
-    let flags = rotate::apiserver_flags(&key_dir, &issuer)?
+        .map(|i| IssuerUrl::parse(i, false))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut flags = rotate::apiserver_flags(&key_dir, &issuer)?
         .with_extra_key_files(&a.extra_key_files)
         .with_previous_issuers(&previous);
+    if a.api_audiences {
+        flags = flags.with_api_audiences();
+    }
     match (out, a.format) {
         (OutputFormat::Json, _) => print_json(&serde_json::json!({
             "flags": &flags,

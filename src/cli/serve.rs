@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
-use super::{print_json, IssuerArgs, KeyArgs, Outcome, OutputFormat};
+use super::{print_json, FileArg, IssuerArgs, KeyArgs, Outcome, OutputFormat};
 use irsa_issuer::oidc::issuer::{IssuerUrl, JwksPath, DISCOVERY_PATH};
 use irsa_issuer::rotation::apiserver::ApiServerFlags;
 use irsa_issuer::serve::quickstart;
@@ -16,6 +16,8 @@ use irsa_issuer::serve::server;
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    file: FileArg,
     #[command(flatten)]
     issuer: IssuerArgs,
     #[command(flatten)]
@@ -30,9 +32,10 @@ pub struct ServeArgs {
     /// PEM private key of the server certificate.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// `Cache-Control: public, max-age=N` on both documents.
-    #[arg(long, default_value_t = DEFAULT_CACHE_MAX_AGE, value_name = "SECONDS")]
-    cache_max_age: u32,
+    /// `Cache-Control: public, max-age=N` on both documents (default 300, or the file's
+    /// rotation.cache_max_age, which follows s3.cache_control).
+    #[arg(long, value_name = "SECONDS")]
+    cache_max_age: Option<u32>,
     /// How often --key-dir is checked for changes.
     #[arg(long, default_value = "2s", value_parser = irsa_issuer::rotation::state::parse_duration, value_name = "DURATION")]
     reload_interval: std::time::Duration,
@@ -87,11 +90,18 @@ fn print_listening(addr: std::net::SocketAddr, scheme: &str) {
 }
 
 pub(super) async fn serve(a: ServeArgs) -> anyhow::Result<Outcome> {
-    let (issuer, jwks_path) = a.issuer.parse()?;
-    let keys = KeySource {
-        files: a.keys.keys.clone(),
-        dir: a.keys.key_dir.clone(),
+    let c = a.file.load(None)?;
+    let (issuer, jwks_path) = match &c {
+        Some(c) => a.issuer.with_file(c).await?,
+        None => a.issuer.parse()?,
     };
+    let (files, dir) = a.keys.source_with(c.as_ref());
+    let keys = KeySource { files, dir };
+    let cache_max_age = a.cache_max_age.unwrap_or_else(|| {
+        c.as_ref()
+            .and_then(|c| u32::try_from(c.rotation.cache_max_age).ok())
+            .unwrap_or(DEFAULT_CACHE_MAX_AGE)
+    });
     // The keys are checked before anything binds.
     let set = keys.load()?;
     let tls = match (&a.tls_cert, &a.tls_key) {
@@ -103,7 +113,7 @@ pub(super) async fn serve(a: ServeArgs) -> anyhow::Result<Outcome> {
         issuer,
         jwks_path,
         keys,
-        cache_max_age: a.cache_max_age,
+        cache_max_age,
         reload_interval: a.reload_interval,
         limits: server::Limits {
             max_connections: a.max_connections,

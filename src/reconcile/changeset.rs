@@ -110,31 +110,30 @@ pub fn summary(items: &[Item]) -> Summary {
     s
 }
 
+/// The plan of a teardown for people: as [`render`], but an empty one says there is nothing to
+/// destroy rather than that everything is as configured.
+pub fn render_destroy(items: &[Item]) -> String {
+    let s = summary(items);
+    if s.pending() || s.refused > 0 {
+        return render(items);
+    }
+    let mut out = render_items(items);
+    let _ = match s.unchanged {
+        0 => writeln!(
+            out,
+            "Nothing to destroy: none of the file's resources exist."
+        ),
+        n => writeln!(
+            out,
+            "Nothing to destroy: {n} resource(s) left alone, as marked above."
+        ),
+    };
+    out
+}
+
 /// The plan for people: changed and skipped resources with their details, then the counts.
 pub fn render(items: &[Item]) -> String {
-    let mut out = String::new();
-    for i in items.iter().filter(|i| i.action != Action::Unchanged) {
-        let account = i
-            .account
-            .as_deref()
-            .map(|a| format!(" (account {a})"))
-            .unwrap_or_default();
-        let refused = if i.action == Action::Refuse {
-            "refused: "
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "  {} {refused}{} {}{account}",
-            i.action.sign(),
-            i.step,
-            i.resource
-        );
-        for d in &i.details {
-            let _ = writeln!(out, "      {d}");
-        }
-    }
+    let mut out = render_items(items);
     let s = summary(items);
     if s.refused > 0 {
         let _ = writeln!(
@@ -159,6 +158,33 @@ pub fn render(items: &[Item]) -> String {
     out
 }
 
+fn render_items(items: &[Item]) -> String {
+    let mut out = String::new();
+    for i in items.iter().filter(|i| i.action != Action::Unchanged) {
+        let account = i
+            .account
+            .as_deref()
+            .map(|a| format!(" (account {a})"))
+            .unwrap_or_default();
+        let refused = if i.action == Action::Refuse {
+            "refused: "
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {} {refused}{} {}{account}",
+            i.action.sign(),
+            i.step,
+            i.resource
+        );
+        for d in &i.details {
+            let _ = writeln!(out, "      {d}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +198,23 @@ mod tests {
             details: vec![],
             documents: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_empty_teardown_says_nothing_to_destroy() {
+        assert_eq!(
+            render_destroy(&[]),
+            "Nothing to destroy: none of the file's resources exist.\n"
+        );
+        let kept = item("provider", "p", Action::Skip);
+        let text = render_destroy(std::slice::from_ref(&kept));
+        assert!(
+            text.ends_with("Nothing to destroy: 1 resource(s) left alone, as marked above.\n"),
+            "{text}"
+        );
+        assert!(!text.contains("already as configured"), "{text}");
+        let gone = item("role", "r", Action::Delete);
+        assert!(render_destroy(&[gone]).contains("Plan: 0 to add, 0 to change, 1 to destroy"));
     }
 
     #[test]

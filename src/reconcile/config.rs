@@ -15,7 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::aws::bucket::PublicAccess;
-use crate::aws::names::{S3Location, Thumbprint};
+use crate::aws::names::{validate_iam_arn, IamArnKind, S3Location, Thumbprint};
 use crate::aws::trust::ServiceAccountRef;
 use crate::oidc::issuer::{IssuerUrl, JwksPath};
 use crate::oidc::keys::Algorithm;
@@ -151,7 +151,7 @@ pub struct Thumbprints {
 /// The IAM OpenID Connect provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderConfig {
-    /// Audiences (client IDs); empty means the partition's STS audience.
+    /// Audiences (client IDs); empty means sts.amazonaws.com.
     pub client_ids: Vec<String>,
     /// Thumbprints.
     pub thumbprints: Thumbprints,
@@ -164,7 +164,7 @@ pub struct RoleConfig {
     pub name: String,
     /// Who may assume it.
     pub service_accounts: Vec<ServiceAccountRef>,
-    /// Audience its trust policy requires (default: the partition's STS audience).
+    /// Audience its trust policy requires (default: sts.amazonaws.com).
     pub audience: Option<String>,
     /// Managed policies.
     pub policy_arns: Vec<String>,
@@ -178,6 +178,12 @@ pub struct RoleConfig {
     pub tags: BTreeMap<String, String>,
     /// Account IDs to create it in; empty: every account.
     pub accounts: Vec<String>,
+    /// Its ServiceAccount manifests ask for the regional STS endpoint
+    /// (`eks.amazonaws.com/sts-regional-endpoints: "true"`).
+    pub sts_regional_endpoints: bool,
+    /// Its ServiceAccount manifests' `eks.amazonaws.com/token-expiration`, in seconds (600 to
+    /// the rotation's max token age).
+    pub token_expiration: Option<u32>,
 }
 
 /// IAM settings shared by every role.
@@ -258,6 +264,8 @@ pub struct Config {
     pub rotation: RotationConfig,
     /// TLS.
     pub tls: TlsConfig,
+    /// CloudFront in front of the (then private) bucket.
+    pub cdn: Option<crate::aws::cdn::CdnConfig>,
 }
 
 type S = Spanned<String>;
@@ -288,6 +296,17 @@ struct RawConfig {
     rotation: RawRotation,
     #[serde(default)]
     tls: RawTls,
+    cdn: Option<RawCdn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCdn {
+    kind: S,
+    alias: Option<S>,
+    acm_certificate_arn: Option<S>,
+    price_class: Option<S>,
+    deploy_timeout: Option<S>,
 }
 
 #[derive(Deserialize, Default)]
@@ -364,6 +383,9 @@ struct RawRole {
     tags: BTreeMap<String, String>,
     #[serde(default)]
     accounts: Vec<S>,
+    #[serde(default)]
+    sts_regional_endpoints: bool,
+    token_expiration: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -607,10 +629,11 @@ fn build(
     }
     let provider = build_provider(ctx, &raw.provider, env)?;
     check_tags(ctx, "tags", &raw.tags)?;
+    let rotation = build_rotation(ctx, &raw.rotation, &s3)?;
     let mut names = BTreeSet::new();
     let mut roles = Vec::new();
     for (i, r) in raw.roles.iter().enumerate() {
-        let role = build_role(ctx, i, r, &provider)?;
+        let role = build_role(ctx, i, r, &provider, &rotation)?;
         if !names.insert(role.name.clone()) {
             return Err(ctx.err(
                 &Origin::File(r.name.span()),
@@ -638,7 +661,10 @@ fn build(
         })?;
         iam.max_trust_policy_size = size;
     }
-    let rotation = build_rotation(ctx, &raw.rotation, &s3)?;
+    let cdn = match &raw.cdn {
+        Some(c) => Some(build_cdn(ctx, c, &raw, &target_v, issuer.as_ref(), &s3)?),
+        None => None,
+    };
     Ok(Config {
         issuer,
         target: target_v,
@@ -653,7 +679,124 @@ fn build(
         iam,
         rotation,
         tls,
+        cdn,
     })
+}
+
+/// The `[cdn]` section, checked before any call: an s3:// target whose bucket stays private,
+/// a max-age to cache for, an alias with its us-east-1 certificate.
+fn build_cdn(
+    ctx: &Ctx,
+    raw: &RawCdn,
+    top: &RawConfig,
+    target: &Target,
+    issuer: Option<&IssuerUrl>,
+    s3: &S3Config,
+) -> Result<crate::aws::cdn::CdnConfig, ConfigError> {
+    use crate::aws::cdn::{self, CdnConfig, PriceClass};
+    let at = |s: &S| Origin::File(s.span());
+    if raw.kind.get_ref() != "cloudfront" {
+        return Err(ctx.err(
+            &at(&raw.kind),
+            "cdn.kind",
+            format!("`{}`: the one kind is \"cloudfront\"", raw.kind.get_ref()),
+        ));
+    }
+    let Target::S3(loc) = target else {
+        return Err(ctx.err(
+            &at(&raw.kind),
+            "cdn.kind",
+            "CloudFront serves an s3:// target: set target = \"s3://BUCKET/PREFIX\"",
+        ));
+    };
+    if let Some(p) = &top.s3.public_access {
+        return Err(ctx.err(
+            &at(p),
+            "s3.public_access",
+            "conflicts with [cdn]: the bucket stays private and CloudFront reads it through its Origin Access Control; remove s3.public_access",
+        ));
+    }
+    if max_age(&s3.cache_control).is_none() {
+        let origin = top.s3.cache_control.as_ref().map_or(Origin::Missing, at);
+        return Err(ctx.err(
+            &origin,
+            "s3.cache_control",
+            cdn::CdnError::NoMaxAge(s3.cache_control.clone()).to_string(),
+        ));
+    }
+    let price_class = match &raw.price_class {
+        Some(p) => PriceClass::parse(p.get_ref()).ok_or_else(|| {
+            ctx.err(
+                &at(p),
+                "cdn.price_class",
+                format!(
+                    "`{}`: use PriceClass_100 (the default), PriceClass_200 or PriceClass_All",
+                    p.get_ref()
+                ),
+            )
+        })?,
+        None => PriceClass::default(),
+    };
+    let deploy_timeout = match &raw.deploy_timeout {
+        Some(d) => crate::rotation::state::parse_duration(d.get_ref())
+            .map_err(|e| ctx.err(&at(d), "cdn.deploy_timeout", e))?
+            .as_secs(),
+        None => cdn::DEFAULT_DEPLOY_TIMEOUT,
+    };
+    let c = CdnConfig {
+        alias: raw.alias.as_ref().map(|a| a.get_ref().clone()),
+        acm_certificate_arn: raw
+            .acm_certificate_arn
+            .as_ref()
+            .map(|a| a.get_ref().clone()),
+        price_class,
+        deploy_timeout,
+    };
+    if let Some(a) = &raw.alias {
+        cdn::validate_alias(a.get_ref())
+            .map_err(|e| ctx.err(&at(a), "cdn.alias", e.to_string()))?;
+    }
+    if let Some(a) = &raw.acm_certificate_arn {
+        cdn::validate_certificate_arn(a.get_ref())
+            .map_err(|e| ctx.err(&at(a), "cdn.acm_certificate_arn", e.to_string()))?;
+    }
+    cdn::validate(&c).map_err(|e| {
+        let (origin, field) = match (&raw.alias, &raw.acm_certificate_arn) {
+            (Some(a), _) => (at(a), "cdn.alias"),
+            (None, Some(a)) => (at(a), "cdn.acm_certificate_arn"),
+            _ => (at(&raw.kind), "cdn"),
+        };
+        ctx.err(&origin, field, e.to_string())
+    })?;
+    if let Some(i) = issuer {
+        let origin = top.issuer.as_ref().map_or(Origin::Missing, at);
+        match &c.alias {
+            Some(alias) => {
+                let expected = cdn::issuer(alias, loc)
+                    .map_err(|e| ctx.err(&origin, "issuer", e.to_string()))?;
+                if &expected != i {
+                    return Err(ctx.err(
+                        &origin,
+                        "issuer",
+                        cdn::CdnError::IssuerMismatch {
+                            given: i.to_string(),
+                            expected: expected.to_string(),
+                        }
+                        .to_string(),
+                    ));
+                }
+            }
+            None if !i.host().ends_with(".cloudfront.net") => {
+                return Err(ctx.err(
+                    &origin,
+                    "issuer",
+                    format!("{i} is not on a *.cloudfront.net host: without cdn.alias the issuer is the distribution's own domain; drop `issuer` (it is derived) or set cdn.alias"),
+                ))
+            }
+            None => {}
+        }
+    }
+    Ok(c)
 }
 
 fn build_rotation(
@@ -820,17 +963,6 @@ fn build_aws(
     })
 }
 
-/// Whether `arn` is an IAM role ARN.
-pub fn is_role_arn(arn: &str) -> bool {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == "iam"
-        && is_account_id(parts[4])
-        && parts[5].starts_with("role/")
-        && parts[5].len() > 5
-}
-
 fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -841,12 +973,8 @@ fn build_accounts(ctx: &Ctx, raw: &[RawAccount]) -> Result<Vec<AccountConfig>, C
     for (i, a) in raw.iter().enumerate() {
         let arn = a.assume_role.get_ref();
         let field = format!("accounts[{i}].assume_role");
-        if !is_role_arn(arn) {
-            return Err(ctx.err(
-                &Origin::File(a.assume_role.span()),
-                &field,
-                format!("`{arn}` is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"),
-            ));
+        if let Err(e) = validate_iam_arn(arn, IamArnKind::Role) {
+            return Err(ctx.err(&Origin::File(a.assume_role.span()), &field, e.to_string()));
         }
         if !seen.insert(arn.clone()) {
             return Err(ctx.err(
@@ -952,6 +1080,7 @@ fn build_role(
     i: usize,
     r: &RawRole,
     provider: &ProviderConfig,
+    rotation: &RotationConfig,
 ) -> Result<RoleConfig, ConfigError> {
     let f = |name: &str| format!("roles[{i}].{name}");
     let name = r.name.get_ref();
@@ -1010,31 +1139,34 @@ fn build_role(
         ));
     }
     for p in &r.policy_arns {
-        if !crate::aws::role::is_policy_arn(p.get_ref()) {
-            return Err(ctx.err(
-                &Origin::File(p.span()),
-                &f("policy_arns"),
-                format!(
-                    "`{}` is not a managed policy ARN: {}",
-                    p.get_ref(),
-                    crate::aws::role::POLICY_ARN_FIX
-                ),
-            ));
+        if let Err(e) = validate_iam_arn(p.get_ref(), IamArnKind::Policy) {
+            return Err(ctx.err(&Origin::File(p.span()), &f("policy_arns"), e.to_string()));
         }
     }
     if let Some(b) = &r.permissions_boundary {
-        if !crate::aws::role::is_policy_arn(b.get_ref()) {
+        if let Err(e) = validate_iam_arn(b.get_ref(), IamArnKind::Policy) {
             return Err(ctx.err(
                 &Origin::File(b.span()),
                 &f("permissions_boundary"),
-                format!(
-                    "`{}` is not a managed policy ARN: {}",
-                    b.get_ref(),
-                    crate::aws::role::POLICY_ARN_FIX
-                ),
+                e.to_string(),
             ));
         }
     }
+    let token_expiration = match &r.token_expiration {
+        Some(t) => {
+            let secs = u64::try_from(*t.get_ref()).unwrap_or(0);
+            crate::aws::trust::validate_token_expiration(secs, rotation.max_token_age.as_secs())
+                .map_err(|e| {
+                    ctx.err(
+                        &Origin::File(t.span()),
+                        &f("token_expiration"),
+                        e.to_string(),
+                    )
+                })?;
+            u32::try_from(secs).ok()
+        }
+        None => None,
+    };
     let max_session_duration = match &r.max_session_duration {
         Some(m) => {
             let v = *m.get_ref();
@@ -1073,6 +1205,8 @@ fn build_role(
         max_session_duration,
         tags: r.tags.clone(),
         accounts: r.accounts.iter().map(|a| a.get_ref().clone()).collect(),
+        sts_regional_endpoints: r.sts_regional_endpoints,
+        token_expiration,
     })
 }
 
@@ -1173,11 +1307,14 @@ role_session_name = "irsa-issuer"
 # external_id = "cluster-a"
 
 [provider]
-# Audiences tokens may carry (the provider's client IDs). Default: ["sts.amazonaws.com"]
-# (sts.amazonaws.com.cn in China). Env: IRSA_ISSUER_CLIENT_IDS (comma-separated).
+# Audiences tokens may carry (the provider's client IDs). Default: ["sts.amazonaws.com"], in
+# every partition, China included (what AWS's pod-identity webhook puts in tokens). Every role's
+# audience must be one of them. Env: IRSA_ISSUER_CLIENT_IDS (comma-separated).
 client_ids = ["sts.amazonaws.com"]
-# TLS thumbprints: "auto" takes the SHA-1 of the last certificate the issuer's host serves;
-# or 40 hex digits each. Env: IRSA_ISSUER_THUMBPRINTS (comma-separated).
+# TLS thumbprints. "auto" (the default): none for an S3 issuer or a host whose chain ends in a
+# public CA (IAM trusts those through its own CA library and ignores thumbprints), else the
+# SHA-1 of the last certificate the issuer's host serves (a private CA: tls.ca_file too).
+# [] lists none; or 40 hex digits each, pinned. Env: IRSA_ISSUER_THUMBPRINTS (comma-separated).
 thumbprints = ["auto"]
 
 # Roles for service accounts. Repeat the block per role.
@@ -1196,6 +1333,10 @@ policy_arns = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
 # tags = { team = "data" }
 # Only in these accounts (12-digit IDs); default: every account above.
 # accounts = ["111122223333"]
+# Annotations of its ServiceAccount manifests (`apply --manifests DIR`, `role manifest -f`):
+# the regional STS endpoint, and the projected token's lifetime (600 s to rotation.max_token_age).
+# sts_regional_endpoints = true
+# token_expiration = 86400
 
 [rotation]
 # `irsa-issuer rotate ... -f {{FILE}}` reads these (flags of the same names override them).
@@ -1211,11 +1352,23 @@ clock_skew = "5m"
 [iam]
 # The IAM path roles are created under. `irsa-issuer iam-policy -f {{FILE}}` scopes the role
 # permissions of whoever runs irsa-issuer to it, so they cannot touch any other role. Roles made
-# by irsa-issuer before 0.2 live under "/": set "/" to keep managing them (IAM cannot move a role).
+# by irsa-issuer before 0.2 live under "/": set "/" to keep managing them (IAM cannot move a role;
+# `iam-policy` refuses "/", since every untagged role of the account is under it).
 role_path = "/irsa/"
 # IAM's limit on a role's trust policy, in characters: 2048 by default; up to 4096 once the
 # account's "Role trust policy length" quota has been raised.
 max_trust_policy_size = 2048
+
+# CloudFront in front of the bucket, instead of making the two documents public: the bucket
+# stays private (all four Block Public Access switches on) and a distribution reads it through
+# an Origin Access Control. The issuer is then https://ALIAS/PREFIX, or without an alias
+# https://dXXXX.cloudfront.net/PREFIX (printed by apply). s3.public_access does not apply.
+# [cdn]
+# kind = "cloudfront"
+# alias = "oidc.example.com"            # an own domain (optional), with its certificate:
+# acm_certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/ID"   # in us-east-1
+# price_class = "PriceClass_100"        # PriceClass_100 (default), PriceClass_200, PriceClass_All
+# deploy_timeout = "30m"                # how long destroy waits for the distribution to deploy
 
 # TLS of the issuer's host, for a private CA or tests.
 [tls]
@@ -1308,6 +1461,35 @@ mod tests {
         ));
         assert_eq!(e.line, Some(7), "{e}");
         assert!(e.field.ends_with("policies"), "{e}");
+    }
+
+    /// A typo in any table is an error naming the table, the field and its line: an
+    /// `externalid` ignored would assume the role without the external ID its trust asks for.
+    #[test]
+    fn unknown_fields_are_refused_in_every_table() {
+        let cases = [
+            ("[[accounts]]\nassume_role = \"arn:aws:iam::123456789012:role/a\"\nexternalid = \"x\"\n", 6, "accounts.externalid"),
+            ("[provider]\nthumbprint = []\n", 5, "provider.thumbprint"),
+            ("[aws]\nregoin = \"eu-west-1\"\n", 5, "aws.regoin"),
+            ("[tls]\ncafile = \"ca.pem\"\n", 5, "tls.cafile"),
+            ("[rotation]\nmax_token_ag = \"1h\"\n", 5, "rotation.max_token_ag"),
+            ("[iam]\nrole_pth = \"/x/\"\n", 5, "iam.role_pth"),
+            ("[s3]\ncreate_buckets = true\n", 5, "s3.create_buckets"),
+            ("[cdn]\nkind = \"cloudfront\"\naliases = \"x\"\n", 6, "cdn.aliases"),
+        ];
+        for (text, line, field) in cases {
+            let e = parse_err(&format!("{MIN}{text}"));
+            assert_eq!(e.line, Some(line), "{text}: {e}");
+            assert!(
+                e.field.ends_with(field.rsplit('.').next().unwrap()),
+                "{text}: {e}"
+            );
+            assert!(
+                e.field.starts_with(field.split('.').next().unwrap()),
+                "{text}: {e}"
+            );
+            assert!(e.message.starts_with("unknown field"), "{text}: {e}");
+        }
     }
 
     #[test]
@@ -1419,6 +1601,56 @@ mod tests {
     fn ownership_tag_is_reserved() {
         let e = parse_err(&format!("{MIN}[tags]\nmanaged-by = \"me\"\n"));
         assert_eq!(e.field, "tags.managed-by");
+    }
+
+    #[test]
+    fn cdn_section_is_checked_before_any_call() {
+        let c = parse_ok(&format!("{MIN}[cdn]\nkind = \"cloudfront\"\n"));
+        let cdn = c.cdn.unwrap();
+        assert_eq!(cdn.price_class.as_str(), "PriceClass_100");
+        assert_eq!(cdn.alias, None);
+        let ok = format!("{MIN}[cdn]\nkind = \"cloudfront\"\nalias = \"oidc.example.com\"\nacm_certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/abc\"\nprice_class = \"PriceClass_All\"\n");
+        assert_eq!(
+            parse_ok(&ok).cdn.unwrap().alias.as_deref(),
+            Some("oidc.example.com")
+        );
+        let cases: &[(&str, usize, &str, &str)] = &[
+            ("kind = \"fastly\"\n", 5, "cdn.kind", "cloudfront"),
+            ("kind = \"cloudfront\"\nalias = \"oidc.example.com\"\nacm_certificate_arn = \"arn:aws:acm:eu-west-1:123456789012:certificate/abc\"\n", 7, "cdn.acm_certificate_arn", "us-east-1"),
+            ("kind = \"cloudfront\"\nalias = \"oidc.example.com\"\n", 6, "cdn.alias", "acm_certificate_arn"),
+            ("kind = \"cloudfront\"\nalias = \"OIDC.example.com\"\nacm_certificate_arn = \"arn:aws:acm:us-east-1:123456789012:certificate/abc\"\n", 6, "cdn.alias", "lower-case"),
+            ("kind = \"cloudfront\"\nprice_class = \"cheap\"\n", 6, "cdn.price_class", "PriceClass_100"),
+        ];
+        for (cdn, line, field, says) in cases {
+            let e = parse_err(&format!("{MIN}[cdn]\n{cdn}"));
+            assert_eq!(
+                (e.field.as_str(), e.line),
+                (*field, Some(*line)),
+                "{cdn}: {e}"
+            );
+            assert!(e.message.contains(says), "{cdn}: {e}");
+        }
+        let e = parse_err(&format!(
+            "{MIN}[s3]\npublic_access = \"policy\"\n[cdn]\nkind = \"cloudfront\"\n"
+        ));
+        assert_eq!(
+            (e.field.as_str(), e.line),
+            ("s3.public_access", Some(5)),
+            "{e}"
+        );
+        let e = parse_err(&format!(
+            "{MIN}[s3]\ncache_control = \"no-cache\"\n[cdn]\nkind = \"cloudfront\"\n"
+        ));
+        assert_eq!(e.field, "s3.cache_control", "{e}");
+        let e = parse_err("target = \"out\"\nissuer = \"https://i.example.com\"\n[keys]\ndir = \"k\"\n[cdn]\nkind = \"cloudfront\"\n");
+        assert_eq!(e.field, "cdn.kind", "{e}");
+        let e = parse_err(&ok.replacen(
+            "target",
+            "issuer = \"https://other.example.com/p\"\ntarget",
+            1,
+        ));
+        assert_eq!(e.field, "issuer", "{e}");
+        assert!(e.message.contains("https://oidc.example.com/p"), "{e}");
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct TargetSpec {
     pub allow_public_grants: bool,
     /// Replace documents the target publishes for another issuer.
     pub allow_issuer_change: bool,
+    /// S3: CloudFront in front of the (private) bucket.
+    pub cdn: Option<crate::aws::cdn::CdnConfig>,
 }
 
 /// Either kind of document store.
@@ -271,7 +273,7 @@ async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Pre
         ),
         Some(_) => true,
         None if t.create_bucket => false,
-        None => refuse!("bucket {} does not exist in this account: create it with --create-bucket, or check the name and --region", loc.bucket),
+        None => refuse!("bucket {} does not exist in this account: create it with --create-bucket (s3.create_bucket = true in the file), or check the name and the region (--region, aws.region)", loc.bucket),
     };
     let bucket_changes = if t.create_bucket {
         let keys: Vec<String> = desired.iter().map(|o| o.key.clone()).collect();
@@ -356,6 +358,9 @@ pub async fn publish(
     plan_only: bool,
     may_remove: impl Fn(&str) -> bool,
 ) -> Result<Published, Error> {
+    if t.cdn.is_some() {
+        return super::cdn::publish(set, t, aws, plan_only, may_remove).await;
+    }
     let p = prepare(set, t, aws).await?;
     p.check_issuer(t.allow_issuer_change)?;
     p.check_removals(may_remove)?;

@@ -159,6 +159,15 @@ async fn run(op: &Op, h: &Handles) -> Result<(), Error> {
                 s3.set_policy(doc.as_deref()).await?;
             }
         }
+        Op::ApplyOac(_)
+        | Op::ApplyCachePolicy(_)
+        | Op::ApplyDistribution(_)
+        | Op::Invalidate(_)
+        | Op::WaitDeployed
+        | Op::DisableDistribution
+        | Op::DeleteDistribution
+        | Op::DeleteOac
+        | Op::DeleteCachePolicy => super::cdn::run(op, h).await?,
         Op::DeleteKeys(state) => {
             let Some(kd) = &h.key_dir else {
                 refuse!("no key directory was read");

@@ -73,6 +73,8 @@ pub struct Accounts {
     pub targets: Vec<Target>,
     /// STS session name for the assumed roles.
     pub session_name: String,
+    /// Only these account IDs (a file's role that lists its accounts); empty: all.
+    pub only: Vec<String>,
 }
 
 /// Runs `op` in each account, in order, and collects one result per account.
@@ -96,10 +98,14 @@ where
         let attempt = async {
             let (ctx, caller) = reach_one(base, target, &accounts.session_name).await?;
             let account = caller.account.clone();
-            op(ctx, caller).await.map(|d| (account, d))
+            if !accounts.only.is_empty() && !accounts.only.contains(&account) {
+                return Ok(None);
+            }
+            op(ctx, caller).await.map(|d| Some((account, d)))
         };
         results.push(match attempt.await {
-            Ok((account, d)) => AccountResult {
+            Ok(None) => continue,
+            Ok(Some((account, d))) => AccountResult {
                 account,
                 via,
                 arn: d.arn,
@@ -147,7 +153,7 @@ fn action(exists: bool, changed: bool, plan_only: bool) -> &'static str {
 pub struct ProviderRequest {
     /// The issuer.
     pub issuer: IssuerUrl,
-    /// Client IDs; empty: the partition's STS audience.
+    /// Client IDs; empty: sts.amazonaws.com.
     pub client_ids: Vec<String>,
     /// Thumbprints given.
     pub thumbprints: Vec<Thumbprint>,
@@ -185,9 +191,17 @@ pub async fn provider_apply(
     let partial = ProviderSpec::without_thumbprints(&req.issuer, client_ids, req.tags.clone())?;
     let mut thumbprints = req.thumbprints.clone();
     let mut fetched = Vec::new();
-    if req.auto_thumbprint {
+    // With `auto`, a thumbprint only where IAM uses one: not for an S3-hosted JWKS, nor for a
+    // host whose chain ends in a public CA (IAM trusts both through its own CA library since
+    // 2023, and the thumbprint is optional in CreateOpenIDConnectProvider).
+    if req.auto_thumbprint && !crate::aws::names::is_s3_issuer(&req.issuer) {
         fetched = fetcher.issuer_thumbprints(&req.issuer).await?;
-        thumbprints.extend(fetched.iter().map(|t| t.thumbprint.clone()));
+        thumbprints.extend(
+            fetched
+                .iter()
+                .filter(|t| !t.public_ca)
+                .map(|t| t.thumbprint.clone()),
+        );
     }
     let spec = partial.with_thumbprints(thumbprints)?;
     let (plan_only, force) = (req.plan_only, req.force);
@@ -370,6 +384,48 @@ pub async fn role_arn(name: &str, base: &AwsContext) -> Result<String, Error> {
             "there is no role {name} in this account: create it with `irsa-issuer role apply`"
         ),
     }
+}
+
+/// The ServiceAccount manifests of the file's roles (those named `only`, when given) in every
+/// account of the file, each role checked to exist there at the ARN the manifest names.
+pub async fn file_manifests(
+    c: &crate::reconcile::config::Config,
+    aws: &crate::aws::sdk::AwsSource,
+    only: Option<&str>,
+) -> Result<Vec<crate::reconcile::manifests::RoleManifests>, Error> {
+    if let Some(name) = only {
+        if !c.roles.iter().any(|r| r.name == name) {
+            super::refuse!(
+                "the file has no role {name} (its roles: {})",
+                c.roles
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let base = aws.context().await?;
+    let reached = super::read::reach_accounts(c, base).await?;
+    let callers: Vec<&Caller> = reached.iter().map(|(_, c)| c).collect();
+    let all = crate::reconcile::manifests::manifests(c, &callers, only);
+    for m in &all {
+        let Some((ctx, _)) = reached.iter().find(|(_, k)| k.account == m.account) else {
+            continue;
+        };
+        match Roles::new(ctx.iam()).arn(&m.role).await.map_err(|e| Error::from(e).in_account(&m.account))? {
+            Some(arn) if arn == m.role_arn => {}
+            Some(arn) => super::refuse!(
+                "role {} in account {} is {arn}, not {} as the file's role path says: apply the file first (`irsa-issuer apply -f FILE`)",
+                m.role, m.account, m.role_arn
+            ),
+            None => super::refuse!(
+                "there is no role {} in account {} yet: create it with `irsa-issuer apply -f FILE`",
+                m.role, m.account
+            ),
+        }
+    }
+    Ok(all)
 }
 
 /// Who the current credentials are.

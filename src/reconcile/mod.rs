@@ -8,15 +8,17 @@
 //! plan step by step, recording timings and AWS calls and stopping a chain at its first failure.
 //! Nothing here prints: the command line renders what these functions return.
 //!
-//! Pure: `config`, `changeset`, `plan`.
-//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `verify`, `iam`, `rotate`.
+//! Pure: `config`, `changeset`, `plan`, `manifests`.
+//! I/O: `mod` and `error` (the error of the operations, which wraps the adapters' errors), `read`, `execute`, `documents`, `cdn`, `verify`, `iam`, `rotate`.
 
+pub mod cdn;
 pub mod changeset;
 pub mod config;
 pub mod documents;
 mod error;
 pub mod execute;
 pub mod iam;
+pub mod manifests;
 pub mod plan;
 pub mod read;
 pub mod rotate;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use super::changeset::{self, Action, DocumentChange, Item, Summary};
 use super::config::{Config, RoleConfig};
 use crate::aws::bucket::{self, BucketChange, BucketState};
+use crate::aws::cdn;
 use crate::aws::names::Caller;
 use crate::aws::names::Thumbprint;
 use crate::aws::owner::Owner;
@@ -88,6 +89,24 @@ pub enum Op {
     SetBucketPolicy(Option<String>),
     /// Delete every key of the key directory, then the directory.
     DeleteKeys(KeySetState),
+    /// Create or repair the CloudFront Origin Access Control.
+    ApplyOac(cdn::OacChange),
+    /// Create or repair the CloudFront cache policy.
+    ApplyCachePolicy(cdn::CachePolicyChange),
+    /// Create, update or tag the distribution.
+    ApplyDistribution(cdn::DistributionChange),
+    /// Invalidate these paths in the distribution.
+    Invalidate(Vec<String>),
+    /// Wait (bounded) until the distribution's last change is deployed.
+    WaitDeployed,
+    /// Disable the distribution.
+    DisableDistribution,
+    /// Delete the (disabled, deployed) distribution.
+    DeleteDistribution,
+    /// Delete the Origin Access Control.
+    DeleteOac,
+    /// Delete the cache policy.
+    DeleteCachePolicy,
 }
 
 /// One step of a plan.
@@ -145,6 +164,8 @@ pub struct Allow {
     pub key_removal: bool,
     /// Publish where the target publishes another issuer now.
     pub issuer_change: bool,
+    /// Delete this issuer's roles that the file no longer names (`--no-prune` keeps them).
+    pub prune: bool,
 }
 
 /// The document target as read.
@@ -175,6 +196,8 @@ pub struct ObservedAccount {
     pub provider: Option<ProviderState>,
     /// The file's roles for this account, by name, as IAM reports them.
     pub roles: BTreeMap<String, Option<RoleState>>,
+    /// Roles of this issuer under the role path that the file no longer names here.
+    pub orphans: BTreeMap<String, RoleState>,
 }
 
 /// Why `thumbprints = ["auto"]` took no thumbprint.
@@ -205,6 +228,8 @@ pub struct ObservedCluster {
     pub inline: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// Every account, in the file's order.
     pub accounts: Vec<ObservedAccount>,
+    /// CloudFront, when the file has a `[cdn]` (its distribution exists: see [`cdn_first`]).
+    pub cdn: Option<ObservedCdn>,
 }
 
 /// The roles of the file that live in `account`.
@@ -215,7 +240,7 @@ pub fn roles_in<'a>(c: &'a Config, account: &str) -> impl Iterator<Item = &'a Ro
         .filter(move |r| r.accounts.is_empty() || r.accounts.contains(&account))
 }
 
-/// The provider's client IDs: the file's, or the partition's STS audience.
+/// The provider's client IDs: the file's, or sts.amazonaws.com.
 pub fn client_ids(c: &Config) -> Vec<String> {
     if c.provider.client_ids.is_empty() {
         vec![crate::aws::names::DEFAULT_AUDIENCE.to_string()]
@@ -277,7 +302,13 @@ pub fn apply(c: &Config, o: &ObservedCluster, allow: Allow) -> Result<Plan, Plan
     plan_keys(&o.keys, &mut plan, &mut chain);
     plan_issuer_change(o, allow, &mut plan);
     plan_removed_keys(o, allow, &mut plan);
+    if let Some(cdn) = &o.cdn {
+        plan_cdn_before(cdn, &mut plan, &mut chain);
+    }
     plan_documents(&o.documents, &mut plan, &mut chain);
+    if let Some(cdn) = &o.cdn {
+        plan_cdn_after(cdn, &o.documents, &mut plan, &mut chain);
+    }
     for (i, account) in o.accounts.iter().enumerate() {
         plan_account(c, o, i, account, allow, &mut plan, &chain)?;
     }
@@ -547,7 +578,40 @@ fn plan_account(
     for r in roles_in(c, &caller.account) {
         plan_role(c, o, index, a, r, allow, plan, &after)?;
     }
+    plan_orphans(index, a, allow, plan);
     Ok(())
+}
+
+/// This issuer's roles that the file no longer names in the account: deleted (policies
+/// first), like Terraform's resources removed from the configuration; with `--no-prune`
+/// listed and kept. A deletion depends on nothing else in the plan.
+fn plan_orphans(index: usize, a: &ObservedAccount, allow: Allow, plan: &mut Plan) {
+    let acct = &a.caller.account;
+    for (name, state) in &a.orphans {
+        if !allow.prune {
+            plan.items.push(skip(
+                "role",
+                acct,
+                state.arn.clone(),
+                "an orphan: this issuer's, no longer in the file; kept (--no-prune)".into(),
+            ));
+            continue;
+        }
+        let mut item = delete_item("role", Some(acct), state.arn.clone());
+        item.details.push(
+            "no longer in the file (this issuer's: tagged for it); --no-prune keeps it".into(),
+        );
+        plan.items.push(item);
+        plan.step(
+            format!("delete role {name} in {acct}"),
+            vec![],
+            Op::DeleteRole {
+                account: index,
+                name: name.clone(),
+                state: state.clone(),
+            },
+        );
+    }
 }
 
 /// One role of one account: its changes, or a refusal when it is not this issuer's.
@@ -737,6 +801,8 @@ pub struct ObservedTeardown {
     pub keys: Option<(PathBuf, KeySetState)>,
     /// Whether `--delete-bucket` was given.
     pub delete_bucket: bool,
+    /// CloudFront, when the file has a `[cdn]`.
+    pub cdn: Option<ObservedCdnTeardown>,
 }
 
 /// The plan of `destroy`: what irsa-issuer made, deleted in reverse order; the rest listed as
@@ -759,6 +825,9 @@ pub fn destroy(o: &ObservedTeardown) -> Plan {
             Op::DeleteObject(key.clone()),
         );
         chain.push(s);
+    }
+    if let Some(c) = &o.cdn {
+        plan_cdn_teardown(c, &mut plan, &mut chain);
     }
     if let Some(b) = &o.bucket {
         plan_bucket_end(o, b, &mut plan, &mut chain);
@@ -963,6 +1032,384 @@ fn skip(step: &'static str, account: &str, resource: String, why: String) -> Ite
     }
 }
 
+/// CloudFront as `apply` and `publish` read it.
+#[derive(Debug, Clone)]
+pub struct ObservedCdn {
+    /// The bucket and prefix it serves.
+    pub location: crate::aws::names::S3Location,
+    /// The partition (ARNs).
+    pub partition: crate::aws::names::Partition,
+    /// The names of its resources.
+    pub names: cdn::Names,
+    /// The OAC, as it is and as wanted.
+    pub oac: (Option<cdn::OacState>, cdn::OacWanted),
+    /// The cache policy, as it is and as wanted.
+    pub cache_policy: (Option<cdn::CachePolicyState>, cdn::CachePolicyWanted),
+    /// The distribution, as it is and as wanted.
+    pub distribution: (Option<cdn::DistributionState>, cdn::DistributionWanted),
+    /// The bucket as it is.
+    pub bucket: BucketState,
+    /// Whether the bucket is this issuer's.
+    pub bucket_ours: bool,
+    /// What creating the bucket takes (a bucket that does not exist, with `create_bucket`):
+    /// it is created private.
+    pub create_bucket: Vec<BucketChange>,
+    /// The two object keys, JWKS first.
+    pub keys: Vec<String>,
+    /// The Sid of this prefix's public-read statement (from an earlier `policy` set-up).
+    pub public_sid: String,
+}
+
+fn cdn_item(resource: String, action: Action, details: Vec<String>) -> Item {
+    Item {
+        step: "cdn",
+        account: None,
+        resource,
+        action,
+        details,
+        documents: Vec::new(),
+    }
+}
+
+/// The CloudFront resources that exist before the issuer does: the bucket (created private),
+/// the OAC, the cache policy and the distribution. `apply` and `publish` run this first when the
+/// distribution does not exist yet, since the issuer (`https://dXXXX.cloudfront.net/PREFIX`) and
+/// the bucket statement (which names the distribution's ARN) are only known once it does.
+pub fn cdn_first(o: &ObservedCdn) -> Plan {
+    let mut plan = Plan::default();
+    let mut chain = Vec::new();
+    if !o.create_bucket.is_empty() {
+        let bucket = &o.location.bucket;
+        plan.items.push(Item {
+            step: "bucket",
+            account: None,
+            resource: format!("s3://{bucket}"),
+            action: Action::Create,
+            details: o
+                .create_bucket
+                .iter()
+                .flat_map(|c| c.details(bucket))
+                .collect(),
+            documents: Vec::new(),
+        });
+        chain.push(plan.step(
+            format!("create bucket {bucket} (private)"),
+            vec![],
+            Op::SetUpBucket(o.create_bucket.clone()),
+        ));
+    }
+    plan_cdn_infra(o, &mut plan, &mut chain);
+    plan
+}
+
+/// OAC, cache policy, distribution: each created or repaired, in that order.
+fn plan_cdn_infra(o: &ObservedCdn, plan: &mut Plan, chain: &mut Vec<usize>) {
+    let (oac, want_oac) = &o.oac;
+    let resource = format!("origin access control {}", want_oac.name);
+    match cdn::plan_oac(want_oac, oac.as_ref()) {
+        None => plan
+            .items
+            .push(cdn_item(resource, Action::Unchanged, vec![])),
+        Some(change) => {
+            let (action, details) = match &change {
+                cdn::OacChange::Create(_) => (
+                    Action::Create,
+                    vec!["+ SigV4, always signing, for S3 (no legacy OAI)".to_string()],
+                ),
+                cdn::OacChange::Update { drift, .. } => (Action::Update, drift.clone()),
+            };
+            plan.items.push(cdn_item(resource.clone(), action, details));
+            let s = plan.step(
+                format!("{} {resource}", verb(action)),
+                chain.clone(),
+                Op::ApplyOac(change),
+            );
+            chain.push(s);
+        }
+    }
+    let (policy, want_policy) = &o.cache_policy;
+    let resource = format!("cache policy {}", want_policy.name);
+    match cdn::plan_cache_policy(want_policy, policy.as_ref()) {
+        None => plan
+            .items
+            .push(cdn_item(resource, Action::Unchanged, vec![])),
+        Some(change) => {
+            let (action, details) = match &change {
+                cdn::CachePolicyChange::Create(w) => (
+                    Action::Create,
+                    vec![format!(
+                        "+ TTL 0/{0}/{0} s (s3.cache_control's max-age), gzip and brotli, nothing else in the cache key",
+                        w.ttl
+                    )],
+                ),
+                cdn::CachePolicyChange::Update { drift, .. } => (Action::Update, drift.clone()),
+            };
+            plan.items.push(cdn_item(resource.clone(), action, details));
+            let s = plan.step(
+                format!("{} {resource}", verb(action)),
+                chain.clone(),
+                Op::ApplyCachePolicy(change),
+            );
+            chain.push(s);
+        }
+    }
+    let (dist, want_dist) = &o.distribution;
+    let oac_id = oac.as_ref().map(|x| x.id.as_str());
+    let policy_id = policy.as_ref().map(|x| x.id.as_str());
+    let resource = match dist {
+        Some(d) => format!("distribution {} ({})", d.id, d.domain),
+        None => format!("distribution for {}", o.names.target),
+    };
+    let changes = cdn::plan_distribution(want_dist, dist.as_ref(), oac_id, policy_id);
+    if changes.is_empty() {
+        plan.items
+            .push(cdn_item(resource, Action::Unchanged, vec![]));
+        return;
+    }
+    let action = if dist.is_none() {
+        Action::Create
+    } else {
+        Action::Update
+    };
+    let details = changes
+        .iter()
+        .flat_map(cdn::DistributionChange::details)
+        .collect();
+    plan.items.push(cdn_item(resource.clone(), action, details));
+    for change in changes {
+        let label = match &change {
+            cdn::DistributionChange::Create(_) => format!("create {resource}"),
+            cdn::DistributionChange::Update { .. } => format!("update {resource}"),
+            cdn::DistributionChange::Tag { .. } => format!("tag {resource}"),
+        };
+        let s = plan.step(label, chain.clone(), Op::ApplyDistribution(change));
+        chain.push(s);
+    }
+}
+
+/// Before the documents: the CloudFront resources, then the bucket statement that lets the
+/// distribution (and only it) read them.
+fn plan_cdn_before(o: &ObservedCdn, plan: &mut Plan, chain: &mut Vec<usize>) {
+    plan_cdn_infra(o, plan, chain);
+    let Some(dist) = &o.distribution.0 else {
+        return;
+    };
+    let bucket = &o.location.bucket;
+    let statement = cdn::oac_statement(o.partition, &o.location, &o.keys, &dist.arn);
+    let resource = format!("s3://{bucket} policy statement {}", o.names.statement_id);
+    match bucket::merge_policy(bucket, o.bucket.policy.as_deref(), statement) {
+        Ok(None) => plan
+            .items
+            .push(cdn_item(resource, Action::Unchanged, vec![])),
+        Ok(Some(doc)) => {
+            let change = BucketChange::Policy {
+                document: doc.clone(),
+                was: o.bucket.policy.clone(),
+            };
+            let had =
+                bucket::remove_statement(bucket, o.bucket.policy.as_deref(), &o.names.statement_id)
+                    .ok()
+                    .flatten()
+                    .is_some();
+            plan.items.push(Item {
+                step: "cdn",
+                account: None,
+                resource: resource.clone(),
+                action: if had { Action::Update } else { Action::Create },
+                details: vec![format!(
+                    "+ cloudfront.amazonaws.com may s3:GetObject the two documents when AWS:SourceArn is {}",
+                    dist.arn
+                )],
+                documents: bucket_document(&change).into_iter().collect(),
+            });
+            let s = plan.step(
+                format!("let distribution {} read the documents", dist.id),
+                chain.clone(),
+                Op::SetBucketPolicy(Some(doc)),
+            );
+            chain.push(s);
+        }
+        Err(e) => plan
+            .items
+            .push(cdn_item(resource, Action::Refuse, vec![e.to_string()])),
+    }
+}
+
+/// The bucket policy once the distribution's statement is in.
+fn policy_with_statement(o: &ObservedCdn) -> Option<String> {
+    let dist = o.distribution.0.as_ref()?;
+    let statement = cdn::oac_statement(o.partition, &o.location, &o.keys, &dist.arn);
+    match bucket::merge_policy(&o.location.bucket, o.bucket.policy.as_deref(), statement) {
+        Ok(Some(doc)) => Some(doc),
+        _ => o.bucket.policy.clone(),
+    }
+}
+
+/// After the documents: invalidate the two paths when either changed, then make the bucket
+/// private (the public statement of an earlier `policy` set-up goes once the distribution has
+/// deployed, then Block Public Access goes on).
+fn plan_cdn_after(o: &ObservedCdn, d: &ObservedDocuments, plan: &mut Plan, chain: &mut Vec<usize>) {
+    let Some(dist) = &o.distribution.0 else {
+        return;
+    };
+    if d.objects.has_changes() {
+        let paths = cdn::paths(&o.keys);
+        plan.items.push(cdn_item(
+            format!("invalidation in {}", dist.id),
+            Action::Create,
+            vec![format!("+ {}", paths.join(" "))],
+        ));
+        let s = plan.step(
+            format!("invalidate the two documents in {}", dist.id),
+            chain.clone(),
+            Op::Invalidate(paths),
+        );
+        chain.push(s);
+    }
+    let state = BucketState {
+        policy: policy_with_statement(o),
+        ..o.bucket.clone()
+    };
+    let bucket = &o.location.bucket;
+    let resource = format!("s3://{bucket}");
+    let p = match cdn::privatize(bucket, &state, &o.public_sid, o.bucket_ours) {
+        Ok(p) => p,
+        Err(e) => {
+            plan.items
+                .push(cdn_item(resource, Action::Refuse, vec![e.to_string()]));
+            return;
+        }
+    };
+    if p.is_empty() {
+        return;
+    }
+    let mut details = Vec::new();
+    if let Some(doc) = &p.policy {
+        details.push(format!(
+            "- policy statement {} (public read: the distribution serves the documents now)",
+            o.public_sid
+        ));
+        let deploying = dist.status != cdn::DEPLOYED
+            || plan
+                .steps
+                .iter()
+                .any(|s| matches!(s.op, Op::ApplyDistribution(_)));
+        if deploying {
+            let s = plan.step(
+                format!("wait for distribution {} to deploy", dist.id),
+                chain.clone(),
+                Op::WaitDeployed,
+            );
+            chain.push(s);
+        }
+        let s = plan.step(
+            format!("remove the public-read statement from {bucket}"),
+            chain.clone(),
+            Op::SetBucketPolicy(doc.clone()),
+        );
+        chain.push(s);
+    }
+    if !p.changes.is_empty() {
+        details.extend(p.changes.iter().map(|c| c.describe(bucket)));
+        let s = plan.step(
+            format!("make bucket {bucket} private"),
+            chain.clone(),
+            Op::SetUpBucket(p.changes.clone()),
+        );
+        chain.push(s);
+    }
+    details.extend(p.notes);
+    plan.items.push(Item {
+        step: "bucket",
+        account: None,
+        resource,
+        action: Action::Update,
+        details,
+        documents: Vec::new(),
+    });
+}
+
+/// The plan of a publish behind CloudFront: the CloudFront resources and the bucket statement,
+/// the objects (JWKS first), the invalidation, and the bucket made private.
+pub fn publish_cdn(d: &ObservedDocuments, cdn: &ObservedCdn) -> Plan {
+    let mut plan = Plan::default();
+    let mut chain = Vec::new();
+    plan_cdn_before(cdn, &mut plan, &mut chain);
+    plan_documents(d, &mut plan, &mut chain);
+    plan_cdn_after(cdn, d, &mut plan, &mut chain);
+    plan
+}
+
+/// CloudFront as `destroy` reads it.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedCdnTeardown {
+    /// The distribution.
+    pub distribution: Option<cdn::DistributionState>,
+    /// The OAC.
+    pub oac: Option<cdn::OacState>,
+    /// The cache policy.
+    pub cache_policy: Option<cdn::CachePolicyState>,
+}
+
+/// After the documents: the distribution disabled, deployed, deleted; then the OAC and the
+/// cache policy (the bucket statement goes with the bucket's end, last). A destroy stopped while
+/// the distribution deploys resumes at the wait.
+fn plan_cdn_teardown(c: &ObservedCdnTeardown, plan: &mut Plan, chain: &mut Vec<usize>) {
+    if let Some(d) = &c.distribution {
+        let resource = format!("distribution {} ({})", d.id, d.domain);
+        let mut details = Vec::new();
+        for t in cdn::teardown(d) {
+            let (label, op, line) = match t {
+                cdn::Teardown::Disable => (
+                    format!("disable distribution {}", d.id),
+                    Op::DisableDistribution,
+                    "~ disable (CloudFront deletes only a disabled distribution)",
+                ),
+                cdn::Teardown::WaitDeployed => (
+                    format!("wait for distribution {} to deploy", d.id),
+                    Op::WaitDeployed,
+                    "… wait until deployed (minutes; a destroy stopped here resumes here)",
+                ),
+                cdn::Teardown::Delete => (
+                    format!("delete distribution {}", d.id),
+                    Op::DeleteDistribution,
+                    "- delete",
+                ),
+            };
+            details.push(line.to_string());
+            let s = plan.step(label, chain.clone(), op);
+            chain.push(s);
+        }
+        plan.items.push(cdn_item(resource, Action::Delete, details));
+    }
+    if let Some(o) = &c.oac {
+        plan.items.push(cdn_item(
+            format!("origin access control {}", o.name),
+            Action::Delete,
+            vec![],
+        ));
+        let s = plan.step(
+            format!("delete origin access control {}", o.name),
+            chain.clone(),
+            Op::DeleteOac,
+        );
+        chain.push(s);
+    }
+    if let Some(p) = &c.cache_policy {
+        plan.items.push(cdn_item(
+            format!("cache policy {}", p.name),
+            Action::Delete,
+            vec![],
+        ));
+        let s = plan.step(
+            format!("delete cache policy {}", p.name),
+            chain.clone(),
+            Op::DeleteCachePolicy,
+        );
+        chain.push(s);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1032,10 +1479,186 @@ mod tests {
                     provider_arn: crate::aws::names::provider_arn(Partition::Aws, a, &issuer),
                     provider: None,
                     roles: BTreeMap::new(),
+                    orphans: BTreeMap::new(),
                 })
                 .collect(),
             issuer,
+            cdn: None,
         }
+    }
+
+    fn observed_cdn(distribution: bool) -> ObservedCdn {
+        let loc = crate::aws::names::S3Location::parse("s3://bucket-x/c").unwrap();
+        let c = cdn::CdnConfig {
+            alias: None,
+            acm_certificate_arn: None,
+            price_class: Default::default(),
+            deploy_timeout: 60,
+        };
+        let names = cdn::names(&loc);
+        let wanted = cdn::DistributionWanted::new(&c, &loc, "us-east-1", None, &BTreeMap::new());
+        let dist = distribution.then(|| cdn::DistributionState {
+            id: "E1".into(),
+            arn: "arn:aws:cloudfront::1:distribution/E1".into(),
+            domain: "d1.cloudfront.net".into(),
+            status: "Deployed".into(),
+            model: wanted.model(Some("O1"), Some("P1")),
+            tags: wanted.tags.clone(),
+        });
+        ObservedCdn {
+            partition: Partition::Aws,
+            oac: (
+                distribution.then(|| cdn::OacState {
+                    id: "O1".into(),
+                    name: names.resource.clone(),
+                    signing_protocol: "sigv4".into(),
+                    signing_behavior: "always".into(),
+                    origin_type: "s3".into(),
+                }),
+                cdn::OacWanted {
+                    name: names.resource.clone(),
+                    description: String::new(),
+                },
+            ),
+            cache_policy: (
+                distribution.then(|| cdn::CachePolicyState {
+                    id: "P1".into(),
+                    name: names.resource.clone(),
+                    ttls: (0, 300, 300),
+                    compression: (true, true),
+                    key: ("none".into(), "none".into(), "none".into()),
+                }),
+                cdn::CachePolicyWanted {
+                    name: names.resource.clone(),
+                    comment: String::new(),
+                    ttl: 300,
+                },
+            ),
+            distribution: (dist, wanted),
+            bucket: BucketState {
+                exists: true,
+                public_access_block: Some(bucket::PublicAccessBlock {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: true,
+                    restrict_public_buckets: true,
+                }),
+                ..Default::default()
+            },
+            bucket_ours: true,
+            create_bucket: vec![],
+            keys: vec![
+                "c/openid/v1/jwks".into(),
+                "c/.well-known/openid-configuration".into(),
+            ],
+            public_sid: bucket::statement_id(&loc),
+            names,
+            location: loc,
+        }
+    }
+
+    #[test]
+    fn cloudfront_comes_before_the_issuer_and_the_statement_before_the_documents() {
+        let first = cdn_first(&observed_cdn(false));
+        let ops: Vec<&str> = first
+            .steps
+            .iter()
+            .map(|s| match s.op {
+                Op::ApplyOac(_) => "oac",
+                Op::ApplyCachePolicy(_) => "cache policy",
+                Op::ApplyDistribution(_) => "distribution",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(ops, ["oac", "cache policy", "distribution"]);
+        assert_eq!(first.steps[2].after, vec![0, 1]);
+        // Once it exists: the statement, the documents (JWKS first), the invalidation, the
+        // provider; nothing of CloudFront changes.
+        let c = config("");
+        let mut o = observed(&["111111111111"]);
+        o.cdn = Some(observed_cdn(true));
+        let plan = apply(&c, &o, Allow::default()).unwrap();
+        let ops: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| match &s.op {
+                Op::SetBucketPolicy(_) => "statement".to_string(),
+                Op::PutObject(o) => o.key.clone(),
+                Op::Invalidate(p) => format!("invalidate {}", p.join(" ")),
+                Op::ApplyProvider { .. } => "provider".into(),
+                Op::WriteKey => "key".into(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            ops,
+            [
+                "key",
+                "statement",
+                "c/openid/v1/jwks",
+                "c/.well-known/openid-configuration",
+                "invalidate /c/openid/v1/jwks /c/.well-known/openid-configuration",
+                "provider"
+            ]
+        );
+        for (i, s) in plan.steps.iter().enumerate() {
+            assert_eq!(
+                s.after,
+                (0..i).collect::<Vec<_>>(),
+                "step {i} waits for every earlier one"
+            );
+        }
+    }
+
+    #[test]
+    fn roles_the_file_no_longer_names_are_deleted_unless_no_prune() {
+        let c = config("[[roles]]\nname = \"kept\"\nservice_accounts = [\"ns/sa\"]\n");
+        let mut o = observed(&["111111111111"]);
+        let gone = RoleState {
+            arn: "arn:aws:iam::111111111111:role/irsa/gone".into(),
+            path: "/irsa/".into(),
+            trust_policy: serde_json::json!({}),
+            managed_policies: Default::default(),
+            inline_policies: Default::default(),
+            permissions_boundary: None,
+            max_session_duration: 3600,
+            tags: Default::default(),
+        };
+        o.accounts[0].orphans.insert("gone".into(), gone.clone());
+        let pruned = apply(
+            &c,
+            &o,
+            Allow {
+                prune: true,
+                ..Allow::default()
+            },
+        )
+        .unwrap();
+        let item = pruned
+            .items
+            .iter()
+            .find(|i| i.resource == gone.arn)
+            .unwrap();
+        assert_eq!(item.action, Action::Delete);
+        let deletes: Vec<&Op> = pruned
+            .steps
+            .iter()
+            .map(|s| &s.op)
+            .filter(|op| matches!(op, Op::DeleteRole { name, .. } if name == "gone"))
+            .collect();
+        assert_eq!(deletes.len(), 1);
+        assert!(!pruned
+            .steps
+            .iter()
+            .any(|s| matches!(&s.op, Op::DeleteRole { name, .. } if name == "kept")));
+        let kept = apply(&c, &o, Allow::default()).unwrap();
+        let item = kept.items.iter().find(|i| i.resource == gone.arn).unwrap();
+        assert_eq!(item.action, Action::Skip);
+        assert!(item.details[0].contains("orphan"), "{:?}", item.details);
+        assert!(!kept
+            .steps
+            .iter()
+            .any(|s| matches!(s.op, Op::DeleteRole { .. })));
     }
 
     #[test]
@@ -1151,6 +1774,7 @@ mod tests {
             bucket: None,
             keys: None,
             delete_bucket: false,
+            cdn: None,
         };
         let plan = destroy(&o);
         let ops: Vec<&str> = plan

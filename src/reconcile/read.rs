@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 
 use super::config::{Config, Target};
 use super::documents::{self, AnyStore, TargetSpec};
+
 use super::plan::{
     roles_in, ObservedAccount, ObservedBucket, ObservedCluster, ObservedForDestroy, ObservedKeys,
     ObservedTeardown, ThumbprintNote,
@@ -55,6 +56,8 @@ pub struct Handles {
     pub store: Option<AnyStore>,
     /// One context per account (and who the credentials are there), in the plan's order.
     pub accounts: Vec<(AwsContext, Caller)>,
+    /// CloudFront, when the file has a `[cdn]`.
+    pub cdn: Option<super::cdn::CdnHandle>,
 }
 
 /// A fetcher trusting the public roots plus `ca_file`, connecting to `connect_to` when given.
@@ -90,7 +93,56 @@ pub fn target_spec(c: &Config) -> TargetSpec {
         tags: c.tags.clone(),
         allow_public_grants: c.s3.allow_public_grants,
         allow_issuer_change: false,
+        cdn: c.cdn.clone(),
     }
+}
+
+/// With a `[cdn]` whose distribution does not exist yet: what comes before the issuer exists
+/// (see [`super::cdn::first`]). `None` without a `[cdn]`, or once the distribution exists.
+pub async fn cdn_first(c: &Config, aws: &AwsSource) -> Result<Option<super::cdn::First>, Error> {
+    let Some(cdn) = &c.cdn else {
+        return Ok(None);
+    };
+    let base = aws.context().await?;
+    check_pinned(c, &base.region)?;
+    super::cdn::first(cdn, &target_spec(c), aws).await
+}
+
+/// The issuer of the file, reading CloudFront for a `[cdn]` without an alias (the issuer is
+/// then the distribution's own domain).
+pub async fn config_issuer(c: &Config, aws: &AwsSource) -> Result<IssuerUrl, Error> {
+    if let Some(i) = &c.issuer {
+        return Ok(i.clone());
+    }
+    let base = aws.context().await?;
+    match (&c.cdn, &c.target) {
+        (Some(cdn), Target::S3(l)) => cdn_issuer(cdn, l, base).await,
+        _ => {
+            // Derived from the bucket's region: the one the file pins, never the shell's.
+            check_pinned(c, &base.region)?;
+            issuer_of(c, &base.region)
+        }
+    }
+}
+
+async fn cdn_issuer(
+    cdn: &crate::aws::cdn::CdnConfig,
+    l: &S3Location,
+    base: &AwsContext,
+) -> Result<IssuerUrl, Error> {
+    let host = match &cdn.alias {
+        Some(a) => a.clone(),
+        None => match crate::aws::sdk::cloudfront::CloudFront::new(base.cloudfront())
+            .find_distribution(&crate::aws::cdn::names(l).target)
+            .await?
+        {
+            Some(d) => d.domain,
+            None => refuse!(
+                "no CloudFront distribution serves {l} yet, so its issuer (https://dXXXX.cloudfront.net/...) is not known: run `irsa-issuer apply -f FILE` first, or set `issuer` in the file"
+            ),
+        },
+    };
+    crate::aws::cdn::issuer(&host, l).map_err(|e| Error::Refused(e.to_string()))
 }
 
 /// The AWS source the file's `[aws]` describes.
@@ -319,6 +371,43 @@ pub async fn read_roles(
     Ok(out)
 }
 
+/// Roles of this issuer in the account of `caller` that the file no longer names there: under
+/// the file's role path (ListRoles), tagged for exactly this issuer (an older irsa-issuer's
+/// untagged-for-an-issuer role, or another cluster's, is never an orphan of this one), read in
+/// full so that a delete can detach their policies first.
+pub async fn read_orphans(
+    c: &Config,
+    ctx: &AwsContext,
+    caller: &Caller,
+    issuer: &str,
+) -> Result<BTreeMap<String, RoleState>, Error> {
+    let roles = Roles::new(ctx.iam());
+    let in_account = |e: crate::aws::sdk::AwsError| Error::from(e).in_account(&caller.account);
+    let named: Vec<&str> = roles_in(c, &caller.account)
+        .map(|r| r.name.as_str())
+        .collect();
+    let mut out = BTreeMap::new();
+    for name in roles
+        .names_under(&c.iam.role_path)
+        .await
+        .map_err(in_account)?
+    {
+        if named.contains(&name.as_str()) {
+            continue;
+        }
+        let Some(tags) = roles.tags(&name).await.map_err(in_account)? else {
+            continue;
+        };
+        if crate::aws::owner::Owner::of(&tags, issuer) != crate::aws::owner::Owner::This {
+            continue;
+        }
+        if let Some(state) = roles.get(&name).await.map_err(in_account)? {
+            out.insert(name, state);
+        }
+    }
+    Ok(out)
+}
+
 /// What `apply` read: the observed values, the adapters, and the thumbprint fetched (if any).
 pub struct ApplyRead {
     /// The observed values.
@@ -347,7 +436,8 @@ pub async fn apply(
     let base = aws.context().await?;
     check_pinned(c, &base.region)?;
     let reached = reach_accounts(c, base).await?;
-    let prepared = documents::prepare(&set, &target_spec(c), aws).await?;
+    let (spec, cdn_read) = cdn_target(c, base).await?;
+    let prepared = documents::prepare(&set, &spec, aws).await?;
     let issuer = prepared.issuer.clone();
     let (thumbprints, thumbprint_note, fetched_thumbprint) = read_thumbprints(c, &issuer).await?;
     let mut accounts = Vec::new();
@@ -355,12 +445,14 @@ pub async fn apply(
     for (ctx, caller) in reached {
         let (provider_arn, provider) = read_provider(&ctx, &caller, &issuer).await?;
         let roles = read_roles(c, &ctx, &caller).await?.into_iter().collect();
+        let orphans = read_orphans(c, &ctx, &caller, issuer.as_str()).await?;
         contexts.push((ctx, caller.clone()));
         accounts.push(ObservedAccount {
             caller,
             provider_arn,
             provider,
             roles,
+            orphans,
         });
     }
     let target = prepared.store.describe();
@@ -373,7 +465,14 @@ pub async fn apply(
         thumbprint_note,
         inline,
         accounts,
+        cdn: cdn_read.as_ref().map(|(o, _)| o.clone()),
     };
+    let mut observed = observed;
+    if let (Some((o, _)), Some(i)) = (&cdn_read, Some(&observed.issuer)) {
+        if let Some(claim) = super::cdn::bucket_claim(o, i) {
+            observed.documents.bucket_changes.insert(0, claim);
+        }
+    }
     Ok(ApplyRead {
         observed,
         handles: Handles {
@@ -381,10 +480,110 @@ pub async fn apply(
             key_dir: None,
             store: Some(prepared.store),
             accounts: contexts,
+            cdn: cdn_read.map(|(_, h)| h),
         },
         fetched_thumbprint,
         target,
     })
+}
+
+/// The target spec of the file and, with a `[cdn]`, CloudFront as read: the documents then name
+/// the CDN's issuer and the bucket stays private.
+async fn cdn_target(
+    c: &Config,
+    base: &AwsContext,
+) -> Result<
+    (
+        TargetSpec,
+        Option<(super::plan::ObservedCdn, super::cdn::CdnHandle)>,
+    ),
+    Error,
+> {
+    let mut spec = target_spec(c);
+    let (Some(cdn), Target::S3(l)) = (&c.cdn, &c.target) else {
+        return Ok((spec, None));
+    };
+    let store = S3Store::new(base.s3(l.bucket.contains('.')), l.clone(), false);
+    let (o, h) = super::cdn::read(
+        cdn,
+        l,
+        base,
+        &store,
+        c.s3.create_bucket,
+        &c.tags,
+        &c.jwks_path,
+        &c.s3.cache_control,
+    )
+    .await?;
+    let Some(issuer) = super::cdn::issuer_of(&o, cdn)? else {
+        refuse!("no CloudFront distribution serves {l} yet: apply creates it first (`irsa-issuer apply -f FILE`), then plans the documents, providers and roles for its issuer");
+    };
+    super::cdn::check_issuer(c.issuer.as_ref(), &issuer)?;
+    spec.issuer = Some(issuer);
+    spec.public_access = PublicAccess::None;
+    spec.cdn = None;
+    Ok((spec, Some((o, h))))
+}
+
+/// The issuer `destroy` tears down and, with a `[cdn]`, CloudFront as read. Without an alias
+/// and a distribution, the issuer is the one the published discovery document names.
+async fn destroy_issuer(
+    c: &Config,
+    base: &AwsContext,
+) -> Result<
+    (
+        IssuerUrl,
+        Option<(super::plan::ObservedCdnTeardown, super::cdn::CdnHandle)>,
+    ),
+    Error,
+> {
+    let (Some(cdn), Target::S3(l)) = (&c.cdn, &c.target) else {
+        return Ok((issuer_of(c, &base.region)?, None));
+    };
+    let (o, h) = super::cdn::read_teardown(cdn, l, base).await?;
+    let host = cdn
+        .alias
+        .clone()
+        .or_else(|| o.distribution.as_ref().map(|d| d.domain.clone()));
+    let issuer = match (&c.issuer, host) {
+        (Some(i), _) => i.clone(),
+        (None, Some(h)) => {
+            crate::aws::cdn::issuer(&h, l).map_err(|e| Error::Refused(e.to_string()))?
+        }
+        (None, None) => {
+            let store = S3Store::new(base.s3(l.bucket.contains('.')), l.clone(), false);
+            let key = if l.prefix.is_empty() {
+                DISCOVERY_PATH.to_string()
+            } else {
+                format!("{}/{DISCOVERY_PATH}", l.prefix)
+            };
+            // The published discovery document names it; once that is gone, the bucket's owner
+            // tag does (a destroy run again after it finished, or resumed after the documents).
+            let named = match store.bucket_region().await? {
+                Some(_) => match store.get(&key).await?.and_then(|o| {
+                    serde_json::from_slice::<serde_json::Value>(&o.body)
+                        .ok()?
+                        .get("issuer")?
+                        .as_str()
+                        .map(str::to_string)
+                }) {
+                    Some(i) => Some(i),
+                    None => store
+                        .bucket_state(true)
+                        .await?
+                        .tags
+                        .get(crate::aws::owner::OWNER_TAG)
+                        .cloned(),
+                },
+                None => None,
+            };
+            match named {
+                Some(i) => IssuerUrl::parse(&i, false)?,
+                None => refuse!("no CloudFront distribution serves {l} and no discovery document names its issuer: set `issuer` in the file to destroy what trusts it"),
+            }
+        }
+    };
+    Ok((issuer, Some((o, h))))
 }
 
 /// The store the file's target names, for `destroy` (which never creates a bucket).
@@ -478,16 +677,18 @@ pub async fn destroy(
     let base = aws.context().await?;
     check_pinned(c, &base.region)?;
     let reached = reach_accounts(c, base).await?;
-    let issuer = issuer_of(c, &base.region)?;
+    let (issuer, cdn_teardown) = destroy_issuer(c, base).await?;
     let issuer_text = issuer.as_str().to_string();
     let mut accounts = Vec::new();
     let mut contexts = Vec::new();
     for (ctx, caller) in reached {
-        let roles = read_roles(c, &ctx, &caller)
+        let mut roles: Vec<(String, RoleState)> = read_roles(c, &ctx, &caller)
             .await?
             .into_iter()
             .filter_map(|(name, state)| state.map(|s| (name, s)))
             .collect();
+        // Roles of this issuer that the file no longer names go too.
+        roles.extend(read_orphans(c, &ctx, &caller, &issuer_text).await?);
         let (provider_arn, provider) = read_provider(&ctx, &caller, &issuer).await?;
         contexts.push((ctx, caller.clone()));
         accounts.push(ObservedForDestroy {
@@ -498,7 +699,19 @@ pub async fn destroy(
         });
     }
     let (store, loc) = destroy_store(c, base);
-    let (objects, bucket) = read_teardown_target(c, &issuer_text, &store, loc.as_ref()).await?;
+    let (objects, mut bucket) = read_teardown_target(c, &issuer_text, &store, loc.as_ref()).await?;
+    if let (Some(b), Some(l), Some(_)) = (&mut bucket, &loc, &cdn_teardown) {
+        // The distribution's statement goes with this prefix's public-read one, last.
+        let sid = crate::aws::cdn::names(l).statement_id;
+        let base_policy = match &b.policy_without_ours {
+            Some(p) => p.clone(),
+            None => b.state.policy.clone(),
+        };
+        if let Some(p) = bucket::remove_statement(&l.bucket, base_policy.as_deref(), &sid)? {
+            b.policy_without_ours = Some(p);
+            b.statement_id = sid;
+        }
+    }
     let mut keys = None;
     let mut key_dir = None;
     if let (true, Some(dir)) = (delete_keys, &c.keys.dir) {
@@ -516,12 +729,14 @@ pub async fn destroy(
             bucket,
             keys,
             delete_bucket,
+            cdn: cdn_teardown.as_ref().map(|(o, _)| o.clone()),
         },
         handles: Handles {
             new_key: None,
             key_dir,
             store: Some(store),
             accounts: contexts,
+            cdn: cdn_teardown.map(|(_, h)| h),
         },
         target,
     })

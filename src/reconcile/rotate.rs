@@ -460,7 +460,11 @@ pub struct KeyStatus {
     pub promoted: Option<u64>,
     /// When it stopped being active.
     pub demoted: Option<u64>,
-    /// From when it may be removed.
+    /// A previous key: when the cluster was shown to sign with its successor (`rotate
+    /// confirm`); its retire clock starts here.
+    pub signing_ended: Option<u64>,
+    /// From when it may be removed: `signing_ended` + max token age + skew; `None` until
+    /// `confirm` (kube-apiserver may still sign with it).
     pub removable_from: Option<u64>,
     /// Whether its private key is in the directory.
     pub private_key: bool,
@@ -483,7 +487,8 @@ pub fn status(
             created: k.created,
             promoted: k.promoted,
             demoted: k.demoted,
-            removable_from: k.demoted.map(|d| policy.safe_to_remove_at(d)),
+            signing_ended: k.signing_ended,
+            removable_from: k.signing_ended.map(|e| policy.safe_to_remove_at(e)),
             private_key: kd.private_path(&k.kid).exists(),
         })
         .collect();

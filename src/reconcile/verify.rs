@@ -85,16 +85,24 @@ pub async fn verify(r: &VerifyRequest, now: i64) -> Result<Verified, Error> {
         all.push(local_keys(c, &served.keys, &fixes)?);
     }
     let presented = thumbprint(&s.fetcher, &served, r.config.as_ref(), &fixes, &mut all).await;
+    let mut callers = Vec::new();
     if let (false, Some(base)) = (r.skip_aws, s.base) {
         let a = &s.audience;
-        iam_checks(r, base, &s.issuer, a, presented.as_ref(), &fixes, &mut all).await?;
+        callers = iam_checks(r, base, &s.issuer, a, presented.as_ref(), &fixes, &mut all).await?;
+        if let Some((cdn, Target::S3(l))) = r
+            .config
+            .as_ref()
+            .and_then(|c| c.cdn.as_ref().map(|x| (x, &c.target)))
+        {
+            all.extend(super::cdn::checks(cdn, l, base, &s.issuer, &fixes.publish).await?);
+        }
     }
     if let Some(path) = &r.token {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             what: format!("cannot read the token {}", path.display()),
             source,
         })?;
-        let roles = role_trusts(r.config.as_ref());
+        let roles = role_trusts(r.config.as_ref(), &callers);
         all.extend(checks::check_token(
             &text,
             &s.issuer,
@@ -141,8 +149,12 @@ async fn setting<'a>(
     };
     let given = match (&r.config, &r.issuer) {
         (_, Some(i)) => i.clone(),
+        (Some(c), None) if c.cdn.is_some() => read::config_issuer(c, aws).await?.to_string(),
         (Some(c), None) => {
-            read::issuer_of(c, &base.map(|b| b.region.clone()).unwrap_or_default())?.to_string()
+            let region = base.map(|b| b.region.clone()).unwrap_or_default();
+            // The issuer the file pins, never one that follows the shell's region.
+            read::check_pinned(c, &region)?;
+            read::issuer_of(c, &region)?.to_string()
         }
         (None, None) => super::refuse!("give a configuration file or an issuer URL"),
     };
@@ -182,7 +194,23 @@ fn fixes(file: Option<&str>) -> Fixes {
     }
 }
 
-/// What STS fetches: discovery, then jwks_uri.
+/// How long STS waits for each of the issuer's documents: about 5 s (AWS's IRSA troubleshooting
+/// guidance), so a document that takes longer is refused although a browser would get it.
+pub const STS_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// GETs `url` within STS's time limit.
+async fn get_as_sts(fetcher: &Fetcher, url: &str) -> Result<(Vec<u8>, Option<String>), String> {
+    match tokio::time::timeout(STS_FETCH_TIMEOUT, fetcher.get(url)).await {
+        Ok(Ok(got)) => Ok(got),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "GET {url} gave no complete answer within {} s: STS gives up after about 5 s and refuses every token",
+            STS_FETCH_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// What STS fetches: discovery, then jwks_uri, each within STS's time limit.
 async fn fetch_documents(
     fetcher: &Fetcher,
     issuer: &IssuerUrl,
@@ -194,12 +222,12 @@ async fn fetch_documents(
         jwks_host: None,
     };
     let fix_publish = &fixes.publish;
-    let (body, ct) = match fetcher.get(&issuer.discovery_url()).await {
+    let (body, ct) = match get_as_sts(fetcher, &issuer.discovery_url()).await {
         Err(e) => {
             all.push(Check::fail(
                 "discovery reachable",
-                e.to_string(),
-                format!("publish it ({fix_publish}) and make {} reachable over HTTPS with a publicly trusted chain", issuer.discovery_url()),
+                e,
+                format!("publish it ({fix_publish}) and make {} reachable over HTTPS with a publicly trusted chain, answering within 5 s", issuer.discovery_url()),
             ));
             return served;
         }
@@ -214,11 +242,11 @@ async fn fetch_documents(
     let Some(uri) = jwks_uri else {
         return served;
     };
-    match fetcher.get(&uri).await {
+    match get_as_sts(fetcher, &uri).await {
         Err(e) => all.push(Check::fail(
             "JWKS reachable",
-            e.to_string(),
-            format!("publish it ({fix_publish})"),
+            e,
+            format!("publish it ({fix_publish}) where it is served within 5 s"),
         )),
         Ok((body, ct)) => {
             all.push(Check::ok("JWKS reachable", uri.clone()));
@@ -311,7 +339,7 @@ async fn iam_checks(
     presented: Option<&Presented>,
     fixes: &Fixes,
     all: &mut Vec<Check>,
-) -> Result<(), Error> {
+) -> Result<Vec<Caller>, Error> {
     let reached = match &r.config {
         Some(c) => reach_accounts(c, base).await,
         None => accounts::reach(base, &r.accounts, &r.role_session_name)
@@ -326,9 +354,10 @@ async fn iam_checks(
                 super::chain(&e),
                 "check the AWS credentials and the roles to assume (or pass --skip-aws)",
             ));
-            return Ok(());
+            return Ok(Vec::new());
         }
     };
+    let callers: Vec<Caller> = reached.iter().map(|(_, c)| c.clone()).collect();
     let inline = match &r.config {
         Some(c) => read_inline(c)?,
         None => Default::default(),
@@ -353,7 +382,7 @@ async fn iam_checks(
             all.extend(role_checks(c, &ctx, &caller, issuer, &inline, &fixes.provider).await?);
         }
     }
-    Ok(())
+    Ok(callers)
 }
 
 /// The message of an error read in an account, without the account (the check names it).
@@ -413,13 +442,25 @@ async fn role_checks(
     Ok(out)
 }
 
-/// The roles a token could be used with, from the file.
-fn role_trusts(c: Option<&Config>) -> Vec<RoleTrust> {
+/// The roles a token could be used with, from the file: by ARN in each account read (the
+/// role's name alone when no account was read, with --skip-aws).
+fn role_trusts(c: Option<&Config>, callers: &[Caller]) -> Vec<RoleTrust> {
     c.map(|c| {
         c.roles
             .iter()
             .map(|r| RoleTrust {
-                name: r.name.clone(),
+                name: {
+                    let arns: Vec<String> = callers
+                        .iter()
+                        .filter(|k| r.accounts.is_empty() || r.accounts.contains(&k.account))
+                        .map(|k| crate::reconcile::manifests::role_arn(c, r, k))
+                        .collect();
+                    if arns.is_empty() {
+                        r.name.clone()
+                    } else {
+                        arns.join(", ")
+                    }
+                },
                 subjects: r.service_accounts.iter().map(|s| s.subject()).collect(),
                 audience: r
                     .audience

@@ -80,7 +80,17 @@ pub fn prepare(
     dir: &Path,
     rng: &mut (impl rand::RngCore + rand::CryptoRng),
 ) -> Result<QuickstartFiles, QuickstartError> {
-    std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    fsutil::create_dirs(dir, 0o700).map_err(io(format!("cannot create {}", dir.display())))?;
+    // Private keys go here: never through a link to somewhere else.
+    let meta =
+        std::fs::symlink_metadata(dir).map_err(io(format!("cannot read {}", dir.display())))?;
+    if meta.file_type().is_symlink() {
+        return Err(io(format!("{} is a symbolic link", dir.display()))(
+            std::io::Error::other(
+                "quickstart keeps private keys there: pass a real directory with --dir",
+            ),
+        ));
+    }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(format!(
         "cannot restrict {} to its owner",
         dir.display()

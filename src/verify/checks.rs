@@ -435,7 +435,7 @@ pub fn check_provider(
         (Some(why), false) => checks.push(Check::warn(
             name("thumbprint"),
             format!("lists {listed}, not {t} that the JWKS host presents now; harmless: {why}, so IAM does not use the thumbprint"),
-            "nothing needed; to silence this, set provider.thumbprints = [] (or list the new one)",
+            format!("nothing needed; to stop this warning, pin the one presented now (provider.thumbprints = [\"{t}\"], or `provider apply --thumbprint {t}`) and apply"),
         )),
         (None, false) => checks.push(Check::fail(
             name("thumbprint"),
@@ -449,7 +449,7 @@ pub fn check_provider(
 /// A role the token could be used with.
 #[derive(Debug, Clone)]
 pub struct RoleTrust {
-    /// The role name.
+    /// The role: its ARN in each account that holds it (its name when none was read).
     pub name: String,
     /// `sub` patterns its trust policy allows.
     pub subjects: Vec<String>,
@@ -583,6 +583,48 @@ mod tests {
             .iter()
             .find(|c| c.name == name && c.status == Status::Fail)
             .unwrap_or_else(|| panic!("no failed {name} in {checks:#?}"))
+    }
+
+    #[test]
+    fn a_served_kid_signed_by_another_key_fails_the_signature() {
+        use rand_chacha::rand_core::SeedableRng as _;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let spec = crate::oidc::keys::KeySpec {
+            alg: crate::oidc::keys::Algorithm::ES256,
+            rsa_bits: 2048,
+        };
+        let served = crate::oidc::keys::generate(spec, &mut rng).unwrap();
+        let thief = crate::oidc::keys::generate(spec, &mut rng).unwrap();
+        let jwk =
+            serde_json::to_value(crate::oidc::documents::Jwk::from_key(&served.public)).unwrap();
+        let sign = |with: &crate::oidc::keys::GeneratedKey| {
+            let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            h.kid = Some(served.public.kid().to_string());
+            let claims = serde_json::json!({"iss": issuer().as_str(), "aud": "sts.amazonaws.com",
+                "sub": "system:serviceaccount:a:b", "exp": 2_000_000_000i64, "iat": 1_000_000_000i64});
+            let key = jsonwebtoken::EncodingKey::from_ec_pem(with.private_pem.as_bytes()).unwrap();
+            jsonwebtoken::encode(&h, &claims, &key).unwrap()
+        };
+        let now = 1_500_000_000;
+        let good = check_token(
+            &sign(&served),
+            &issuer(),
+            "sts.amazonaws.com",
+            std::slice::from_ref(&jwk),
+            &[],
+            now,
+        );
+        assert!(good.iter().all(|c| c.status == Status::Ok), "{good:#?}");
+        let forged = check_token(
+            &sign(&thief),
+            &issuer(),
+            "sts.amazonaws.com",
+            &[jwk],
+            &[],
+            now,
+        );
+        let f = failed(&forged, "token signature");
+        assert!(f.detail.contains("does not verify"), "{f:?}");
     }
 
     #[test]

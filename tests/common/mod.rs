@@ -347,6 +347,10 @@ impl Account {
         )
     }
 
+    pub async fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::new(&self.sdk().await)
+    }
+
     pub async fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk().await)
     }
@@ -502,13 +506,178 @@ pub fn iam_action(call: &str) -> Option<&'static str> {
         "iam:AttachRolePolicy" => "iam:AttachRolePolicy",
         "iam:DetachRolePolicy" => "iam:DetachRolePolicy",
         "iam:ListRolePolicies" => "iam:ListRolePolicies",
+        "iam:ListRoles" => "iam:ListRoles",
         "iam:GetRolePolicy" => "iam:GetRolePolicy",
         "iam:PutRolePolicy" => "iam:PutRolePolicy",
         "iam:DeleteRolePolicy" => "iam:DeleteRolePolicy",
         "iam:PutRolePermissionsBoundary" => "iam:PutRolePermissionsBoundary",
         "sts:AssumeRole" => "sts:AssumeRole",
+        "cloudfront:ListDistributions" => "cloudfront:ListDistributions",
+        "cloudfront:ListOriginAccessControls" => "cloudfront:ListOriginAccessControls",
+        "cloudfront:ListCachePolicies" => "cloudfront:ListCachePolicies",
+        "cloudfront:ListTagsForResource" => "cloudfront:ListTagsForResource",
+        "cloudfront:GetDistribution" => "cloudfront:GetDistribution",
+        "cloudfront:GetDistributionConfig" => "cloudfront:GetDistributionConfig",
+        // CreateDistributionWithTags needs CreateDistribution and TagResource.
+        "cloudfront:CreateDistributionWithTags" => "cloudfront:CreateDistribution",
+        "cloudfront:UpdateDistribution" => "cloudfront:UpdateDistribution",
+        "cloudfront:DeleteDistribution" => "cloudfront:DeleteDistribution",
+        "cloudfront:TagResource" => "cloudfront:TagResource",
+        "cloudfront:CreateInvalidation" => "cloudfront:CreateInvalidation",
+        "cloudfront:CreateOriginAccessControl" => "cloudfront:CreateOriginAccessControl",
+        "cloudfront:GetOriginAccessControl" => "cloudfront:GetOriginAccessControl",
+        "cloudfront:UpdateOriginAccessControl" => "cloudfront:UpdateOriginAccessControl",
+        "cloudfront:DeleteOriginAccessControl" => "cloudfront:DeleteOriginAccessControl",
+        "cloudfront:CreateCachePolicy" => "cloudfront:CreateCachePolicy",
+        "cloudfront:GetCachePolicy" => "cloudfront:GetCachePolicy",
+        "cloudfront:UpdateCachePolicy" => "cloudfront:UpdateCachePolicy",
+        "cloudfront:DeleteCachePolicy" => "cloudfront:DeleteCachePolicy",
         // GetCallerIdentity needs no permission (AWS: "No permissions are required").
         "sts:GetCallerIdentity" => return None,
         other => panic!("no action known for {other}: add it to this table and to the policy"),
     })
+}
+
+/// The documents of a YAML stream as PyYAML reads them (an independent parser), as JSON.
+pub fn yaml_documents(yaml: &str) -> Vec<serde_json::Value> {
+    let mut child = Command::new(python())
+        .args([
+            "-c",
+            "import json,sys,yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(yaml.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "PyYAML refused: {yaml}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The kid kube-apiserver would compute for a PEM key file, as openssl derives it (an
+/// independent implementation): base64url(SHA-256(DER SubjectPublicKeyInfo)). `pem` may hold a
+/// public key or a private key.
+pub fn openssl_kid(pem: &Path) -> String {
+    let text = std::fs::read_to_string(pem).unwrap();
+    let input = if text.contains("PRIVATE KEY") {
+        ""
+    } else {
+        "-pubin"
+    };
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl pkey {input} -in '{}' -pubout -outform DER | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\\n'",
+            pem.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Where moto's own recording of every request it served lands (scripts/test.sh turns it on).
+fn moto_recording() -> PathBuf {
+    PathBuf::from(std::env::var("IRSA_TEST_MOTO_RECORDING").expect(
+        "IRSA_TEST_MOTO_RECORDING is not set: run the tests through scripts/test.sh, which records moto's requests",
+    ))
+}
+
+/// A point in moto's recording, to look at the requests made after it.
+pub struct MotoMark(usize);
+
+impl Account {
+    /// The access key these credentials sign with (moto's recording names it).
+    pub fn access_key(&self) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "AWS_ACCESS_KEY_ID")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+
+    /// Now, in moto's recording.
+    pub fn moto_mark(&self) -> MotoMark {
+        let text = std::fs::read_to_string(moto_recording()).unwrap_or_default();
+        MotoMark(text.lines().count())
+    }
+
+    /// The requests moto served for these credentials since `mark`, as moto saw them: IAM and
+    /// STS as `service:Action` (from the form body), S3 as `s3:METHOD /path` (its REST API).
+    /// Requests signed with credentials the binary assumed in other accounts are not these.
+    pub fn moto_calls_since(&self, mark: &MotoMark) -> Vec<String> {
+        use base64::Engine as _;
+        let text = std::fs::read_to_string(moto_recording()).unwrap();
+        let needle = format!("Credential={}/", self.access_key());
+        let mut out = Vec::new();
+        for line in text.lines().skip(mark.0) {
+            let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let auth = e["headers"]["Authorization"].as_str().unwrap_or_default();
+            if !auth.contains(&needle) {
+                continue;
+            }
+            let service = auth.split('/').nth(3).unwrap_or("?").to_string();
+            let body = match (e["body"].as_str(), e["body_encoded"].as_bool()) {
+                (Some(b), Some(true)) => String::from_utf8_lossy(
+                    &base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .unwrap_or_default(),
+                )
+                .into_owned(),
+                (Some(b), _) => b.to_string(),
+                _ => String::new(),
+            };
+            let action = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("Action="))
+                .map(str::to_string);
+            let method = e["method"].as_str().unwrap_or("?");
+            let path = e["url"]
+                .as_str()
+                .and_then(|u| u.splitn(4, '/').nth(3))
+                .unwrap_or_default();
+            out.push(match action {
+                Some(a) if service != "s3" => format!("{service}:{a}"),
+                _ => format!("{service}:{method} /{path}"),
+            });
+        }
+        out
+    }
+
+    /// Asserts that moto saw no request that changes anything from these credentials since
+    /// `mark`: no IAM/STS action but Get*/List*/AssumeRole/GetCallerIdentity, no S3 request but
+    /// GET and HEAD. An observation of the server, beside the binary's own call recorder.
+    pub fn assert_moto_unchanged_since(&self, mark: &MotoMark) {
+        let calls = self.moto_calls_since(mark);
+        assert!(
+            !calls.is_empty(),
+            "moto recorded no request at all: is the recording on?"
+        );
+        let changing: Vec<&String> = calls
+            .iter()
+            .filter(|c| {
+                let (service, op) = c.split_once(':').unwrap();
+                match service {
+                    "s3" => !(op.starts_with("GET ") || op.starts_with("HEAD ")),
+                    _ => !(op.starts_with("Get") || op.starts_with("List") || op == "AssumeRole"),
+                }
+            })
+            .collect();
+        assert!(
+            changing.is_empty(),
+            "moto saw changing requests: {changing:?}"
+        );
+    }
 }

@@ -2,7 +2,8 @@
 
 Serves the files under --root at URL paths below --prefix, over TLS with the given chain, on a
 loopback port. Files are served as application/json unless a sibling NAME.content-type file
-says otherwise, so a test can break one thing at a time. Prints "listening on https://127.0.0.1:PORT".
+says otherwise, and at once unless a sibling NAME.delay file holds a number of seconds to wait
+first (a slow issuer), so a test can break one thing at a time. Prints "listening on https://127.0.0.1:PORT".
 
 --endless REL (repeatable) makes the path REL below --prefix an endless document: a 200 with
 no Content-Length whose body (the start of a JSON object, then spaces) keeps coming until the
@@ -16,6 +17,7 @@ import http.server
 import os
 import ssl
 import sys
+import time
 
 
 def main() -> int:
@@ -50,6 +52,9 @@ def main() -> int:
             if os.path.isfile(full + ".content-type"):
                 with open(full + ".content-type") as f:
                     ctype = f.read().strip()
+            if os.path.isfile(full + ".delay"):
+                with open(full + ".delay") as f:
+                    time.sleep(min(float(f.read().strip()), 30.0))
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))

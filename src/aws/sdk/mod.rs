@@ -1,7 +1,7 @@
 //! The AWS adapters: configuration through the standard credential chain, a recorder of every
 //! request the SDK sends (the `aws_calls` of `--output json`, and how tests prove that a second
 //! run makes no mutating call), reaching accounts (`accounts`), IAM providers (`providers`)
-//! and roles (`roles`). Every file here does I/O.
+//! and roles (`roles`), and CloudFront (`cloudfront`). Every file here does I/O.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +20,7 @@ pub use crate::aws::names::Caller;
 use crate::aws::names::Partition;
 
 pub mod accounts;
+pub mod cloudfront;
 pub mod providers;
 pub mod roles;
 
@@ -164,6 +165,14 @@ impl AwsContext {
             .interceptor(self.recorder.clone())
             .build();
         aws_sdk_iam::Client::from_conf(conf)
+    }
+
+    /// A CloudFront client (a global service: its endpoint follows the partition).
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        let conf = aws_sdk_cloudfront::config::Builder::from(&self.sdk)
+            .interceptor(self.recorder.clone())
+            .build();
+        aws_sdk_cloudfront::Client::from_conf(conf)
     }
 
     /// An STS client.

@@ -91,6 +91,55 @@ impl Roles {
         }))
     }
 
+    /// The names of every role under `path_prefix` (ListRoles, all pages), sorted.
+    #[instrument(skip_all, fields(path_prefix))]
+    pub async fn names_under(&self, path_prefix: &str) -> Result<Vec<String>, AwsError> {
+        let mut names = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_roles()
+                .path_prefix(path_prefix)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| call_error("iam:ListRoles", &e))?;
+            names.extend(out.roles().iter().map(|r| r.role_name().to_string()));
+            match out.marker() {
+                Some(m) if out.is_truncated() => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The ARN of the role `name` (one GetRole), or `None` when there is no such role.
+    #[instrument(skip_all, fields(name))]
+    pub async fn arn(&self, name: &str) -> Result<Option<String>, AwsError> {
+        match self.client.get_role().role_name(name).send().await {
+            Ok(o) => Ok(o.role().map(|r| r.arn().to_string())),
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(call_error("iam:GetRole", &e)),
+        }
+    }
+
+    /// The tags of the role `name` (one GetRole, without its policies), or `None`.
+    #[instrument(skip_all, fields(name))]
+    pub async fn tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+        match self.client.get_role().role_name(name).send().await {
+            Ok(o) => Ok(o.role().map(|r| {
+                r.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()
+            })),
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(call_error("iam:GetRole", &e)),
+        }
+    }
+
     /// Applies `changes` to the role `name`; returns its ARN.
     #[instrument(skip_all, fields(name))]
     pub async fn apply(
@@ -160,7 +209,7 @@ impl Roles {
                         .await
                         .map_err(|e| call_error("iam:PutRolePolicy", &e))?;
                 }
-                RoleChange::DeleteInlinePolicy { name: policy } => {
+                RoleChange::DeleteInlinePolicy { name: policy, .. } => {
                     self.client
                         .delete_role_policy()
                         .role_name(name)
