@@ -65,10 +65,10 @@ for t in "${targets[@]}"; do
 done
 
 for t in "${targets[@]}"; do
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$t.log" | grep -o '[0-9]*$' || echo '?')
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$t.log" | grep -o '[0-9]*$' | tail -1 || true)
   took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$logs/$t.log" | tail -1 || true)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$logs/$t.log" | tail -1 || true)
-  printf '%-10s executions=%s  %s  %s\n' "$t" "$execs" "${took:-}" "${cov:-}"
+  printf '%-10s executions=%s  %s  %s\n' "$t" "${execs:-?}" "${took:-}" "${cov:-}"
 done
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "crashed or hung: ${failed[*]} (inputs under fuzz/artifacts/; logs in $logs/)" >&2
