@@ -223,3 +223,11 @@ pub fn issuer_and_names(data: &[u8]) {
     let _ = Partition::of_region(s);
     let _ = Partition::of_arn(s);
 }
+
+// ---- admission_review (slot) -----------------------------------------------------------------
+//
+// Once src/webhook/ lands: `pub fn admission_review(data: &[u8])` feeding the bytes to the
+// webhook's pure AdmissionReview-in, JSONPatch-out function (and checking that any patch it
+// returns applies to the pod it was given), a fuzz_targets/admission_review.rs calling it, a
+// [[bin]] in fuzz/Cargo.toml, its name in scripts/fuzz.sh's TARGETS_ALL, and a test in
+// tests/fuzz_regressions.rs.
