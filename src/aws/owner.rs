@@ -67,6 +67,39 @@ pub fn is_managed(tags: &BTreeMap<String, String>) -> bool {
     tags.get(MANAGED_TAG.0).map(String::as_str) == Some(MANAGED_TAG.1)
 }
 
+/// Checks tags given by the user against IAM's rules and irsa-issuer's own keys, naming the
+/// tag and what is wrong with it.
+pub fn check_user_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
+    for (k, v) in tags {
+        let why = if k.is_empty() {
+            Some("the key is empty".to_string())
+        } else if k.chars().count() > 128 {
+            Some(format!(
+                "the key is {} characters long, more than IAM's 128",
+                k.chars().count()
+            ))
+        } else if k.to_ascii_lowercase().starts_with("aws:") {
+            Some("keys starting with aws: are reserved by AWS".to_string())
+        } else if k == MANAGED_TAG.0 || k.starts_with("irsa-issuer/") {
+            Some(format!("{k} is irsa-issuer's own tag, set on everything it manages (it records whose a resource is)"))
+        } else if v.chars().count() > 256 {
+            Some(format!(
+                "the value is {} characters long, more than IAM's 256",
+                v.chars().count()
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let shown: String = format!("{k}={v}").chars().take(80).collect();
+            return Err(format!(
+                "tag `{shown}`: {why}; use a key of 1 to 128 characters not starting with aws:, managed-by or irsa-issuer/, and a value of at most 256"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `tags` plus irsa-issuer's own: managed-by and the owning issuer.
 pub fn with_owner_tags(
     mut tags: BTreeMap<String, String>,

@@ -129,11 +129,13 @@ impl ProviderSpec {
             .find(|c| c.is_empty() || c.chars().count() > limits::CLIENT_ID_MAX)
         {
             return Err(ProviderError::Limit(format!(
-                "client ID `{bad}` must be 1 to {} characters",
+                "client ID `{bad}` must be 1 to {} characters: give the audience the tokens carry, e.g. sts.amazonaws.com",
                 limits::CLIENT_ID_MAX
             )));
         }
-        let all_tags = with_owner_tags(tags.into_iter().collect(), issuer.as_str());
+        let tags: BTreeMap<String, String> = tags.into_iter().collect();
+        crate::aws::owner::check_user_tags(&tags).map_err(ProviderError::Limit)?;
+        let all_tags = with_owner_tags(tags, issuer.as_str());
         if all_tags.len() > limits::TAGS_MAX {
             return Err(ProviderError::Limit(format!(
                 "{} tags (with irsa-issuer's own) is more than the {} IAM allows",
@@ -168,7 +170,7 @@ impl ProviderSpec {
         let thumbprints: BTreeSet<Thumbprint> = thumbprints.into_iter().collect();
         if thumbprints.len() > limits::THUMBPRINTS_MAX {
             return Err(ProviderError::Limit(format!(
-                "a provider takes at most {} thumbprints, not {}",
+                "a provider takes at most {} thumbprints, not {}: keep the one of the JWKS host's current chain (`irsa-issuer thumbprint URL`) and the ones you are rotating to",
                 limits::THUMBPRINTS_MAX,
                 thumbprints.len()
             )));

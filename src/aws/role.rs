@@ -110,6 +110,7 @@ impl RoleTemplate {
             self.max_trust_policy_size,
         )?;
         validate_path(&self.path)?;
+        crate::aws::owner::check_user_tags(&self.tags).map_err(RoleError::Invalid)?;
         let spec = RoleSpec {
             name: self.name.clone(),
             path: self.path.clone(),
@@ -153,15 +154,14 @@ pub struct RoleSpec {
 impl RoleSpec {
     /// Checks IAM's rules for names, durations and tags.
     pub fn validate(&self) -> Result<(), RoleError> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-        if !name_ok {
+        let bad_char = self.name.chars().find(|c| !is_iam_name_char(*c));
+        if self.name.is_empty() || self.name.chars().count() > 64 || bad_char.is_some() {
+            let why = match bad_char {
+                Some(c) => format!("`{c}` is not allowed in it"),
+                None => format!("it is {} characters long", self.name.chars().count()),
+            };
             return Err(RoleError::Invalid(format!(
-                "`{}` is not a valid role name: 1-64 letters, digits and +=,.@_-",
+                "`{}` is not a valid role name: {why}; IAM role names are 1-64 letters, digits and +=,.@_-",
                 self.name
             )));
         }
@@ -192,8 +192,59 @@ impl RoleSpec {
             crate::aws::names::validate_iam_arn(arn, crate::aws::names::IamArnKind::Policy)
                 .map_err(|e| RoleError::Invalid(e.to_string()))?;
         }
+        let mut inline_size = 0;
+        for (name, doc) in &self.inline_policies {
+            inline_size += check_inline_policy(name, doc)?;
+        }
+        if inline_size > INLINE_POLICIES_MAX {
+            return Err(RoleError::Invalid(format!(
+                "the inline policies add up to {inline_size} characters (white space not counted), more than the {INLINE_POLICIES_MAX} IAM allows on one role: move statements into a managed policy (--policy-arn, policy_arns in the file)"
+            )));
+        }
         Ok(())
     }
+}
+
+/// The characters IAM allows in role and policy names.
+fn is_iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
+}
+
+/// IAM's limit on the inline policies of one role, in characters without white space.
+pub const INLINE_POLICIES_MAX: usize = 10_240;
+
+/// Checks an inline policy's name and the shape of its document as IAM would, before any call;
+/// returns its size as IAM counts it (characters without white space).
+pub fn check_inline_policy(name: &str, doc: &Value) -> Result<usize, RoleError> {
+    if name.is_empty() || name.chars().count() > 128 || !name.chars().all(is_iam_name_char) {
+        return Err(RoleError::Invalid(format!(
+            "`{name}` is not a valid inline policy name: IAM policy names are 1-128 letters, digits and +=,.@_-"
+        )));
+    }
+    let bad = |why: &str| {
+        RoleError::Invalid(format!(
+            "inline policy {name}: {why}; write an IAM policy document such as {{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::BUCKET/*\"}}]}}"
+        ))
+    };
+    let Some(obj) = doc.as_object() else {
+        return Err(bad("the document is not a JSON object"));
+    };
+    match obj.get("Version").and_then(Value::as_str) {
+        Some("2012-10-17" | "2008-10-17") => {}
+        Some(v) => {
+            return Err(bad(&format!(
+                "Version {v} is not a policy language version (2012-10-17)"
+            )))
+        }
+        None => return Err(bad("it has no Version (IAM's current one is 2012-10-17)")),
+    }
+    match obj.get("Statement") {
+        Some(Value::Array(a)) if !a.is_empty() => {}
+        Some(Value::Object(_)) => {}
+        _ => return Err(bad("it has no Statement")),
+    }
+    let compact = serde_json::to_string(doc).map_err(|e| RoleError::Invalid(e.to_string()))?;
+    Ok(compact.chars().filter(|c| !c.is_whitespace()).count())
 }
 
 /// A role as IAM reports it.

@@ -40,6 +40,18 @@ impl AccountArgs {
         if n > 1 && n != self.roles.len() {
             bail!("{n} --external-id values for {} --assume-role: give one for all, or one per role in the same order", self.roles.len());
         }
+        if !self.external_ids.is_empty() && self.roles.is_empty() {
+            bail!("--external-id is given without --assume-role: an external ID goes with the role it is assumed into; add --assume-role ROLE_ARN, or drop --external-id");
+        }
+        for id in &self.external_ids {
+            let ok = (2..=1224).contains(&id.chars().count())
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+            if !ok {
+                bail!("--external-id `{id}` is not an external ID STS accepts: 2 to 1224 letters, digits and +=,.@:/-_; use the value the role's trust policy requires (sts:ExternalId)");
+            }
+        }
         if self.no_current_account && self.roles.is_empty() {
             bail!("--no-current-account needs at least one --assume-role");
         }

@@ -31,13 +31,23 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// Reads and checks the file, with the environment overrides.
     pub fn load(&self) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(&self.file).with_context(|| {
-            format!(
-                "cannot read the configuration {}: write one with `irsa-issuer init -f {}`",
-                self.file.display(),
-                self.file.display()
-            )
-        })?;
+        let shown = self.file.display();
+        let text = match std::fs::read_to_string(&self.file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => anyhow::bail!(
+                "the configuration {shown} is not UTF-8 text (is it the right file?): write it as TOML, as `irsa-issuer init -f FILE` does"
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| {
+                    format!("cannot read the configuration {shown}: write one with `irsa-issuer init -f {shown}`")
+                })
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("cannot read the configuration {shown}: check the path and its permissions")
+                })
+            }
+        };
         let abs = std::path::absolute(&self.file).unwrap_or_else(|_| self.file.clone());
         let base = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
         Ok(config::parse(

@@ -11,6 +11,7 @@ use irsa_issuer::rotation::apiserver::ApiServerFlags;
 use irsa_issuer::serve::quickstart;
 use irsa_issuer::serve::router::DEFAULT_CACHE_MAX_AGE;
 use irsa_issuer::serve::run::{self, KeySource, ServeOptions};
+use irsa_issuer::serve::server;
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -38,6 +39,38 @@ pub struct ServeArgs {
     /// How often --key-dir is checked for changes.
     #[arg(long, default_value = "2s", value_parser = irsa_issuer::rotation::state::parse_duration, value_name = "DURATION")]
     reload_interval: std::time::Duration,
+    /// The most client connections open at once (lowered to fit `ulimit -n`). At the cap, a new
+    /// connection replaces the one idle longest.
+    #[arg(long, default_value_t = server::DEFAULT_MAX_CONNECTIONS, value_parser = parse_max_connections, value_name = "N")]
+    max_connections: usize,
+    /// Close a connection that has had no request in flight for this long (HTTP/1 keep-alive and
+    /// HTTP/2).
+    #[arg(long, default_value = "30s", value_parser = parse_timeout, value_name = "DURATION")]
+    idle_timeout: std::time::Duration,
+    /// Close a connection whose TLS handshake and first request have not both arrived this long
+    /// after it was accepted.
+    #[arg(long, default_value = "10s", value_parser = parse_timeout, value_name = "DURATION")]
+    first_request_timeout: std::time::Duration,
+}
+
+fn parse_max_connections(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a connection count: give a whole number of at least 1 (default {})",
+            server::DEFAULT_MAX_CONNECTIONS
+        )),
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = irsa_issuer::rotation::state::parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "`{s}` is no time at all: give a duration such as 10s or 1m"
+        ));
+    }
+    Ok(d)
 }
 
 /// Arguments of `quickstart`.
@@ -82,6 +115,13 @@ pub(super) async fn serve(a: ServeArgs) -> anyhow::Result<Outcome> {
         keys,
         cache_max_age,
         reload_interval: a.reload_interval,
+        limits: server::Limits {
+            max_connections: a.max_connections,
+            idle_timeout: a.idle_timeout,
+            first_request_timeout: a.first_request_timeout,
+            tls_handshake_timeout: a.first_request_timeout,
+            ..server::Limits::default()
+        },
     };
     run::serve(listener, &options, &set, tls, print_listening).await?;
     Ok(Outcome::Done)
@@ -147,6 +187,7 @@ pub(super) async fn quickstart(a: QuickstartArgs, out: OutputFormat) -> anyhow::
         keys,
         cache_max_age: DEFAULT_CACHE_MAX_AGE,
         reload_interval: std::time::Duration::from_secs(2),
+        limits: server::Limits::default(),
     };
     run::serve(listener, &options, &set, Some(tls), print_listening).await?;
     Ok(Outcome::Done)

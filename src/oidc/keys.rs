@@ -404,7 +404,7 @@ pub enum KeyError {
         bits: usize,
     },
     /// A block that is not what its label says, or holds a key of a kind not supported.
-    #[error("{at}: {what}{}", colon(.source))]
+    #[error("{at}: {what}{}{fix}", colon(.source))]
     InBlock {
         /// Where.
         at: KeySource,
@@ -413,6 +413,14 @@ pub enum KeyError {
         /// The decoder's complaint, when a decoder complained.
         #[source]
         source: Option<Cause>,
+        /// What to do (empty when `what` says it).
+        fix: &'static str,
+    },
+    /// A PEM block that begins but never ends.
+    #[error("{file}: a -----BEGIN line without its matching -----END line: the file was cut short; check that it was copied whole")]
+    Truncated {
+        /// The file.
+        file: String,
     },
     /// EC curve other than P-256/384/521.
     #[error("{at}: EC curve {curve} is not supported; JWT signing (and AWS STS) accepts P-256 (ES256), P-384 (ES384) and P-521 (ES512) only")]
@@ -529,6 +537,9 @@ pub fn parse_pem(data: &[u8], file: &str) -> Result<Vec<LoadedKey>, KeyError> {
         source: Cause::of(e),
     })?;
     if blocks.is_empty() {
+        if data.windows(11).any(|w| w == b"-----BEGIN ") {
+            return Err(KeyError::Truncated { file: file.into() });
+        }
         let hint = if data.first() == Some(&0x30) {
             " (it looks like DER; convert it with `openssl pkey -inform DER -in FILE -pubout`)"
         } else if data.starts_with(b"ssh-") {
@@ -558,11 +569,15 @@ pub fn parse_pem(data: &[u8], file: &str) -> Result<Vec<LoadedKey>, KeyError> {
     Ok(keys)
 }
 
+/// The fix for a block whose DER does not match its label.
+const DAMAGED: &str = "; the block is damaged or is not what its label says: check it with `openssl pkey -in FILE -noout -text` (`openssl x509` for a certificate), or export the key again";
+
 fn in_block(src: &KeySource, what: impl fmt::Display) -> KeyError {
     KeyError::InBlock {
         at: src.clone(),
         what: what.to_string(),
         source: None,
+        fix: "",
     }
 }
 
@@ -575,6 +590,7 @@ fn decoding<'a>(
         at: src.clone(),
         what: what.to_string(),
         source: Some(Cause(e)),
+        fix: DAMAGED,
     }
 }
 
@@ -587,6 +603,7 @@ fn with_source(src: &KeySource, what: &str, e: KeyError) -> KeyError {
             at: src.clone(),
             what: what.to_string(),
             source,
+            fix: DAMAGED,
         },
         other => other,
     }

@@ -251,27 +251,49 @@ pub enum Lifetime {
     NoExpiry,
 }
 
-/// Checks `exp` and `nbf` at `now` (Unix seconds).
+/// Checks `exp` and `nbf` at `now` (Unix seconds). The claims come from the token, so any i64
+/// is possible: the arithmetic is done in i128 and the seconds reported saturate at i64's range
+/// (found by the `token` fuzz target: `now - exp` overflowed).
 pub fn lifetime(claims: &Value, now: i64) -> Lifetime {
     let Some(exp) = claims["exp"].as_i64() else {
         return Lifetime::NoExpiry;
     };
-    if let Some(nbf) = claims["nbf"].as_i64() {
-        if nbf > now + SKEW_SECS {
-            return Lifetime::NotYetValid { in_secs: nbf - now };
+    let (now, exp, skew) = (i128::from(now), i128::from(exp), i128::from(SKEW_SECS));
+    let secs = |v: i128| i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX });
+    if let Some(nbf) = claims["nbf"].as_i64().map(i128::from) {
+        if nbf > now + skew {
+            return Lifetime::NotYetValid {
+                in_secs: secs(nbf - now),
+            };
         }
     }
-    if exp + SKEW_SECS < now {
-        return Lifetime::Expired { ago: now - exp };
+    if exp + skew < now {
+        return Lifetime::Expired {
+            ago: secs(now - exp),
+        };
     }
     Lifetime::Valid {
-        remaining: exp - now,
+        remaining: secs(exp - now),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetime_of_extreme_claims_does_not_overflow() {
+        let c = serde_json::json!({"exp": 1_700_003_600_i64, "nbf": i64::MIN});
+        assert_eq!(
+            lifetime(&c, i64::MIN),
+            Lifetime::Valid {
+                remaining: i64::MAX
+            }
+        );
+        let c = serde_json::json!({"exp": i64::MIN, "nbf": i64::MAX});
+        assert_eq!(lifetime(&c, i64::MAX), Lifetime::Expired { ago: i64::MAX });
+        assert_eq!(lifetime(&c, 0), Lifetime::NotYetValid { in_secs: i64::MAX });
+    }
 
     #[test]
     fn string_like_matches_iam_wildcards() {

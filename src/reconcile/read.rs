@@ -266,6 +266,10 @@ pub fn read_inline(
                     ),
                     source,
                 })?;
+            // Its shape is checked here, before any AWS call, as `role apply` checks it.
+            if let Err(e) = crate::aws::role::check_inline_policy(name, &doc) {
+                refuse!("role {} ({}): {e}", r.name, file.display());
+            }
             docs.insert(name.clone(), doc);
         }
         out.insert(r.name.clone(), docs);

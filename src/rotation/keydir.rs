@@ -27,6 +27,15 @@ pub enum KeyDirError {
         #[source]
         source: std::io::Error,
     },
+    /// A key file given by name cannot be read.
+    #[error("cannot read key file {path}: {source}; give the path of a PEM key file, such as the sa.pub or sa.key kubeadm writes (--key, keys.files)")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// keyset.json is damaged.
     #[error("{path} is not a valid key-set file ({reason}); restore it from a backup, or recreate the directory with `irsa-issuer rotate init`")]
     BadState {
@@ -235,7 +244,10 @@ pub fn load_public_keys(
 ) -> Result<Vec<PublicKey>, KeyDirError> {
     let mut loaded = Vec::new();
     for file in files {
-        let data = std::fs::read(file).map_err(|e| io("cannot read key file", file, e))?;
+        let data = std::fs::read(file).map_err(|source| KeyDirError::KeyFile {
+            path: file.display().to_string(),
+            source,
+        })?;
         loaded.extend(keys::parse_pem(&data, &file.display().to_string())?);
     }
     let mut out: Vec<PublicKey> = keys::dedup(loaded).into_iter().map(|k| k.key).collect();

@@ -498,18 +498,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{text}` is not a duration: use e.g. 90s, 15m, 24h, 7d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+    let unit_secs: u64 = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
         _ => {
             return Err(format!(
                 "`{text}` is not a duration: use e.g. 90s, 15m, 24h, 7d"
             ))
         }
     };
-    Ok(Duration::from_secs(secs))
+    // Anything past a century is a typo, and a product past u64 would overflow.
+    const MAX_SECS: u64 = 100 * 365 * 86400;
+    match n.checked_mul(unit_secs) {
+        Some(secs) if secs <= MAX_SECS => Ok(Duration::from_secs(secs)),
+        _ => Err(format!(
+            "`{text}` is too long a duration (more than 100 years): use e.g. 90s, 15m, 24h, 7d"
+        )),
+    }
 }
 
 #[cfg(test)]

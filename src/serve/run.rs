@@ -83,6 +83,8 @@ pub struct ServeOptions {
     pub cache_max_age: u32,
     /// How often the key directory is checked.
     pub reload_interval: Duration,
+    /// Connection limits and deadlines.
+    pub limits: server::Limits,
 }
 
 /// Binds `listen`.
@@ -102,8 +104,11 @@ fn read(path: &Path) -> Result<Vec<u8>, ServeError> {
     })
 }
 
-/// The TLS configuration of a chain file (server certificate first) and its key.
+/// The TLS configuration of a chain file (server certificate first) and its key. A key file that
+/// users other than its owner can read is served all the same (a mounted Secret may be 0644
+/// and root-owned in a container of its own), with a warning that says how to close it.
 pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, ServeError> {
+    warn_if_readable_by_others(key);
     let c = tls::server_config(
         &read(cert)?,
         &cert.display().to_string(),
@@ -111,6 +116,27 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, 
         &key.display().to_string(),
     )?;
     Ok(Arc::new(c))
+}
+
+/// The permission bits that let someone other than the file's owner read it.
+const OTHERS_READ: u32 = 0o044;
+
+fn warn_if_readable_by_others(key: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    // Follow symlinks: a Kubernetes Secret volume's file is a symlink to the real one.
+    let Ok(meta) = std::fs::metadata(key) else {
+        return; // reading it fails next, with its own error
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & OTHERS_READ != 0 {
+        tracing::warn!(
+            file = %key.display(),
+            mode = format!("{mode:04o}"),
+            "the TLS private key {} is readable by users other than its owner (mode {mode:04o}): anyone who reads it can impersonate this issuer; restrict it with `chmod 600 {}` (in Kubernetes: defaultMode: 0400 on the Secret volume)",
+            key.display(),
+            key.display()
+        );
+    }
 }
 
 /// Serves `set` (loaded from `o.keys`) on `listener` until SIGTERM or Ctrl-C; `listening` is
@@ -138,7 +164,7 @@ pub async fn serve(
         listener,
         router(state),
         tls,
-        server::Limits::default(),
+        o.limits,
         server::shutdown_signal(),
     )
     .await

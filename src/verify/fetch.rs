@@ -28,7 +28,20 @@ pub enum FetchError {
     /// A URL in a document is unusable.
     #[error("{0}")]
     Url(String),
+    /// The response is larger than any discovery document or JWKS can be.
+    #[error("GET {url}: the response is larger than {} KiB, more than any discovery document or JWKS (100 RSA-4096 keys take about 90 KiB); reading stopped there. Check that the URL serves the issuer's documents and not a large file or an endless stream", .limit / 1024)]
+    TooLarge {
+        /// The URL.
+        url: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
+
+/// The most bytes read from one fetched document (discovery or JWKS). A JWKS at its 100-key cap
+/// of RSA-4096 keys is about 90 KiB; a server sending more is broken or hostile, and an endless
+/// body must not grow this process's memory until the timeout.
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
 /// How to reach the issuer.
 #[derive(Debug, Clone)]
@@ -82,7 +95,7 @@ impl Fetcher {
             builder = builder.resolve(host, addr);
         }
         let client = builder.build().map_err(|e| http(e.to_string()))?;
-        let resp = client.get(url).send().await.map_err(|e| {
+        let mut resp = client.get(url).send().await.map_err(|e| {
             let chain = crate::errors::chain(&e);
             if chain.contains("certificate") {
                 http(format!(
@@ -101,11 +114,30 @@ impl Fetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let body = resp
-            .bytes()
+        let too_large = || FetchError::TooLarge {
+            url: url.to_string(),
+            limit: MAX_DOCUMENT_BYTES,
+        };
+        // A declared length over the cap is refused before reading; an undeclared (chunked or
+        // endless) body is read chunk by chunk and abandoned as soon as it passes the cap.
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| http(crate::errors::chain(&e)))?;
-        Ok((body.to_vec(), ct))
+            .map_err(|e| http(crate::errors::chain(&e)))?
+        {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, ct))
     }
 
     /// The discovery document of `issuer`, parsed as JSON.

@@ -2,6 +2,7 @@
 //! the independent Python verifier. Each test file uses a different subset.
 #![allow(dead_code)]
 
+pub mod aws_proxy;
 pub mod iam;
 
 use std::io::{BufRead, BufReader, Write};

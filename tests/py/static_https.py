@@ -4,6 +4,12 @@ Serves the files under --root at URL paths below --prefix, over TLS with the giv
 loopback port. Files are served as application/json unless a sibling NAME.content-type file
 says otherwise, and at once unless a sibling NAME.delay file holds a number of seconds to wait
 first (a slow issuer), so a test can break one thing at a time. Prints "listening on https://127.0.0.1:PORT".
+
+--endless REL (repeatable) makes the path REL below --prefix an endless document: a 200 with
+no Content-Length whose body (the start of a JSON object, then spaces) keeps coming until the
+client hangs up, or 256 MiB have been sent (so that the server stops by itself). Every
+--endless request is counted and the bytes written logged to stderr, for tests of a client's
+size cap.
 """
 
 import argparse
@@ -20,7 +26,9 @@ def main() -> int:
     p.add_argument("--prefix", default="")
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
+    p.add_argument("--endless", action="append", default=[])
     args = p.parse_args()
+    endless = {e.strip("/") for e in args.endless}
     root = os.path.abspath(args.root)
     prefix = args.prefix.rstrip("/")
 
@@ -31,6 +39,9 @@ def main() -> int:
                 self.send_error(404)
                 return
             rel = path[len(prefix) + 1 :]
+            if rel in endless:
+                self.send_endless()
+                return
             full = os.path.abspath(os.path.join(root, rel))
             if not full.startswith(root + os.sep) or not os.path.isfile(full):
                 self.send_error(404)
@@ -49,6 +60,23 @@ def main() -> int:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def send_endless(self):
+            self.close_connection = True
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            sent = 0
+            chunk = b" " * 65536
+            try:
+                self.wfile.write(b'{"issuer": ')
+                while sent < 256 * 1024 * 1024:
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+                pass
+            print(f"endless {self.path}: {sent} bytes sent", file=sys.stderr, flush=True)
 
         def log_message(self, *a):
             pass
