@@ -4,7 +4,7 @@
 //! a property that does not hold.
 #![allow(dead_code)]
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 
 use irsa_issuer::aws::names::{validate_bucket, Partition, S3Location, Thumbprint};
@@ -15,6 +15,9 @@ use irsa_issuer::oidc::token::{lifetime, service_account_of, string_like, Token}
 use irsa_issuer::verify::checks::{
     check_discovery, check_jwks, check_token, derived_kid, RoleTrust,
 };
+use irsa_issuer::webhook::mutate::{self, Identity, Settings};
+use irsa_issuer::webhook::review::{self, Review, Target};
+use std::collections::BTreeMap;
 
 fn issuer() -> IssuerUrl {
     IssuerUrl::parse("https://oidc.example.com/c", false).expect("a valid issuer")
@@ -224,10 +227,151 @@ pub fn issuer_and_names(data: &[u8]) {
     let _ = Partition::of_arn(s);
 }
 
-// ---- admission_review (slot) -----------------------------------------------------------------
-//
-// Once src/webhook/ lands: `pub fn admission_review(data: &[u8])` feeding the bytes to the
-// webhook's pure AdmissionReview-in, JSONPatch-out function (and checking that any patch it
-// returns applies to the pod it was given), a fuzz_targets/admission_review.rs calling it, a
-// [[bin]] in fuzz/Cargo.toml, its name in scripts/fuzz.sh's TARGETS_ALL, and a test in
-// tests/fuzz_regressions.rs.
+// ---- admission_review ----------------------------------------------------------------------
+
+/// The longest message the webhook may put in a 400 body or an answer's `status.message`: an
+/// excerpt of what the client sent, never all of it.
+const MAX_MESSAGE: usize = 1024;
+
+/// The two sets of flags each pod is mutated under: the defaults with a fixed role, and every
+/// option on (another prefix, an audience, a mount path Go's `path.Clean` has work to do on, a
+/// region, regional STS) with the identity read from the pod's own annotations as if they were
+/// its ServiceAccount's (so that the fuzzer reaches `Identity::from_annotations` too).
+fn webhook_settings() -> [(Settings, Identity); 2] {
+    let fixed = Identity {
+        role_arn: "arn:aws:iam::111122223333:role/app".into(),
+        audience: mutate::DEFAULT_AUDIENCE.into(),
+        regional_sts: false,
+        token_expiration: mutate::DEFAULT_TOKEN_EXPIRATION,
+    };
+    let all = Settings {
+        annotation_prefix: "eks.amazonaws.com".into(),
+        token_audience: "".into(),
+        token_mount_path: "/var//run/./x/../secrets/".into(),
+        token_expiration: mutate::MIN_TOKEN_EXPIRATION,
+        aws_default_region: "eu-west-1".into(),
+        sts_regional_endpoint: true,
+    };
+    let on = Identity {
+        role_arn: "arn:aws-cn:iam::111122223333:role/p/app".into(),
+        audience: "".into(),
+        regional_sts: true,
+        token_expiration: mutate::MIN_TOKEN_EXPIRATION,
+    };
+    [(Settings::default(), fixed), (all, on)]
+}
+
+/// The pod's string annotations, read as a ServiceAccount's would be.
+fn annotations_of(pod: &serde_json::Value) -> BTreeMap<String, String> {
+    pod["metadata"]["annotations"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What the webhook answers, checked as the API server would read it: JSON, the review's
+/// `apiVersion` and `uid` echoed, always allowed, the patch (base64 of the JSONPatch) exactly
+/// the one made, and a message (when there is one) short.
+fn check_answer(review: &Review, patch: &[mutate::PatchOp], message: Option<&str>) {
+    if let Some(m) = message {
+        assert!(!m.is_empty(), "an empty message");
+        assert!(m.len() <= MAX_MESSAGE, "a message of {} bytes", m.len());
+    }
+    let out = review::respond(review, patch, message);
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("the answer is JSON");
+    assert_eq!(v["apiVersion"], review.api_version.as_str());
+    assert_eq!(v["kind"], "AdmissionReview");
+    assert_eq!(v["response"]["uid"], review.request.uid.as_str());
+    assert_eq!(v["response"]["allowed"], true);
+    match v["response"]["patch"].as_str() {
+        None => assert!(patch.is_empty(), "a patch made but not sent"),
+        Some(b64) => {
+            assert_eq!(v["response"]["patchType"], "JSONPatch");
+            let sent = STANDARD.decode(b64).expect("the patch is base64");
+            let sent: serde_json::Value = serde_json::from_slice(&sent).expect("the patch is JSON");
+            assert_eq!(
+                sent,
+                serde_json::to_value(patch).expect("a patch serialises")
+            );
+        }
+    }
+}
+
+/// AdmissionReviews as the webhook reads them from the network: `review::parse` (an error must
+/// say what is wrong, briefly), then what the webhook does with what parses: the request's
+/// target, and for a pod CREATE the mutation under each of [`webhook_settings`], in place as the
+/// server does it. The patch, applied to the pod it was made for by an independent RFC 6902
+/// implementation (`json-patch`), must give the mutated pod; mutating that pod again must add
+/// nothing; the patch is bounded by the pod's containers (at most 6 operations each, plus the
+/// volume); and the answer must echo the review.
+pub fn admission_review(data: &[u8]) {
+    let mut review = match review::parse(data) {
+        Ok(r) => r,
+        Err(e) => {
+            let m = e.to_string();
+            assert!(m.contains("AdmissionReview"), "{m}");
+            assert!(m.len() <= MAX_MESSAGE, "a 400 body of {} bytes", m.len());
+            return;
+        }
+    };
+    assert!(!review.request.uid.is_empty());
+    let pod = match review.request.target() {
+        Target::Ignore(why) => {
+            let why = why.clone();
+            check_answer(&review, &[], Some(&why));
+            return;
+        }
+        Target::Pod {
+            pod,
+            namespace,
+            service_account,
+        } => {
+            assert!(!service_account.is_empty());
+            let _ = (namespace, mutate::pod_name(pod), mutate::is_windows(pod));
+            pod.clone()
+        }
+    };
+    let containers: usize = ["containers", "initContainers"]
+        .iter()
+        .map(|k| pod["spec"][*k].as_array().map_or(0, Vec::len))
+        .sum();
+    for (settings, fallback) in webhook_settings() {
+        let id = Identity::from_annotations(&annotations_of(&pod), &settings).unwrap_or(fallback);
+        let _ = id.role_arn_looks_valid();
+        let mut mutated = pod.clone();
+        match mutate::mutate_in_place(&mut mutated, &id, &settings) {
+            Err(e) => {
+                let m = e.to_string();
+                assert!(m.starts_with("the pod"), "{m}");
+                check_answer(&review, &[], Some(&m));
+            }
+            Ok(patch) => {
+                assert!(
+                    patch.len() <= 1 + 6 * containers,
+                    "{} operations for {containers} containers",
+                    patch.len()
+                );
+                let ops: json_patch::Patch =
+                    serde_json::from_value(serde_json::to_value(&patch).expect("serialises"))
+                        .expect("the patch is RFC 6902");
+                let mut applied = pod.clone();
+                json_patch::patch(&mut applied, &ops).expect("the patch applies to its pod");
+                assert_eq!(applied, mutated, "the patch does not make the mutated pod");
+                let again = mutate::mutate(&mutated, &id, &settings).expect("a mutated pod reads");
+                assert!(
+                    again.patch.is_empty(),
+                    "a mutated pod is mutated again: {:?}",
+                    again.patch
+                );
+                check_answer(&review, &patch, None);
+            }
+        }
+    }
+    // As the server does: the pod is taken out of the review, which is then answered.
+    let _ = review.request.object.take();
+    check_answer(&review, &[], Some("nothing to add"));
+}

@@ -12,8 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS_ALL=(keys documents token config issuer)
-# Slot: admission_review, once the webhook's AdmissionReview parser lands (see fuzz/Cargo.toml).
+TARGETS_ALL=(keys documents token config issuer admission_review)
 
 secs=${1:-600}
 shift || true
@@ -40,8 +39,8 @@ failed=()
 for t in "${targets[@]}"; do
   corpus=fuzz/corpus/$t
   mkdir -p "$corpus"
-  # Seeds (fuzz/seeds/TARGET: the example configuration, real documents and a
-  # real token; the key fixtures for keys), then the corpus earlier runs grew (fuzz/corpus/,
+  # Seeds (fuzz/seeds/TARGET: the example configuration, real documents, a real token, the
+  # golden pods as AdmissionReviews; the key fixtures for keys), then the corpus earlier runs grew (fuzz/corpus/,
   # not committed).
   if [ -d "fuzz/seeds/$t" ]; then cp -n "fuzz/seeds/$t"/* "$corpus"/ 2>/dev/null || true; fi
   if [ "$t" = keys ]; then
@@ -68,7 +67,7 @@ for t in "${targets[@]}"; do
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$t.log" | grep -o '[0-9]*$' | tail -1 || true)
   took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$logs/$t.log" | tail -1 || true)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "$logs/$t.log" | tail -1 || true)
-  printf '%-10s executions=%s  %s  %s\n' "$t" "${execs:-?}" "${took:-}" "${cov:-}"
+  printf '%-16s executions=%s  %s  %s\n' "$t" "${execs:-?}" "${took:-}" "${cov:-}"
 done
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "crashed or hung: ${failed[*]} (inputs under fuzz/artifacts/; logs in $logs/)" >&2

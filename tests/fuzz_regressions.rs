@@ -61,3 +61,41 @@ fn config() {
 fn issuer() {
     assert!(replay("issuer", harness::issuer_and_names) > 0);
 }
+
+#[test]
+fn admission_review() {
+    assert!(replay("admission_review", harness::admission_review) > 0);
+}
+
+/// The golden pods of tests/fixtures/webhook (the seeds of the fuzz target were made from them,
+/// see fuzz/seeds/README.md), each wrapped in the AdmissionReview the API server sends, so that
+/// a new golden pod goes through the target's checks too.
+#[test]
+fn admission_review_of_every_golden_pod() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webhook");
+    let mut n = 0;
+    for (name, text) in inputs("tests/fixtures/webhook") {
+        if !name.ends_with(".yaml") {
+            continue;
+        }
+        let case: serde_json::Value = serde_saphyr::from_str(std::str::from_utf8(&text).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let review = serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "operation": "CREATE",
+                "namespace": case["service_account"]["namespace"].as_str().unwrap_or("default"),
+                "object": case["pod"],
+            }
+        });
+        let bytes = review.to_string().into_bytes();
+        if std::panic::catch_unwind(|| harness::admission_review(&bytes)).is_err() {
+            panic!("fuzz target admission_review panics on {name}");
+        }
+        n += 1;
+    }
+    assert!(n >= 30, "{n} golden pods in {}", dir.display());
+}
