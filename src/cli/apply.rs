@@ -81,8 +81,8 @@ pub struct Overrides {
     aws: AwsArgs,
     #[command(flatten)]
     tls: TlsArgs,
-    /// How many accounts, roles and steps are read or changed at once (default 8, or
-    /// aws.concurrency); dependencies are kept whatever the number.
+    /// How many accounts are read or changed at once, and how many calls at once in each
+    /// (default 8, or aws.concurrency); dependencies are kept whatever the number.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: Option<u16>,
     #[command(flatten)]

@@ -222,6 +222,27 @@ impl Held {
         }
     }
 
+    /// After a conditional write said "someone was faster": whether that someone is this run
+    /// (its write was applied but the answer was lost, and the SDK's retry found its own
+    /// object). Then the object is adopted (its ETag and record kept) and the run holds it.
+    async fn adopt_if_mine(&self, id: &str) -> Result<bool, LockError> {
+        let Some((body, etag)) = self.read().await? else {
+            return Ok(false);
+        };
+        match serde_json::from_slice::<LockRecord>(&body) {
+            Ok(r) if r.id == id => {
+                if let Ok(mut e) = self.etag.lock() {
+                    *e = etag;
+                }
+                if let Ok(mut cur) = self.record.lock() {
+                    *cur = r;
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Deletes the object this run wrote (and nothing a later holder wrote).
     async fn release(&self) -> Result<(), LockError> {
         if self
@@ -289,13 +310,13 @@ impl BucketLock {
             let mine = lease::record(&me.id, &me.holder, &me.command, t, lease_secs);
             match lease::found(existing.as_ref().map(|(b, _)| b.as_slice()), t) {
                 Found::Free => {
-                    if held.write(&mine, None).await? {
+                    if held.write(&mine, None).await? || held.adopt_if_mine(&me.id).await? {
                         break;
                     }
                 }
                 Found::Stale(old) => {
                     let etag = existing.and_then(|(_, e)| e).unwrap_or_default();
-                    if held.write(&mine, Some(&etag)).await? {
+                    if held.write(&mine, Some(&etag)).await? || held.adopt_if_mine(&me.id).await? {
                         warn!(bucket, previous = %old.describe(), "took over a lock whose lease had run out (its run was killed or lost its connection)");
                         waiting(format!(
                             "warning: took over the lock on s3://{bucket}: its lease ran out ({})",
@@ -373,6 +394,7 @@ async fn renew(held: Arc<Held>, lease_secs: u64) {
             .await
         {
             Ok(true) => {}
+            Ok(false) if matches!(held.adopt_if_mine(&current.id).await, Ok(true)) => {}
             Ok(false) => {
                 warn!(bucket = %held.bucket, "the lock was taken over while this run held it (its lease had run out)");
                 return;

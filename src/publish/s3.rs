@@ -118,61 +118,76 @@ impl S3Store {
         }
         let b = self.bucket();
         let loc = || format!("bucket {b}");
-        let public_access_block = match self.client.get_public_access_block().bucket(b).send().await
-        {
-            Ok(out) => out
-                .public_access_block_configuration()
-                .map(|c| PublicAccessBlock {
-                    block_public_acls: c.block_public_acls().unwrap_or(false),
-                    ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-                    block_public_policy: c.block_public_policy().unwrap_or(false),
-                    restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
-                }),
-            Err(e) if error_code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => None,
-            Err(e) => {
-                return Err(remote(
-                    "reading",
-                    loc(),
-                    call_error("s3:GetPublicAccessBlock", e),
-                ))
-            }
+        // Four independent reads, side by side (each is a round trip).
+        let public_access_block = async {
+            Ok::<_, StoreError>(
+                match self.client.get_public_access_block().bucket(b).send().await {
+                    Ok(out) => out
+                        .public_access_block_configuration()
+                        .map(|c| PublicAccessBlock {
+                            block_public_acls: c.block_public_acls().unwrap_or(false),
+                            ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+                            block_public_policy: c.block_public_policy().unwrap_or(false),
+                            restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+                        }),
+                    Err(e) if error_code(&e) == Some("NoSuchPublicAccessBlockConfiguration") => {
+                        None
+                    }
+                    Err(e) => {
+                        return Err(remote(
+                            "reading",
+                            loc(),
+                            call_error("s3:GetPublicAccessBlock", e),
+                        ))
+                    }
+                },
+            )
         };
-        let policy = self.policy().await?;
-        let tags = match self.client.get_bucket_tagging().bucket(b).send().await {
-            Ok(out) => out
-                .tag_set()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect(),
-            Err(e) if error_code(&e) == Some("NoSuchTagSet") => BTreeMap::new(),
-            Err(e) => {
-                return Err(remote(
-                    "reading",
-                    loc(),
-                    call_error("s3:GetBucketTagging", e),
-                ))
-            }
+        let tags = async {
+            Ok::<_, StoreError>(
+                match self.client.get_bucket_tagging().bucket(b).send().await {
+                    Ok(out) => out
+                        .tag_set()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect(),
+                    Err(e) if error_code(&e) == Some("NoSuchTagSet") => BTreeMap::new(),
+                    Err(e) => {
+                        return Err(remote(
+                            "reading",
+                            loc(),
+                            call_error("s3:GetBucketTagging", e),
+                        ))
+                    }
+                },
+            )
         };
-        let object_ownership = match self
-            .client
-            .get_bucket_ownership_controls()
-            .bucket(b)
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .ownership_controls()
-                .and_then(|c| c.rules().first())
-                .map(|r| r.object_ownership().as_str().to_string()),
-            Err(e) if error_code(&e) == Some("OwnershipControlsNotFoundError") => None,
-            Err(e) => {
-                return Err(remote(
-                    "reading",
-                    loc(),
-                    call_error("s3:GetBucketOwnershipControls", e),
-                ))
-            }
+        let object_ownership = async {
+            Ok::<_, StoreError>(
+                match self
+                    .client
+                    .get_bucket_ownership_controls()
+                    .bucket(b)
+                    .send()
+                    .await
+                {
+                    Ok(out) => out
+                        .ownership_controls()
+                        .and_then(|c| c.rules().first())
+                        .map(|r| r.object_ownership().as_str().to_string()),
+                    Err(e) if error_code(&e) == Some("OwnershipControlsNotFoundError") => None,
+                    Err(e) => {
+                        return Err(remote(
+                            "reading",
+                            loc(),
+                            call_error("s3:GetBucketOwnershipControls", e),
+                        ))
+                    }
+                },
+            )
         };
+        let (public_access_block, policy, tags, object_ownership) =
+            tokio::try_join!(public_access_block, self.policy(), tags, object_ownership)?;
         Ok(BucketState {
             exists: true,
             public_access_block,

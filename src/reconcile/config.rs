@@ -133,7 +133,8 @@ pub struct AwsConfig {
     pub current_account: bool,
     /// STS session name for assumed roles.
     pub role_session_name: String,
-    /// How many accounts, resources and steps are read or changed at once.
+    /// How many accounts are read or changed at once, and how many reads or steps at once in
+    /// each.
     pub concurrency: usize,
 }
 
@@ -1349,8 +1350,9 @@ allow_public_grants = false
 current_account = true
 # STS session name when assuming the roles below (shows in their CloudTrail).
 role_session_name = "irsa-issuer"
-# How many accounts, roles and steps are read or changed at once (1 to 64; dependencies are
-# kept: JWKS before discovery, a provider before its roles). Env: IRSA_ISSUER_CONCURRENCY.
+# How many accounts are read or changed at once, and how many calls at once in each (1 to 64;
+# AWS throttles each account on its own; dependencies are kept: JWKS before discovery, a
+# provider before its roles). Env: IRSA_ISSUER_CONCURRENCY.
 concurrency = 8
 
 # More accounts whose roles pods assume: each gets the provider (and the roles, unless a

@@ -218,9 +218,7 @@ pub async fn prepare(set: &KeySet, t: &TargetSpec, aws: &AwsSource) -> Result<Pr
             t.to
         );
     }
-    let Some(issuer) = t.issuer.clone() else {
-        refuse!("--issuer URL is required here (the URL kube-apiserver's --service-account-issuer names)");
-    };
+    let issuer = issuer_of(t, "")?;
     let docs = render(set, &issuer, &t.jwks_path);
     let store = AnyStore::Dir(DirStore::new(PathBuf::from(&t.to)));
     let desired = publish_objects(&docs, "", None);
@@ -258,6 +256,19 @@ pub async fn check(t: &TargetSpec, aws: &AwsSource) -> Result<(), Error> {
     Ok(())
 }
 
+/// The issuer the documents of `t` will name, known before any call: for S3 the one given
+/// (checked against the bucket) or derived from bucket, prefix and region; for a directory the
+/// one given. `prepare` publishes exactly this one.
+pub fn issuer_of(t: &TargetSpec, region: &str) -> Result<IssuerUrl, Error> {
+    if t.to.starts_with("s3://") {
+        return s3_issuer(&S3Location::parse(&t.to)?, t.issuer.as_ref(), region);
+    }
+    match &t.issuer {
+        Some(i) => Ok(i.clone()),
+        None => refuse!("--issuer URL is required here (the URL kube-apiserver's --service-account-issuer names)"),
+    }
+}
+
 /// The issuer an S3 target publishes: the one given (checked against the bucket), or the one
 /// derived from bucket, prefix and region.
 pub fn s3_issuer(
@@ -277,7 +288,7 @@ pub fn s3_issuer(
 async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Prepared, Error> {
     let loc = S3Location::parse(&t.to)?;
     let ctx: &AwsContext = aws.context().await?;
-    let issuer = s3_issuer(&loc, t.issuer.as_ref(), &ctx.region)?;
+    let issuer = issuer_of(t, &ctx.region)?;
     let docs = render(set, &issuer, &t.jwks_path);
     let desired = publish_objects(&docs, &loc.prefix, Some(&t.cache_control));
     let store = S3Store::new(
@@ -296,7 +307,24 @@ async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Pre
         None if t.create_bucket => false,
         None => refuse!("bucket {} does not exist in this account: create it with --create-bucket (s3.create_bucket = true in the file), or check the name and the region (--region, aws.region)", loc.bucket),
     };
-    let bucket_changes = if t.create_bucket {
+    // The bucket's set-up and the published documents, read side by side.
+    let (state, existing) = tokio::try_join!(
+        async {
+            if t.create_bucket {
+                store.bucket_state(exists).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        },
+        async {
+            if exists {
+                store::read(&store, &desired).await
+            } else {
+                Ok(Vec::new())
+            }
+        }
+    )?;
+    let bucket_changes = if let Some(state) = state {
         let keys: Vec<String> = desired.iter().map(|o| o.key.clone()).collect();
         let wanted = BucketWanted {
             region: ctx.region.clone(),
@@ -310,12 +338,7 @@ async fn prepare_s3(t: &TargetSpec, set: &KeySet, aws: &AwsSource) -> Result<Pre
             issuer: issuer.as_str().to_string(),
             allow_public_grants: t.allow_public_grants,
         };
-        bucket::plan(&loc.bucket, &store.bucket_state(exists).await?, &wanted)?
-    } else {
-        Vec::new()
-    };
-    let existing = if exists {
-        store::read(&store, &desired).await?
+        bucket::plan(&loc.bucket, &state, &wanted)?
     } else {
         Vec::new()
     };

@@ -64,8 +64,23 @@ pub async fn execute(
     schedule(plan, h.limit.permits(), progress, |op| run(op, h)).await
 }
 
-/// The scheduling of [`execute`], over any way to `run` a step: at most `width` at once, each
-/// once every step it depends on succeeded, none after a failed (or skipped) one.
+/// Whether a step of `lane` may start: at most `width` lanes (accounts, and the cluster's own
+/// steps) at once, each with at most `width` steps in flight (AWS throttles each account on its
+/// own, so a fleet puts no more pressure on one account than a single account does).
+fn may_start(running: &[Option<usize>], lane: Option<usize>, width: usize) -> bool {
+    let in_lane = running.iter().filter(|l| **l == lane).count();
+    if in_lane > 0 {
+        return in_lane < width;
+    }
+    let mut lanes: Vec<&Option<usize>> = running.iter().collect();
+    lanes.sort();
+    lanes.dedup();
+    lanes.len() < width
+}
+
+/// The scheduling of [`execute`], over any way to `run` a step: at most `width` accounts at
+/// once and `width` steps in each ([`may_start`]), each step once every step it depends on
+/// succeeded, none after a failed (or skipped) one.
 async fn schedule<'p, F, Fut>(
     plan: &'p Plan,
     width: usize,
@@ -89,6 +104,8 @@ where
     let mut reports: Vec<(usize, StepReport)> = Vec::new();
     let mut failures = Vec::new();
     let mut running = FuturesUnordered::new();
+    // The lane of each step in flight.
+    let mut lanes: Vec<Option<usize>> = Vec::new();
     let width = width.max(1);
     loop {
         // Settle what can be settled: skip steps behind a failure, start ready ones.
@@ -105,8 +122,11 @@ where
                 // A skipped step counts as failed for the steps after it.
                 state[i] = State::Failed;
                 progress.finished(i + 1, total, &step.label, &StepStatus::Skipped);
-            } else if deps.iter().all(|d| *d == State::Ok) && running.len() < width {
+            } else if deps.iter().all(|d| *d == State::Ok)
+                && may_start(&lanes, step.op.account(), width)
+            {
                 state[i] = State::Running;
+                lanes.push(step.op.account());
                 progress.started(i + 1, total, &step.label);
                 let fut = run(&step.op);
                 running.push(async move {
@@ -120,6 +140,9 @@ where
             break;
         };
         let step = &plan.steps[i];
+        if let Some(at) = lanes.iter().position(|l| *l == step.op.account()) {
+            lanes.swap_remove(at);
+        }
         let status = match &result {
             Ok(()) => StepStatus::Done(ms),
             Err(_) => StepStatus::Failed(ms),
@@ -288,6 +311,22 @@ mod tests {
             Op::DeleteObject(k) => k.clone(),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn each_account_gets_its_width_and_at_most_width_accounts_run() {
+        // Width 2: a second step in account 0, not a third.
+        assert!(may_start(&[Some(0)], Some(0), 2));
+        assert!(!may_start(&[Some(0), Some(0)], Some(0), 2));
+        // Account 1 beside account 0's two steps; not a third account beside two.
+        assert!(may_start(&[Some(0), Some(0)], Some(1), 2));
+        assert!(!may_start(&[Some(0), Some(1)], Some(2), 2));
+        assert!(!may_start(&[Some(0), Some(1)], None, 2));
+        // The cluster's own steps are a lane too.
+        assert!(may_start(&[None], None, 2));
+        assert!(!may_start(&[None, None], None, 2));
+        assert!(may_start(&[], Some(5), 1));
+        assert!(!may_start(&[Some(5)], Some(5), 1));
     }
 
     #[tokio::test]

@@ -109,6 +109,20 @@ pub enum Op {
     DeleteCachePolicy,
 }
 
+impl Op {
+    /// The account a step works in (its index), or `None` for the cluster's own steps (key,
+    /// bucket, documents, CDN): the lane [`crate::reconcile::execute`] bounds it in.
+    pub fn account(&self) -> Option<usize> {
+        match self {
+            Op::ApplyProvider { account, .. }
+            | Op::ApplyRole { account, .. }
+            | Op::DeleteRole { account, .. }
+            | Op::DeleteProvider { account, .. } => Some(*account),
+            _ => None,
+        }
+    }
+}
+
 /// One step of a plan.
 #[derive(Debug, Clone)]
 pub struct Step {

@@ -495,17 +495,21 @@ async fn read_account(
     })
 }
 
-/// Every account read side by side, in the plan's order.
+/// Every account read, `concurrency` accounts at a time, each with at most `concurrency` reads
+/// in flight of its own (AWS throttles each account on its own, so a fleet puts no more
+/// pressure on any one account than a single account does), in the plan's order.
 async fn read_accounts(
     c: &Config,
     reached: &[(AwsContext, Caller)],
     issuer: &IssuerUrl,
-    limit: &Limit,
+    concurrency: usize,
 ) -> Result<Vec<ObservedAccount>, Error> {
     use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
     stream::iter(reached)
-        .map(|(ctx, caller)| read_account(c, ctx, caller, issuer, limit))
-        .buffered(usize::MAX)
+        .map(|(ctx, caller)| async move {
+            read_account(c, ctx, caller, issuer, &Limit::new(concurrency)).await
+        })
+        .buffered(concurrency.max(1))
         .try_collect()
         .await
 }
@@ -537,13 +541,22 @@ pub async fn apply(
     let inline = read_inline(c)?;
     let base = aws.context().await?;
     check_pinned(c, &base.region)?;
-    let reached = reach_accounts(c, base).await?;
     let (spec, cdn_read) = cdn_target(c, base).await?;
-    let prepared = documents::prepare(&set, &spec, aws).await?;
-    let issuer = prepared.issuer.clone();
+    let issuer = documents::issuer_of(&spec, &base.region)?;
     let limit = Limit::new(c.aws.concurrency);
-    let (thumbprints, thumbprint_note, fetched_thumbprint) = read_thumbprints(c, &issuer).await?;
-    let accounts = read_accounts(c, &reached, &issuer, &limit).await?;
+    // Three independent reads side by side: the bucket and its documents; the accounts (reached,
+    // then each one's provider and roles); the issuer host's thumbprint.
+    let (prepared, (reached, accounts), (thumbprints, thumbprint_note, fetched_thumbprint)) = tokio::try_join!(
+        documents::prepare(&set, &spec, aws),
+        async {
+            let reached = reach_accounts(c, base).await?;
+            let accounts = read_accounts(c, &reached, &issuer, c.aws.concurrency).await?;
+            Ok::<_, Error>((reached, accounts))
+        },
+        read_thumbprints(c, &issuer),
+    )?;
+    debug_assert_eq!(prepared.issuer, issuer);
+    let issuer = prepared.issuer.clone();
     let contexts = reached;
     let target = prepared.store.describe();
     let observed = ObservedCluster {
@@ -771,7 +784,7 @@ pub async fn destroy(
     let (issuer, cdn_teardown) = destroy_issuer(c, base).await?;
     let issuer_text = issuer.as_str().to_string();
     let limit = Limit::new(c.aws.concurrency);
-    let accounts: Vec<ObservedForDestroy> = read_accounts(c, &reached, &issuer, &limit)
+    let accounts: Vec<ObservedForDestroy> = read_accounts(c, &reached, &issuer, c.aws.concurrency)
         .await?
         .into_iter()
         .map(|a| {

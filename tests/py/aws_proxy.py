@@ -34,7 +34,7 @@ Control (JSON over HTTP on the same port):
   POST /__aws_proxy/release  answers nothing to the held request: its connection is closed
 
 Every AWS request is logged as one JSON line to --log (default: stderr): n, method, path,
-service, action, fault, status, ms.
+service, action, fault, status, ms, start (monotonic seconds when it arrived).
 
 Bounded by design: it listens on and forwards to loopback addresses only, serves at most
 --max-connections at once, reads at most 64 MiB of a request or response, times every read out
@@ -340,6 +340,7 @@ class Proxy:
         self.log_line(
             n=n, method=req.method, path=urllib.parse.urlsplit(req.target).path, service=service,
             action=action, fault=fault, status=status, ms=round((time.monotonic() - started) * 1000, 1),
+            start=round(started, 4),
         )
 
 
