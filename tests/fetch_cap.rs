@@ -21,6 +21,11 @@ struct Site {
 
 /// Serves `files` (path below /c1, content) and endless documents at `endless`.
 fn site(tls: &Tls, files: &[(&str, &str)], endless: &[&str]) -> Site {
+    site_with(tls, files, endless, &[])
+}
+
+/// The same, with more flags for tests/py/static_https.py.
+fn site_with(tls: &Tls, files: &[(&str, &str)], endless: &[&str], extra: &[&str]) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("site");
     for (rel, body) in files {
@@ -46,6 +51,7 @@ fn site(tls: &Tls, files: &[(&str, &str)], endless: &[&str]) -> Site {
         args.push("--endless".into());
         args.push((*e).into());
     }
+    args.extend(extra.iter().map(|a| a.to_string()));
     // The server's stderr (where it logs the bytes each endless response sent) goes to a file.
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
@@ -196,4 +202,43 @@ fn verify_and_rotate_promote_stop_reading_an_endless_jwks() {
     ]);
     assert_too_large(&o, "rotate promote");
     assert_capped(&s, 2);
+}
+
+/// One `Fetcher`, one connection: every GET after the first reuses it (`verify` and `rotate
+/// promote --wait` make several, the wait one per poll), where a client built per GET opened a
+/// new TCP and TLS connection each time. Counted by the server.
+#[tokio::test]
+async fn a_fetcher_reuses_its_connection_from_get_to_get() {
+    let tls = Tls::new();
+    let s = site_with(
+        &tls,
+        &[("a.json", "{}"), ("b.json", "[]")],
+        &[],
+        &["--keep-alive"],
+    );
+    let ca = std::fs::read(tls.ca()).unwrap();
+    let f = irsa_issuer::verify::fetch::Fetcher::new(
+        Some((ca.as_slice(), "the test CA")),
+        Some(s.addr.parse().unwrap()),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        for (path, body) in [("a.json", "{}"), ("b.json", "[]")] {
+            let (got, _) = f.get(&format!("{ISSUER}/{path}")).await.unwrap();
+            assert_eq!(got, body.as_bytes());
+        }
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let connections = loop {
+        let text = std::fs::read_to_string(&s.log).unwrap_or_default();
+        let n = text
+            .lines()
+            .filter(|l| l.starts_with("connection "))
+            .count();
+        if n > 0 || std::time::Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(connections, 1, "six GETs opened {connections} connections");
 }

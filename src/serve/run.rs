@@ -180,15 +180,26 @@ fn spawn_reloader(state: Arc<AppState>, o: ServeOptions) {
     };
     let kd = crate::rotation::keydir::KeyDir::new(dir);
     tokio::spawn(async move {
-        let mut last = kd.digest();
+        let kd = Arc::new(kd);
+        // Reading and parsing the directory is blocking file I/O: it runs on the blocking pool,
+        // never on the threads that answer requests.
+        let digest_of = |kd: Arc<crate::rotation::keydir::KeyDir>| async move {
+            tokio::task::spawn_blocking(move || kd.digest()).await.ok()
+        };
+        let mut last = digest_of(kd.clone()).await;
         loop {
             tokio::time::sleep(o.reload_interval).await;
-            let digest = kd.digest();
+            let digest = digest_of(kd.clone()).await;
             if digest == last {
                 continue;
             }
             last = digest;
-            match o.keys.load() {
+            let keys = o.keys.clone();
+            let Ok(loaded) = tokio::task::spawn_blocking(move || keys.load()).await else {
+                state.metrics().reload_failed();
+                continue;
+            };
+            match loaded {
                 Ok(set) => {
                     let docs = render(&set, &o.issuer, &o.jwks_path);
                     state.replace(Snapshot::new(&docs, &o.issuer, o.cache_max_age));

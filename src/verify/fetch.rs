@@ -17,13 +17,25 @@ pub enum FetchError {
     /// TLS failed.
     #[error(transparent)]
     Tls(#[from] TlsError),
-    /// HTTP failed.
+    /// HTTP failed: no answer, or not a success.
     #[error("GET {url} failed: {reason}")]
     Http {
         /// The URL.
         url: String,
-        /// Why.
+        /// Why, in words (the cause's own message included, with what to do).
         reason: String,
+        /// The HTTP client's error, when there is one.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// The answer is not JSON.
+    #[error("GET {url}: the answer is not JSON: {source}")]
+    NotJson {
+        /// The URL.
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
     },
     /// A URL in a document is unusable.
     #[error("{0}")]
@@ -43,11 +55,22 @@ pub enum FetchError {
 /// body must not grow this process's memory until the timeout.
 pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
-/// How to reach the issuer.
+/// How to reach the issuer: one HTTP client (its connections are reused from GET to GET).
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     config: Arc<rustls::ClientConfig>,
     connect_to: Option<SocketAddr>,
+    client: reqwest::Client,
+}
+
+/// Resolves every host name to one address (`--connect-to`); the port stays the URL's.
+struct ConnectTo(SocketAddr);
+
+impl reqwest::dns::Resolve for ConnectTo {
+    fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let addr = self.0;
+        Box::pin(async move { Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs) })
+    }
 }
 
 /// The thumbprint of one host.
@@ -73,41 +96,49 @@ impl Fetcher {
         ca_pem: Option<(&[u8], &str)>,
         connect_to: Option<SocketAddr>,
     ) -> Result<Self, FetchError> {
+        let config = Arc::new(tls::client_config(ca_pem)?);
+        let mut builder = reqwest::Client::builder()
+            .use_preconfigured_tls((*config).clone())
+            .timeout(std::time::Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(addr) = connect_to {
+            builder = builder.dns_resolver(Arc::new(ConnectTo(addr)));
+        }
+        let client = builder.build().map_err(|e| FetchError::Http {
+            url: String::new(),
+            reason: format!("the HTTP client cannot be set up: {e}"),
+            source: Some(e),
+        })?;
         Ok(Self {
-            config: Arc::new(tls::client_config(ca_pem)?),
+            config,
             connect_to,
+            client,
         })
     }
 
     /// GETs `url` and returns the body and `Content-Type`.
     #[instrument(skip_all, fields(url))]
     pub async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
-        let http = |reason: String| FetchError::Http {
+        let http = |reason: String, source: Option<reqwest::Error>| FetchError::Http {
             url: url.to_string(),
             reason,
+            source,
         };
-        let parsed = url::Url::parse(url).map_err(|e| http(e.to_string()))?;
-        let mut builder = reqwest::Client::builder()
-            .use_preconfigured_tls((*self.config).clone())
-            .timeout(std::time::Duration::from_secs(15))
-            .redirect(reqwest::redirect::Policy::none());
-        if let (Some(addr), Some(host)) = (self.connect_to, parsed.host_str()) {
-            builder = builder.resolve(host, addr);
-        }
-        let client = builder.build().map_err(|e| http(e.to_string()))?;
-        let mut resp = client.get(url).send().await.map_err(|e| {
+        url::Url::parse(url).map_err(|e| http(e.to_string(), None))?;
+        let mut resp = self.client.get(url).send().await.map_err(|e| {
             let chain = crate::errors::chain(&e);
             if chain.contains("certificate") {
-                http(format!(
-                    "{chain}; if the issuer uses a private CA, pass it with --ca-file"
-                ))
+                http(
+                    format!("{chain}; if the issuer uses a private CA, pass it with --ca-file"),
+                    Some(e),
+                )
             } else {
-                http(chain)
+                http(chain, Some(e))
             }
         })?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(http(format!("HTTP {status}")));
+            return Err(http(format!("HTTP {status}"), None));
         }
         let ct = resp
             .headers()
@@ -130,7 +161,7 @@ impl Fetcher {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| http(crate::errors::chain(&e)))?
+            .map_err(|e| http(crate::errors::chain(&e), Some(e)))?
         {
             if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
                 return Err(too_large());
@@ -144,10 +175,7 @@ impl Fetcher {
     pub async fn discovery(&self, issuer: &IssuerUrl) -> Result<serde_json::Value, FetchError> {
         let url = issuer.discovery_url();
         let (body, _) = self.get(&url).await?;
-        serde_json::from_slice(&body).map_err(|e| FetchError::Http {
-            url,
-            reason: format!("not JSON: {e}"),
-        })
+        serde_json::from_slice(&body).map_err(|source| FetchError::NotJson { url, source })
     }
 
     /// The thumbprint of `host:port`: SHA-1 of the last certificate of the chain it presents,

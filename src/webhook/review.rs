@@ -100,13 +100,25 @@ struct RawRequest {
     object: Option<Value>,
 }
 
+/// The most characters of what the client sent that an error message quotes (a parser's
+/// message quotes field names and values, which a client can make as long as its body).
+const QUOTE_MAX: usize = 120;
+
+/// `text`, cut to [`QUOTE_MAX`] characters (with `…` when cut).
+fn excerpt(text: String) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
 /// Reads an AdmissionReview.
 pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
     let raw: RawReview = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
-            ReviewError::NotAReview(e.to_string())
+            ReviewError::NotAReview(excerpt(e.to_string()))
         } else {
-            ReviewError::NotJson(e.to_string())
+            ReviewError::NotJson(excerpt(e.to_string()))
         }
     })?;
     let api_version = raw.api_version.unwrap_or_default();
@@ -118,12 +130,12 @@ pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
             api_version: if api_version.is_empty() {
                 "(no apiVersion)".into()
             } else {
-                api_version
+                excerpt(api_version)
             },
             kind: if kind.is_empty() {
                 "(no kind)".into()
             } else {
-                kind
+                excerpt(kind)
             },
         });
     }
@@ -407,5 +419,21 @@ mod tests {
             String::from_utf8(respond(&r, &patch, Some("why"))).unwrap(),
             r#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","response":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002","allowed":true,"patchType":"JSONPatch","patch":"W3sib3AiOiJhZGQiLCJwYXRoIjoiL3NwZWMvdm9sdW1lcyIsInZhbHVlIjpbXX1d","status":{"message":"why"}}}"#
         );
+    }
+    #[test]
+    fn errors_quote_at_most_an_excerpt_of_the_body() {
+        let long = "x".repeat(5000);
+        for body in [
+            format!(
+                r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","{long}":1,"request":7}}"#
+            ),
+            format!(r#"{{"apiVersion":"{long}","kind":"AdmissionReview"}}"#),
+            format!(r#"{{"apiVersion":"admission.k8s.io/v1","kind":"{long}é"}}"#),
+            format!(r#"{{"request":{{"uid":"{long}","kind":5}}}}"#),
+        ] {
+            let m = parse(body.as_bytes()).unwrap_err().to_string();
+            assert!(m.len() < 512, "{} bytes: {m}", m.len());
+            assert!(m.contains("AdmissionReview"), "{m}");
+        }
     }
 }

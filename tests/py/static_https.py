@@ -10,6 +10,9 @@ no Content-Length whose body (the start of a JSON object, then spaces) keeps com
 client hangs up, or 256 MiB have been sent (so that the server stops by itself). Every
 --endless request is counted and the bytes written logged to stderr, for tests of a client's
 size cap.
+
+--keep-alive answers in HTTP/1.1 with persistent connections, and logs "connection N" to stderr
+for each TCP connection accepted, for tests that a client reuses its connections.
 """
 
 import argparse
@@ -27,12 +30,23 @@ def main() -> int:
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--endless", action="append", default=[])
+    p.add_argument("--keep-alive", action="store_true")
     args = p.parse_args()
+    connections = [0]
     endless = {e.strip("/") for e in args.endless}
     root = os.path.abspath(args.root)
     prefix = args.prefix.rstrip("/")
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        if args.keep_alive:
+            protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            if args.keep_alive:
+                connections[0] += 1
+                print(f"connection {connections[0]}", file=sys.stderr, flush=True)
+
         def do_GET(self):
             path = self.path.split("?", 1)[0]
             if not path.startswith(prefix + "/"):
