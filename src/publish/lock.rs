@@ -218,6 +218,7 @@ impl Held {
             {
                 Ok(false)
             }
+            Err(e) if error_code(&e) == Some("NoSuchBucket") => Err(LockError::NoBucket),
             Err(e) => Err(aws(&self.bucket, call_error("s3:PutObject", e))),
         }
     }
@@ -298,6 +299,21 @@ impl BucketLock {
             released: std::sync::atomic::AtomicBool::new(false),
         });
         let started = std::time::Instant::now();
+        // Most runs find the lock free: try to create it straight away (one round trip), and
+        // look at what is there only when someone holds it.
+        match held.write(&me, None).await {
+            Err(LockError::NoBucket) => {
+                tracing::debug!(bucket, "no bucket yet: nothing to lock");
+                return Ok(Self(None));
+            }
+            Ok(true) => return Ok(Self::hold(held, lease_secs)),
+            Ok(false) if held.adopt_if_mine(&me.id).await? => {
+                return Ok(Self::hold(held, lease_secs))
+            }
+            other => {
+                other?;
+            }
+        }
         loop {
             let existing = match held.read().await {
                 Err(LockError::NoBucket) => {
@@ -349,11 +365,16 @@ impl BucketLock {
                 }
             }
         }
+        Ok(Self::hold(held, lease_secs))
+    }
+
+    /// The lock taken: known to this process (for Ctrl-C) and renewed until released.
+    fn hold(held: Arc<Held>, lease_secs: u64) -> Self {
         if let Ok(mut all) = HELD.lock() {
             all.push(held.clone());
         }
         let renewer = tokio::spawn(renew(held.clone(), lease_secs));
-        Ok(Self(Some((held, renewer))))
+        Self(Some((held, renewer)))
     }
 
     /// Gives the lock back: stops renewing it and deletes the object this run wrote.
