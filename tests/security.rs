@@ -603,6 +603,75 @@ async fn destroy_keeps_the_bucket_while_anything_may_trust_it() {
     assert!(s3.head_bucket().bucket(&bucket).send().await.is_err());
 }
 
+/// A provider for another spelling of the bucket's URL (virtual-hosted, or another prefix)
+/// trusts whoever holds the bucket's name just as much: `--delete-bucket` keeps the bucket while
+/// one remains in an account the file reaches, names it, and deletes the bucket once it is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_bucket_waits_for_providers_of_any_spelling_of_the_bucket() {
+    let a = common::Account::new("us-east-1").await;
+    let bucket = common::bucket_name("spell");
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("c.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n",
+            "e".repeat(40)
+        ),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let o = a.run(&["apply", "-f", f, "--yes"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let iam = a.iam().await;
+    let s3 = a.s3().await;
+    let mut others = Vec::new();
+    for url in [
+        format!("https://{bucket}.s3.us-east-1.amazonaws.com/c1"),
+        format!("https://s3.amazonaws.com/{bucket}/c9"),
+    ] {
+        let out = iam
+            .create_open_id_connect_provider()
+            .url(&url)
+            .client_id_list("sts.amazonaws.com")
+            .thumbprint_list("e".repeat(40))
+            .send()
+            .await
+            .unwrap();
+        others.push(out.open_id_connect_provider_arn().unwrap().to_string());
+    }
+    // An unrelated provider does not block.
+    iam.create_open_id_connect_provider()
+        .url(format!("https://oidc.example.com/{bucket}"))
+        .client_id_list("sts.amazonaws.com")
+        .thumbprint_list("e".repeat(40))
+        .send()
+        .await
+        .unwrap();
+    let o = a.run(&["destroy", "-f", f, "--yes", "--delete-bucket"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = common::stdout(&o);
+    for arn in &others {
+        assert!(out.contains(arn.as_str()), "{arn} not named: {out}");
+    }
+    assert!(out.contains("another prefix or spelling"), "{out}");
+    assert!(!out.contains("oidc.example.com"), "{out}");
+    assert!(
+        s3.head_bucket().bucket(&bucket).send().await.is_ok(),
+        "the bucket was deleted while a provider of another spelling trusts it"
+    );
+    for arn in &others {
+        iam.delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .unwrap();
+    }
+    let o = a.run(&["destroy", "-f", f, "--yes", "--delete-bucket"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(s3.head_bucket().bucket(&bucket).send().await.is_err());
+}
+
 /// `rotate promote` followed a plain-http or other-host jwks_uri and compared only kid strings.
 /// It now requires https on the issuer's host, and key material that is the key its kid names.
 #[test]

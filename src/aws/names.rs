@@ -399,6 +399,35 @@ pub fn is_s3_issuer(issuer: &IssuerUrl) -> bool {
     s3_issuer_parts(issuer).is_some()
 }
 
+/// Whether an OIDC provider URL (`https://` optional, as IAM lists it without) is served from
+/// the S3 bucket `bucket`, in any spelling of an S3 endpoint: path-style
+/// (`s3.amazonaws.com/BUCKET`, `s3.REGION.amazonaws.com/BUCKET`, `s3-REGION`, `s3.dualstack`,
+/// `s3-fips`, `.amazonaws.com.cn`) or virtual-hosted (`BUCKET.s3.REGION.amazonaws.com`), any
+/// prefix. Such a provider trusts whoever holds the bucket's name.
+pub fn url_served_from_bucket(url: &str, bucket: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or(url);
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    let Some(endpoint) = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
+    else {
+        return false;
+    };
+    // Virtual-hosted: BUCKET.s3[...]
+    if let Some(after) = endpoint.strip_prefix(&format!("{bucket}.")) {
+        if after.split('.').next().is_some_and(|l| l.starts_with("s3")) {
+            return true;
+        }
+    }
+    // Path-style: s3[...]/BUCKET[/...]
+    let first = endpoint.split('.').next().unwrap_or_default();
+    first.starts_with("s3") && path.split('/').next() == Some(bucket)
+}
+
 /// S3's bucket naming rules for general-purpose buckets.
 pub fn validate_bucket(bucket: &str) -> Result<(), NameError> {
     let bad = |reason| NameError::Bucket {
@@ -501,6 +530,39 @@ pub struct Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_urls_served_from_a_bucket_in_every_s3_spelling() {
+        for url in [
+            "s3.eu-west-1.amazonaws.com/acme-oidc/c1",
+            "https://s3.eu-west-1.amazonaws.com/acme-oidc",
+            "s3.amazonaws.com/acme-oidc/other-prefix",
+            "s3-eu-west-1.amazonaws.com/acme-oidc/c1",
+            "s3.dualstack.eu-west-1.amazonaws.com/acme-oidc/c1",
+            "s3-fips.us-east-1.amazonaws.com/acme-oidc/c1",
+            "s3.cn-north-1.amazonaws.com.cn/acme-oidc/c1",
+            "acme-oidc.s3.eu-west-1.amazonaws.com/c1",
+            "acme-oidc.s3.amazonaws.com",
+            "ACME-OIDC.S3.EU-WEST-1.AMAZONAWS.COM/c1",
+            "acme-oidc.s3-eu-west-1.amazonaws.com/c1",
+            "acme-oidc.s3.dualstack.eu-west-1.amazonaws.com/c1",
+        ] {
+            assert!(url_served_from_bucket(url, "acme-oidc"), "{url}");
+        }
+        for url in [
+            "s3.eu-west-1.amazonaws.com/acme-oidc-2/c1",
+            "s3.eu-west-1.amazonaws.com/other/acme-oidc",
+            "acme-oidc-2.s3.eu-west-1.amazonaws.com/c1",
+            "x.acme-oidc.s3.eu-west-1.amazonaws.com/c1",
+            "oidc.example.com/acme-oidc",
+            "acme-oidc.example.com/c1",
+            "d111111abcdef8.cloudfront.net/acme-oidc",
+            "oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+            "sts.amazonaws.com/acme-oidc",
+        ] {
+            assert!(!url_served_from_bucket(url, "acme-oidc"), "{url}");
+        }
+    }
 
     #[test]
     fn iam_arns_are_checked_and_wildcards_refused() {

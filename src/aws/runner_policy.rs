@@ -246,6 +246,16 @@ pub fn policy(
     if caps.contains(&Capability::Role) {
         role_statements(partition, scope, &mut statements, &mut notes);
     }
+    if caps.contains(&Capability::Destroy) && caps.contains(&Capability::Provider) {
+        // `destroy --delete-bucket` lists the providers (a list call has no resource) to find
+        // any that another spelling of the bucket's URL still trusts.
+        statements.push(stmt(
+            "IrsaIssuerProviderList",
+            &["iam:ListOpenIDConnectProviders"],
+            json!("*"),
+            None,
+        ));
+    }
     if caps.contains(&Capability::Cdn) {
         cdn_statements(partition, scope, &mut statements, &mut notes);
     }

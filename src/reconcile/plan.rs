@@ -780,6 +780,9 @@ pub struct ObservedForDestroy {
     pub provider_arn: String,
     /// The provider, if it exists.
     pub provider: Option<ProviderState>,
+    /// With `--delete-bucket`: the account's other providers whose URL is served from the
+    /// bucket in any spelling (another prefix, virtual-hosted, another endpoint), ARN each.
+    pub bucket_trusts: Vec<String>,
 }
 
 /// The bucket as `destroy` reads it.
@@ -1012,6 +1015,12 @@ fn bucket_blockers(o: &ObservedTeardown, b: &ObservedBucket) -> Vec<String> {
         out.push(format!("kept: it holds {} other object(s)", b.others));
     }
     for a in &o.accounts {
+        for arn in &a.bucket_trusts {
+            out.push(format!(
+                "kept: the provider {arn} in account {} is served from this bucket (another prefix or spelling of its URL); deleting the bucket would let whoever creates a bucket of the same name serve keys it trusts: delete that provider first",
+                a.caller.account
+            ));
+        }
         if let Some(p) = a.provider.as_ref().filter(|p| !p.is_ours(&o.issuer)) {
             out.push(format!(
                 "kept: the provider {} ({}) still trusts this issuer in account {}; deleting the bucket would let whoever creates a bucket of the same name serve keys it trusts",
@@ -1944,6 +1953,7 @@ mod tests {
                 ],
                 provider_arn: "arn:p".into(),
                 provider: Some(provider),
+                bucket_trusts: Vec::new(),
             }],
             objects: vec![
                 ("c/.well-known/openid-configuration".into(), "d".into()),

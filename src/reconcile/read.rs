@@ -805,11 +805,19 @@ pub async fn destroy(
                 roles,
                 provider_arn: a.provider_arn,
                 provider: a.provider,
+                bucket_trusts: Vec::new(),
             }
         })
         .collect();
     let contexts = reached;
     let (store, loc) = destroy_store(c, base);
+    let mut accounts = accounts;
+    if let (true, Some(l)) = (delete_bucket, &loc) {
+        let trusts = bucket_trusts(&contexts, &l.bucket, c.aws.concurrency).await?;
+        for (a, t) in accounts.iter_mut().zip(trusts) {
+            a.bucket_trusts = t.into_iter().filter(|arn| *arn != a.provider_arn).collect();
+        }
+    }
     let (objects, mut bucket) = read_teardown_target(c, &issuer_text, &store, loc.as_ref()).await?;
     if let (Some(b), Some(l), Some(_)) = (&mut bucket, &loc, &cdn_teardown) {
         // The distribution's statement goes with this prefix's public-read one, last.
@@ -852,6 +860,32 @@ pub async fn destroy(
         },
         target,
     })
+}
+
+/// Each account's providers whose URL is served from `bucket` in any spelling (ARNs), for
+/// `destroy --delete-bucket`: while one remains, the bucket's name must not become free.
+async fn bucket_trusts(
+    reached: &[(AwsContext, Caller)],
+    bucket: &str,
+    concurrency: usize,
+) -> Result<Vec<Vec<String>>, Error> {
+    use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+    stream::iter(reached)
+        .map(|(ctx, caller)| async move {
+            let all = Providers::new(ctx.iam())
+                .list()
+                .await
+                .map_err(|e| Error::from(e).in_account(&caller.account))?;
+            Ok::<_, Error>(
+                all.into_iter()
+                    .filter(|(_, url)| crate::aws::names::url_served_from_bucket(url, bucket))
+                    .map(|(arn, _)| arn)
+                    .collect(),
+            )
+        })
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await
 }
 
 /// Reads a file; `what` names it in the error (`key file`, `the CA file`).

@@ -140,6 +140,27 @@ impl Providers {
         Ok(arn)
     }
 
+    /// Every provider of the account: its ARN and URL (the ARN names the URL without
+    /// `https://`; ListOpenIDConnectProviders is not paginated).
+    #[instrument(skip_all)]
+    pub async fn list(&self) -> Result<Vec<(String, String)>, AwsError> {
+        let out = self
+            .client
+            .list_open_id_connect_providers()
+            .send()
+            .await
+            .map_err(|e| call_error("iam:ListOpenIDConnectProviders", e))?;
+        Ok(out
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|p| {
+                let arn = p.arn()?.to_string();
+                let url = arn.split_once(":oidc-provider/")?.1.to_string();
+                Some((arn, url))
+            })
+            .collect())
+    }
+
     /// Deletes the provider at `arn`.
     #[instrument(skip_all, fields(arn))]
     pub async fn delete(&self, arn: &str) -> Result<(), AwsError> {
