@@ -366,6 +366,11 @@ async fn one_cluster_never_takes_over_another_clusters_role() {
         )),
         "{plan}"
     );
+    // The fix names a flag the command has (apply --force), and apply takes it.
+    let text = format!("{plan}{}", stderr(&o));
+    assert!(text.contains("`apply --force`"), "{text}");
+    let help = common::stdout(&a.run(&["apply", "--help"]));
+    assert!(help.contains("--force"), "{help}");
     let o = a.run(&["apply", "-f", c2.to_str().unwrap(), "--yes"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(
@@ -670,6 +675,19 @@ async fn delete_bucket_waits_for_providers_of_any_spelling_of_the_bucket() {
     let o = a.run(&["destroy", "-f", f, "--yes", "--delete-bucket"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(s3.head_bucket().bucket(&bucket).send().await.is_err());
+    // It says what it could not check, and counts resources and steps apart (the bucket is one
+    // resource, deleted in one step).
+    let out = common::stdout(&o);
+    assert!(
+        out.contains("accounts it does not list are not checked"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "Destroy complete: 1 resource(s) deleted, 0 changed, 0 left alone, in 1 step(s)."
+        ),
+        "{out}"
+    );
 }
 
 /// `rotate promote` followed a plain-http or other-host jwks_uri and compared only kid strings.

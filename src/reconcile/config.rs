@@ -1487,6 +1487,28 @@ mod tests {
     }
 
     #[test]
+    fn thumbprints_missing_empty_auto_or_fixed() {
+        let with = |line: &str| {
+            parse_ok(&format!(
+                "target = \"/srv/oidc\"\nissuer = \"https://oidc.example.com/c1\"\n[keys]\ndir = \"k\"\n[provider]\n{line}\n"
+            ))
+            .provider
+            .thumbprints
+        };
+        // Missing: taken from the issuer's chain.
+        let t = with("");
+        assert!(t.auto && t.fixed.is_empty());
+        // Empty: none at all, for any issuer (a public CA), never "auto".
+        let t = with("thumbprints = []");
+        assert!(!t.auto && t.fixed.is_empty());
+        let t = with("thumbprints = [\"auto\"]");
+        assert!(t.auto && t.fixed.is_empty());
+        let t = with(&format!("thumbprints = [\"{}\"]", "A".repeat(40)));
+        assert!(!t.auto);
+        assert_eq!(t.fixed.len(), 1);
+    }
+
+    #[test]
     fn defaults() {
         let c = parse_ok(MIN);
         assert_eq!(c.issuer, None);
