@@ -176,13 +176,15 @@ impl Request {
         if !(k.group.is_empty() && k.version == "v1" && k.kind == "Pod") {
             return Target::Ignore(format!(
                 "the webhook mutates v1 Pods only, not {}/{} {}",
-                k.group, k.version, k.kind
+                excerpt(k.group.clone()),
+                excerpt(k.version.clone()),
+                excerpt(k.kind.clone())
             ));
         }
         if self.operation != "CREATE" {
             return Target::Ignore(format!(
                 "the webhook mutates pods on CREATE only, not {}",
-                self.operation
+                excerpt(self.operation.clone())
             ));
         }
         let Some(pod) = self.object.as_ref().filter(|o| o.is_object()) else {
@@ -434,6 +436,24 @@ mod tests {
             let m = parse(body.as_bytes()).unwrap_err().to_string();
             assert!(m.len() < 512, "{} bytes: {m}", m.len());
             assert!(m.contains("AdmissionReview"), "{m}");
+        }
+        // What a review that parses is told when it is not a pod CREATE.
+        for request in [
+            format!(
+                r#"{{"uid":"u","kind":{{"group":"{long}","version":"{long}","kind":"{long}"}},"operation":"CREATE"}}"#
+            ),
+            format!(
+                r#"{{"uid":"u","kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"{long}"}}"#
+            ),
+        ] {
+            let body = format!(
+                r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{request}}}"#
+            );
+            let r = parse(body.as_bytes()).unwrap();
+            let Target::Ignore(m) = r.request.target() else {
+                panic!("not ignored: {request}");
+            };
+            assert!(m.len() < 512, "{} bytes: {m}", m.len());
         }
     }
 }
