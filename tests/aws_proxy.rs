@@ -5,16 +5,8 @@
 //! tests) rely on these behaviours.
 
 mod common;
-use common::aws_proxy::AwsProxy;
+use common::aws_proxy::{log_lines, AwsProxy};
 use common::*;
-
-fn log_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn through(acct: &Account, proxy: &AwsProxy, args: &[&str]) -> std::process::Output {
     acct.command(bin())

@@ -5,7 +5,7 @@
 //! come from tests/py/aws_proxy.py with fixed seeds, so a failure is reproducible.
 
 mod common;
-use common::aws_proxy::AwsProxy;
+use common::aws_proxy::{log_lines, AwsProxy};
 use common::{bin, stderr, stdout, Account};
 
 use std::process::Stdio;
@@ -31,14 +31,6 @@ fn cluster_file(dir: &std::path::Path, bucket: &str, others: &[&str]) -> std::pa
     let f = dir.join("cluster.toml");
     std::fs::write(&f, text).unwrap();
     f
-}
-
-fn log_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 async fn converges_through_faults(seed: u64) {

@@ -537,14 +537,18 @@ async fn create_bucket_never_revives_old_public_grants_or_claims_a_bucket() {
         .unwrap_or(true));
 }
 
-/// `destroy` deleted the bucket while a provider still trusted the issuer: S3 names are global,
-/// so whoever re-creates it serves their own JWKS under the same issuer, and assumes every role
-/// that trusts that provider. Now the bucket is kept unless --delete-bucket, which itself
-/// refuses while a provider for the issuer remains; the switches it relaxed go back on.
-#[tokio::test(flavor = "multi_thread")]
-async fn destroy_keeps_the_bucket_while_anything_may_trust_it() {
+/// A cluster applied in a fresh account: its bucket (created by the apply), the directory
+/// holding its file and keys, and the file.
+async fn applied_cluster(
+    name: &str,
+) -> (
+    common::Account,
+    String,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
     let a = common::Account::new("us-east-1").await;
-    let bucket = common::bucket_name("keep");
+    let bucket = common::bucket_name(name);
     let d = tempfile::tempdir().unwrap();
     let file = d.path().join("c.toml");
     std::fs::write(
@@ -555,9 +559,19 @@ async fn destroy_keeps_the_bucket_while_anything_may_trust_it() {
         ),
     )
     .unwrap();
-    let f = file.to_str().unwrap();
-    let o = a.run(&["apply", "-f", f, "--yes"]);
+    let o = a.run(&["apply", "-f", file.to_str().unwrap(), "--yes"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    (a, bucket, d, file)
+}
+
+/// `destroy` deleted the bucket while a provider still trusted the issuer: S3 names are global,
+/// so whoever re-creates it serves their own JWKS under the same issuer, and assumes every role
+/// that trusts that provider. Now the bucket is kept unless --delete-bucket, which itself
+/// refuses while a provider for the issuer remains; the switches it relaxed go back on.
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_keeps_the_bucket_while_anything_may_trust_it() {
+    let (a, bucket, _d, file) = applied_cluster("keep").await;
+    let f = file.to_str().unwrap();
     let s3 = a.s3().await;
     assert_eq!(
         block_public_access(&s3, &bucket).await,
@@ -613,21 +627,8 @@ async fn destroy_keeps_the_bucket_while_anything_may_trust_it() {
 /// one remains in an account the file reaches, names it, and deletes the bucket once it is gone.
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_bucket_waits_for_providers_of_any_spelling_of_the_bucket() {
-    let a = common::Account::new("us-east-1").await;
-    let bucket = common::bucket_name("spell");
-    let d = tempfile::tempdir().unwrap();
-    let file = d.path().join("c.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "target = \"s3://{bucket}/c1\"\n[aws]\nregion = \"us-east-1\"\n[keys]\ndir = \"keys\"\ngenerate = true\n[s3]\ncreate_bucket = true\n[provider]\nthumbprints = [\"{}\"]\n",
-            "e".repeat(40)
-        ),
-    )
-    .unwrap();
+    let (a, bucket, _d, file) = applied_cluster("spell").await;
     let f = file.to_str().unwrap();
-    let o = a.run(&["apply", "-f", f, "--yes"]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let iam = a.iam().await;
     let s3 = a.s3().await;
     let mut others = Vec::new();

@@ -108,3 +108,13 @@ impl AwsProxy {
         self.control("status", None)["requests"].as_u64().unwrap()
     }
 }
+
+/// The proxy's log: one JSON object per AWS request (n, method, path, service, action, fault,
+/// status, ms, start).
+pub fn log_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
