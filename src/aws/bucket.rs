@@ -687,9 +687,18 @@ mod tests {
         .unwrap();
         assert_eq!(v["Statement"].as_array().unwrap().len(), 2);
         assert!(matches!(
-            merge_policy("bkt", Some("not json"), st),
+            merge_policy("bkt", Some("not json"), st.clone()),
             Err(BucketError::BadPolicy { .. })
         ));
+        // No policy, or an empty one (some S3-compatible stores answer an empty body): a new
+        // document with just our statement.
+        for none in [None, Some(""), Some("  \n")] {
+            let v: Value =
+                serde_json::from_str(&merge_policy("bkt", none, st.clone()).unwrap().unwrap())
+                    .unwrap();
+            assert_eq!(v["Version"], "2012-10-17", "{none:?}");
+            assert_eq!(v["Statement"], json!([st.clone()]), "{none:?}");
+        }
     }
 
     #[test]
