@@ -172,6 +172,21 @@ pub fn plan_publish(
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_kids_of_a_published_jwks_are_read_back() {
+        // What keeps `apply` from dropping a key a live token may name: read wrong, a key would
+        // look unpublished and could be dropped.
+        let jwks = br#"{"keys":[{"kty":"RSA","kid":"k1","n":"x","e":"AQAB"},{"kty":"EC","kid":"k2"},{"kty":"EC"}]}"#;
+        let kids = jwks_kids(jwks).unwrap();
+        assert_eq!(
+            kids.into_iter().collect::<Vec<_>>(),
+            ["k1".to_string(), "k2".to_string()]
+        );
+        assert_eq!(jwks_kids(br#"{"keys":[]}"#), Some(Default::default()));
+        assert_eq!(jwks_kids(b"not json"), None);
+        assert_eq!(jwks_kids(br#"{"issuer":"https://x"}"#), None);
+    }
+
     fn obj(key: &str, body: &str) -> DesiredObject {
         DesiredObject {
             key: key.into(),
