@@ -585,6 +585,10 @@ mod tests {
         assert_eq!(r.removed, vec![kid(1)]);
         assert_eq!(s.keys.len(), 1);
         assert_eq!(s.retired[0].kid, kid(1));
+        // What lets a publish drop a key from the JWKS: only the retired one.
+        assert!(s.was_retired(kid(1).as_str()));
+        assert!(!s.was_retired(kid(2).as_str()), "the active key");
+        assert!(!s.was_retired(kid(3).as_str()), "a key the set never had");
         assert_eq!(
             s.retire(181, &p, false),
             Err(RotationError::NothingToRetire)
