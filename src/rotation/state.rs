@@ -569,7 +569,25 @@ mod tests {
             Err(RotationError::NotSigningYet { .. })
         ));
         assert_eq!(s.confirm(kid(2).as_str(), 70).unwrap(), vec![kid(1)]);
+        assert_eq!(s.active().unwrap().confirmed, Some(70));
+        // Confirming again moves nothing: the clock started at the first confirmation.
+        assert_eq!(s.confirm(kid(2).as_str(), 90).unwrap(), Vec::<KeyId>::new());
+        assert_eq!(s.active().unwrap().confirmed, Some(70));
         assert_eq!(s.next_step(70, &p).safe_from, Some(180));
+        assert!(
+            s.next_step(100, &p).why.contains("for 80 s"),
+            "{}",
+            s.next_step(100, &p).why
+        );
+        assert!(
+            s.next_step(180, &p).why.contains("no longer verify"),
+            "{}",
+            s.next_step(180, &p).why
+        );
+        assert!(matches!(
+            s.retire(100, &p, false),
+            Err(RotationError::TooEarly { wait: 80, .. })
+        ));
         let e = s.retire(179, &p, false).unwrap_err();
         assert_eq!(
             e,
@@ -581,8 +599,14 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("1970-01-01T00:03:00Z"), "{e}");
+        // --force when nothing unsafe is left is not reported as forced.
+        let mut f = s.clone();
+        let r = f.retire(180, &p, true).unwrap();
+        assert_eq!(r.removed, vec![kid(1)]);
+        assert!(!r.forced, "--force removed nothing that was unsafe");
         let r = s.retire(180, &p, false).unwrap();
         assert_eq!(r.removed, vec![kid(1)]);
+        assert!(!r.forced, "nothing unsafe was removed");
         assert_eq!(s.keys.len(), 1);
         assert_eq!(s.retired[0].kid, kid(1));
         // What lets a publish drop a key from the JWKS: only the retired one.
