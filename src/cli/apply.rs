@@ -387,22 +387,40 @@ fn calls(aws: &AwsSource) -> Vec<String> {
 pub(super) async fn apply(a: ApplyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let c = a.overrides.onto(a.config.load()?);
     let aws = read::aws_source(&c);
-    if a.plan {
-        // A plan changes nothing: it takes no lock (and never waits for one).
-        return apply_locked(&a, out, &c, &aws).await;
-    }
-    // What can be refused without a call is refused before the lock is taken.
-    read::check_pinned(&c, &aws.context().await?.region)?;
-    let opts = a
-        .overrides
-        .lock_options(&format!("apply -f {}", a.config.file.display()))?;
-    let set = LockSet::of_config(&c);
-    locks::with_locks(
-        &set,
+    let command = format!("apply -f {}", a.config.file.display());
+    unless_plan_locked(
+        a.plan,
+        &c,
         &aws,
+        &a.overrides,
+        &command,
+        apply_locked(&a, out, &c, &aws),
+    )
+    .await
+}
+
+/// Runs `run` (a command of the file) under the locks of what the file changes, unless it is
+/// only a plan: a plan changes nothing, so it takes no lock and never waits for one. What can
+/// be refused without a call is refused before a lock is taken.
+async fn unless_plan_locked(
+    plan: bool,
+    c: &Config,
+    aws: &AwsSource,
+    overrides: &Overrides,
+    command: &str,
+    run: impl std::future::Future<Output = anyhow::Result<Outcome>>,
+) -> anyhow::Result<Outcome> {
+    if plan {
+        return run.await;
+    }
+    read::check_pinned(c, &aws.context().await?.region)?;
+    let opts = overrides.lock_options(command)?;
+    locks::with_locks(
+        &LockSet::of_config(c),
+        aws,
         &opts,
         &mut |l| eprintln!("{l}"),
-        apply_locked(&a, out, &c, &aws),
+        run,
     )
     .await
 }
@@ -541,20 +559,13 @@ async fn apply_locked(
 pub(super) async fn destroy(a: DestroyArgs, out: OutputFormat) -> anyhow::Result<Outcome> {
     let c = a.overrides.onto(a.config.load()?);
     let aws = read::aws_source(&c);
-    if a.plan {
-        return destroy_locked(&a, out, &c, &aws).await;
-    }
-    // What can be refused without a call is refused before the lock is taken.
-    read::check_pinned(&c, &aws.context().await?.region)?;
-    let opts = a
-        .overrides
-        .lock_options(&format!("destroy -f {}", a.config.file.display()))?;
-    let set = LockSet::of_config(&c);
-    locks::with_locks(
-        &set,
+    let command = format!("destroy -f {}", a.config.file.display());
+    unless_plan_locked(
+        a.plan,
+        &c,
         &aws,
-        &opts,
-        &mut |l| eprintln!("{l}"),
+        &a.overrides,
+        &command,
         destroy_locked(&a, out, &c, &aws),
     )
     .await
